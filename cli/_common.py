@@ -1,0 +1,147 @@
+"""Pieces shared by the commands: options, one-line errors, safe output folders, progress."""
+
+from __future__ import annotations
+
+import base64
+import json
+import math
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated, Any, NoReturn
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from spectral.errors import SpectralError
+
+stderr = Console(stderr=True)
+stdout = Console()
+
+
+class UserError(Exception):
+    """A mistake in the command line or its files: reported as one line, exit code 1."""
+
+
+SeedOpt = Annotated[int, typer.Option("--seed", help="Random seed (sampling, noise, attacks).")]
+DeviceOpt = Annotated[str, typer.Option("--device", help="Torch device: cpu, cuda or cuda:N.")]
+ForceOpt = Annotated[
+    bool,
+    typer.Option("--force", help="Replace a non-empty --out directory (it is never merged)."),
+]
+
+
+def fail(message: str, code: int = 1) -> NoReturn:
+    """Print ``error: message`` as one line on stderr and exit with ``code``."""
+    typer.echo(f"error: {message}", err=True)
+    raise typer.Exit(code)
+
+
+@contextmanager
+def user_errors() -> Iterator[None]:
+    """Turn input errors (ours and the library's typed ones) into one line and exit 1."""
+    try:
+        yield
+    except (UserError, SpectralError) as err:
+        fail(str(err).splitlines()[0] if str(err) else type(err).__name__)
+
+
+def parse_device(name: str) -> Any:
+    """Validate ``--device`` and return a :class:`torch.device`."""
+    import torch
+
+    try:
+        dev = torch.device(name)
+    except RuntimeError:
+        raise UserError(f"--device: expected cpu, cuda or cuda:N, got {name!r}") from None
+    if dev.type == "cuda":
+        if not torch.cuda.is_available():
+            raise UserError(f"--device {name}: CUDA is not available here; use --device cpu")
+        if dev.index is not None and dev.index >= torch.cuda.device_count():
+            raise UserError(
+                f"--device {name}: only {torch.cuda.device_count()} CUDA device(s) present"
+            )
+    elif dev.type != "cpu":
+        raise UserError(f"--device: expected cpu, cuda or cuda:N, got {name!r}")
+    return dev
+
+
+def check_out(out: Path, force: bool) -> None:
+    """Refuse (before any work) an ``--out`` that is a file, or non-empty without ``--force``."""
+    if out.exists() and not out.is_dir():
+        raise UserError(f"--out {out}: exists and is not a directory")
+    if out.is_dir() and any(out.iterdir()) and not force:
+        raise UserError(f"--out {out}: directory is not empty; pass --force to replace it")
+
+
+@contextmanager
+def output_dir(out: Path, force: bool) -> Iterator[Path]:
+    """Yield a fresh temporary directory next to ``out``; move it into place on success.
+
+    Nothing is written into ``out`` until the work is done, so an error or an interrupt
+    leaves ``out`` as it was and no half-written report behind. With ``force`` an
+    existing ``out`` is replaced as a whole.
+    """
+    check_out(out, force)
+    parent = out.absolute().parent
+    try:
+        parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.partial-", dir=parent))
+    except OSError as err:
+        raise UserError(f"--out {out}: cannot create ({err.strerror or err})") from None
+    try:
+        yield tmp
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    os.chmod(tmp, 0o777 & ~_umask())
+    if out.exists():
+        old = Path(tempfile.mkdtemp(prefix=f".{out.name}.old-", dir=parent))
+        os.rename(out, old / out.name)
+        os.rename(tmp, out)
+        shutil.rmtree(old, ignore_errors=True)
+    else:
+        os.rename(tmp, out)
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def progress() -> Progress:
+    """A rich progress display on stderr; transient, so an error below it stays one line."""
+    return Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=stderr,
+        transient=True,
+    )
+
+
+def clean_json(obj: Any) -> Any:
+    """Replace NaN/Inf floats by None, recursively, so the output is strict JSON."""
+    if isinstance(obj, float):
+        return obj if math.isfinite(obj) else None
+    if isinstance(obj, dict):
+        return {str(k): clean_json(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [clean_json(v) for v in obj]
+    return obj
+
+
+def write_json(path: Path, data: Any) -> None:
+    """Write strict JSON (NaN -> null), indented."""
+    path.write_text(json.dumps(clean_json(data), indent=2, allow_nan=False) + "\n")
+
+
+def data_uri(png: Path) -> str:
+    """A ``data:image/png;base64,...`` URI embedding the file."""
+    return "data:image/png;base64," + base64.b64encode(png.read_bytes()).decode("ascii")

@@ -1,0 +1,42 @@
+"""The `spectral` command: one module per subcommand, registered here."""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+
+from cli.report import report
+from cli.spectrum import spectrum
+
+app = typer.Typer(
+    name="spectral",
+    help="Frequency-domain analysis of adversarial robustness.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+app.command("report")(report)
+app.command("spectrum")(spectrum)
+
+
+def main() -> None:
+    """Console-script entry point: usage errors become one ``error:`` line on stderr."""
+    try:
+        rv = app(standalone_mode=False)
+    except typer.Abort:
+        typer.echo("error: interrupted", err=True)
+        sys.exit(130)
+    except typer.TyperException as err:
+        message = err.format_message().strip()
+        if message:  # `spectral` alone prints the help and has nothing to add
+            typer.echo(f"error: {message}", err=True)
+        sys.exit(err.exit_code)
+    except KeyboardInterrupt:
+        typer.echo("error: interrupted", err=True)
+        sys.exit(130)
+    sys.exit(rv if isinstance(rv, int) else 0)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,106 @@
+"""Input checks shared by the public functions (expected vs actual in every message)."""
+
+from __future__ import annotations
+
+from typing import Any, NoReturn
+
+import torch
+
+from spectral.errors import SpectralTypeError, SpectralValueError
+
+_REAL_DTYPES = (torch.float32, torch.float64)
+
+
+def check_images(x: Any, name: str = "x", *, check_finite: bool = True) -> torch.Tensor:
+    """Validate a real floating batch of shape ``(B, C, H, W)`` and return it.
+
+    Args:
+        x: the candidate tensor.
+        name: the argument name used in error messages.
+        check_finite: also reject NaN and Inf.
+
+    Returns:
+        ``x`` unchanged.
+
+    Raises:
+        SpectralTypeError: not a tensor, complex, or not float32/float64.
+        SpectralValueError: wrong number of dimensions, an empty dimension, or NaN/Inf.
+    """
+    if not isinstance(x, torch.Tensor):
+        raise SpectralTypeError(
+            f"{name}: expected a torch.Tensor of shape (B, C, H, W), got {type(x).__name__}"
+        )
+    if x.is_complex():
+        raise SpectralTypeError(
+            f"{name}: expected a real floating tensor (float32/float64), got complex dtype "
+            f"{x.dtype}; pass the real signal, not its transform"
+        )
+    if x.dtype not in _REAL_DTYPES:
+        hint = " (convert images with x.float() / 255)" if not x.is_floating_point() else ""
+        raise SpectralTypeError(f"{name}: expected dtype float32 or float64, got {x.dtype}{hint}")
+    if x.ndim != 4:
+        raise SpectralValueError(
+            f"{name}: expected 4 dimensions (B, C, H, W), got {x.ndim} with shape "
+            f"{tuple(x.shape)}" + ("; add a batch dimension with x[None]" if x.ndim == 3 else "")
+        )
+    if x.numel() == 0:
+        raise SpectralValueError(f"{name}: expected a non-empty tensor, got shape {tuple(x.shape)}")
+    if check_finite:
+        check_finite_values(x, name)
+    return x
+
+
+def check_finite_values(x: torch.Tensor, name: str = "x") -> None:
+    """Raise :class:`SpectralValueError` if ``x`` holds NaN or Inf (counting them)."""
+    if not bool(torch.isfinite(x).all()):
+        raise_non_finite(x, name)
+
+
+def raise_non_finite(x: Any, name: str) -> NoReturn:
+    """Raise the non-finite error for ``x`` (a tensor or array), naming how many entries."""
+    t = torch.as_tensor(x)
+    n_bad = int((~torch.isfinite(t)).sum())
+    detail = f"found {n_bad} NaN/Inf entries" if n_bad else "values too large to transform"
+    raise SpectralValueError(f"{name}: expected finite values, {detail}")
+
+
+def check_same_shape(a: torch.Tensor, b: torch.Tensor, names: tuple[str, str]) -> None:
+    """Raise :class:`SpectralValueError` unless ``a`` and ``b`` share shape, dtype and device."""
+    if a.shape != b.shape:
+        raise SpectralValueError(
+            f"{names[1]}: expected the shape of {names[0]} {tuple(a.shape)}, got {tuple(b.shape)}"
+        )
+    if a.dtype != b.dtype:
+        raise SpectralTypeError(
+            f"{names[1]}: expected the dtype of {names[0]} ({a.dtype}), got {b.dtype}"
+        )
+    if a.device != b.device:
+        raise SpectralValueError(
+            f"{names[1]}: expected the device of {names[0]} ({a.device}), got {b.device}"
+        )
+
+
+def check_cutoffs(cutoffs: Any) -> tuple[float, float]:
+    """Validate band cutoffs ``(low_mid, mid_high)`` in cycles/pixel, ``0 < c1 < c2``."""
+    try:
+        c1, c2 = (float(c) for c in cutoffs)
+    except (TypeError, ValueError):
+        raise SpectralValueError(
+            f"cutoffs: expected two numbers (low/mid, mid/high) in cycles/pixel, got {cutoffs!r}"
+        ) from None
+    if not (0.0 < c1 < c2):
+        raise SpectralValueError(
+            f"cutoffs: expected 0 < low/mid < mid/high (cycles/pixel), got ({c1}, {c2})"
+        )
+    return c1, c2
+
+
+def check_positive(value: Any, name: str) -> float:
+    """Return ``value`` as a float, raising unless it is a finite number > 0."""
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        raise SpectralTypeError(f"{name}: expected a positive number, got {value!r}") from None
+    if not (v > 0.0 and v != float("inf")):
+        raise SpectralValueError(f"{name}: expected a finite number > 0, got {v}")
+    return v

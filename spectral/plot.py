@@ -1,0 +1,311 @@
+"""Matplotlib figures for spectra. The only module of :mod:`spectral` that imports matplotlib.
+
+Every ``plot_*`` function draws into an ``ax`` it is given and returns what it drew;
+nothing calls ``plt.show()``. The ``*_figure`` functions build a whole
+:class:`matplotlib.figure.Figure` (no pyplot state) from those pieces.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import matplotlib
+
+matplotlib.use("Agg", force=False)
+import numpy as np
+import torch
+from matplotlib.axes import Axes
+from matplotlib.figure import Figure
+
+__all__ = [
+    "comparison_figure",
+    "new_figure",
+    "plot_band_energy",
+    "plot_radial_profile",
+    "plot_spectrum",
+    "save_figure",
+    "spectrum_figure",
+    "summary_figure",
+]
+
+
+def _np2d(a: torch.Tensor | np.ndarray) -> np.ndarray:
+    arr = a.detach().to("cpu", torch.float64).numpy() if isinstance(a, torch.Tensor) else a
+    arr = np.asarray(arr, dtype=np.float64)
+    if arr.ndim != 2:
+        raise ValueError(f"spectrum: expected a 2-D (H, W) map, got shape {arr.shape}")
+    return arr
+
+
+def plot_spectrum(
+    ax: Axes,
+    spectrum: torch.Tensor | np.ndarray,
+    *,
+    title: str | None = None,
+    cmap: str = "magma",
+    vmin: float | None = None,
+    vmax: float | None = None,
+    colorbar: bool = True,
+    centered: bool = True,
+) -> Any:
+    """Draw one centred 2-D spectrum with frequency axes in cycles/pixel.
+
+    Args:
+        ax: the axes to draw into.
+        spectrum: ``(H, W)`` map, e.g. ``magnitude_spectrum(x)[b, c]``.
+        title: axes title.
+        cmap: colour map (use a diverging one such as ``"RdBu_r"`` for differences).
+        vmin: lower end of the colour scale (share it across panels to compare them).
+        vmax: upper end of the colour scale.
+        colorbar: add a colour bar next to the axes.
+        centered: the map is ``fftshift``-ed (DC in the middle).
+
+    Returns:
+        The :class:`matplotlib.image.AxesImage`.
+    """
+    arr = _np2d(spectrum)
+    h, w = arr.shape
+    if centered:
+        fy0, fy1 = -(h // 2) / h, (h - 1 - h // 2) / h
+        fx0, fx1 = -(w // 2) / w, (w - 1 - w // 2) / w
+    else:
+        fy0, fy1, fx0, fx1 = 0.0, (h - 1) / h, 0.0, (w - 1) / w
+    dy, dx = 0.5 / h, 0.5 / w
+    im = ax.imshow(
+        arr,
+        cmap=cmap,
+        vmin=vmin,
+        vmax=vmax,
+        origin="upper",
+        interpolation="nearest",
+        extent=(fx0 - dx, fx1 + dx, fy1 + dy, fy0 - dy),
+    )
+    ax.set_xlabel("$f_x$ (cycles/px)")
+    ax.set_ylabel("$f_y$ (cycles/px)")
+    if title:
+        ax.set_title(title)
+    if colorbar:
+        ax.figure.colorbar(im, ax=ax, fraction=0.046, pad=0.04)
+    return im
+
+
+def plot_radial_profile(
+    ax: Axes,
+    radii: torch.Tensor | np.ndarray,
+    profiles: Mapping[str, torch.Tensor | np.ndarray],
+    *,
+    title: str | None = None,
+    slopes: Mapping[str, float] | None = None,
+) -> list[Any]:
+    """Draw radial power profiles on log-log axes (DC and zero power left out).
+
+    Args:
+        ax: the axes to draw into.
+        radii: ``(n_bins,)`` ring radii in cycles/pixel.
+        profiles: label -> ``(n_bins,)`` profile.
+        title: axes title.
+        slopes: optional label -> fitted power-law slope, shown in the legend.
+
+    Returns:
+        The drawn :class:`matplotlib.lines.Line2D` objects, one per profile.
+    """
+    r = np.asarray(radii.cpu() if isinstance(radii, torch.Tensor) else radii, dtype=np.float64)
+    lines = []
+    any_points = False
+    for label, prof in profiles.items():
+        p = np.asarray(prof.cpu() if isinstance(prof, torch.Tensor) else prof, dtype=np.float64)
+        keep = (r > 0) & np.isfinite(p) & (p > 0)  # log axes: DC and zero power left out
+        any_points = any_points or bool(keep.any())
+        text = label
+        if slopes and label in slopes and np.isfinite(slopes[label]):
+            text = f"{label} (slope {slopes[label]:.2f})"
+        (line,) = ax.plot(r[keep], p[keep], label=text)
+        lines.append(line)
+    if any_points:
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+    ax.set_xlabel("radius (cycles/px)")
+    ax.set_ylabel("mean power")
+    ax.grid(True, which="both", alpha=0.3)
+    if lines:
+        ax.legend(fontsize="small")
+    if title:
+        ax.set_title(title)
+    return lines
+
+
+def plot_band_energy(
+    ax: Axes,
+    fractions: Mapping[str, Sequence[float]],
+    *,
+    bands: Sequence[str] = ("low", "mid", "high"),
+    title: str | None = None,
+) -> list[Any]:
+    """Grouped bars of low/mid/high energy fractions, one group per band.
+
+    Args:
+        ax: the axes to draw into.
+        fractions: label (e.g. "clean", "perturbation") -> one fraction per band.
+        bands: band names for the x axis.
+        title: axes title.
+
+    Returns:
+        One :class:`matplotlib.container.BarContainer` per label.
+    """
+    n = max(len(fractions), 1)
+    width = 0.8 / n
+    x = np.arange(len(bands))
+    bars = []
+    for i, (label, vals) in enumerate(fractions.items()):
+        v = np.array([np.nan if f is None else f for f in vals], dtype=np.float64)
+        bars.append(ax.bar(x + (i - (n - 1) / 2) * width, v, width, label=label))
+    ax.set_xticks(x, list(bands))
+    ax.set_ylim(0, 1)
+    ax.set_ylabel("fraction of non-DC energy")
+    if fractions:
+        ax.legend(fontsize="small")
+    if title:
+        ax.set_title(title)
+    return bars
+
+
+def spectrum_figure(
+    spectra: Sequence[torch.Tensor],
+    *,
+    row_labels: Sequence[str],
+    channel_names: Sequence[str] = ("R", "G", "B"),
+    radial: Sequence[tuple[torch.Tensor, Mapping[str, torch.Tensor], Mapping[str, float]]]
+    | None = None,
+    title: str | None = None,
+) -> Figure:
+    """Rows of per-channel spectra (BlurNet style), optionally with a radial-profile column.
+
+    Args:
+        spectra: one ``(C, H, W)`` normalised spectrum per row (C may differ per row).
+        row_labels: a label per row.
+        channel_names: column titles for channels 0, 1, 2, ...
+        radial: per row, ``(radii, {label: profile}, {label: slope})`` for the last column.
+        title: figure title.
+
+    Returns:
+        The figure (save it with :func:`save_figure`).
+    """
+    if len(spectra) != len(row_labels):
+        raise ValueError(
+            f"row_labels: expected {len(spectra)} labels, one per row, got {len(row_labels)}"
+        )
+    n_ch = max(int(s.shape[0]) for s in spectra)
+    n_col = n_ch + (1 if radial is not None else 0)
+    fig = Figure(figsize=(3.3 * n_col, 2.9 * len(spectra)), layout="constrained")
+    axes = np.atleast_2d(fig.subplots(len(spectra), n_col, squeeze=False))
+    for row, (spec, label) in enumerate(zip(spectra, row_labels, strict=True)):
+        for c in range(n_ch):
+            ax = axes[row, c]
+            if c >= spec.shape[0]:
+                ax.set_axis_off()
+                continue
+            name = channel_names[c] if spec.shape[0] > 1 and c < len(channel_names) else "grey"
+            plot_spectrum(ax, spec[c], title=f"{label}: {name}", vmin=0.0, vmax=1.0)
+        if radial is not None:
+            radii, profs, slopes = radial[row]
+            plot_radial_profile(axes[row, -1], radii, profs, slopes=slopes, title="radial power")
+    if title:
+        fig.suptitle(title)
+    return fig
+
+
+def summary_figure(
+    summaries: Sequence[Any],
+    *,
+    row_labels: Sequence[str],
+    index: int = 0,
+    title: str | None = None,
+) -> Figure:
+    """One row per :class:`spectral.SpectrumSummary`: its channel spectra and radial power.
+
+    Args:
+        summaries: summaries from :func:`spectral.spectrum_summary`.
+        row_labels: a label per row.
+        index: which image of each summary's batch to draw.
+        title: figure title.
+
+    Returns:
+        The figure.
+    """
+    from spectral.spectra import channel_names
+
+    spectra, radial = [], []
+    for s in summaries:
+        names = channel_names(int(s.magnitude.shape[1]))
+        spectra.append(s.magnitude[index].detach().cpu())
+        profiles = {n: s.radial_power[index, c].detach().cpu() for c, n in enumerate(names)}
+        slopes = dict(zip(names, s.slope[index].tolist(), strict=True))
+        radial.append((s.radii.detach().cpu(), profiles, slopes))
+    return spectrum_figure(spectra, row_labels=row_labels, radial=radial, title=title)
+
+
+def save_figure(fig: Figure, path: str | Path, *, dpi: int = 110) -> Path:
+    """Save ``fig`` as PNG (Agg, no display needed) and return the path."""
+    p = Path(path)
+    fig.savefig(p, dpi=dpi, format="png")
+    return p
+
+
+def new_figure(
+    nrows: int = 1, ncols: int = 1, *, size: tuple[float, float] = (4.5, 3.5)
+) -> tuple[Figure, np.ndarray]:
+    """A constrained-layout :class:`Figure` and its ``(nrows, ncols)`` array of axes.
+
+    ``size`` is the size of one panel in inches.
+    """
+    fig = Figure(figsize=(size[0] * ncols, size[1] * nrows), layout="constrained")
+    return fig, np.atleast_2d(fig.subplots(nrows, ncols, squeeze=False))
+
+
+def comparison_figure(
+    comparison: Any,
+    *,
+    index: int = 0,
+    channel_names: Sequence[str] = ("R", "G", "B"),
+    labels: tuple[str, str] = ("natural", "perturbed"),
+    title: str | None = None,
+) -> Figure:
+    """Natural / perturbed / difference spectra per channel for one image (BlurNet figure 1).
+
+    Rows: the clean and perturbed normalised log-magnitude spectra on one shared [0, 1]
+    scale, then their difference ``log1p|F(x_adv)| - log1p|F(x)|`` on a symmetric
+    diverging scale shared across channels (red: the perturbation added amplitude).
+
+    Args:
+        comparison: a :class:`spectral.SpectrumComparison`.
+        index: which image of the batch to draw.
+        channel_names: column titles.
+        labels: names of the clean and the perturbed rows.
+        title: figure title.
+
+    Returns:
+        The figure.
+    """
+    clean = comparison.clean[index].detach().cpu()
+    adv = comparison.adversarial[index].detach().cpu()
+    diff = comparison.difference[index].detach().cpu()
+    n_ch = clean.shape[0]
+    names = list(channel_names) if n_ch == len(channel_names) else [f"ch{c}" for c in range(n_ch)]
+    lim = float(diff.abs().max()) or 1.0
+    fig, axes = new_figure(3, n_ch, size=(3.3, 2.9))
+    for c in range(n_ch):
+        plot_spectrum(axes[0, c], clean[c], title=f"{labels[0]}: {names[c]}", vmin=0, vmax=1)
+        plot_spectrum(axes[1, c], adv[c], title=f"{labels[1]}: {names[c]}", vmin=0, vmax=1)
+        plot_spectrum(
+            axes[2, c],
+            diff[c],
+            title=f"difference: {names[c]}",
+            cmap="RdBu_r",
+            vmin=-lim,
+            vmax=lim,
+        )
+    if title:
+        fig.suptitle(title)
+    return fig

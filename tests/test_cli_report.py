@@ -1,0 +1,128 @@
+"""`spectral report`: schema, self-contained HTML, refusal to overwrite, no half-written output."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+import spectral.plot
+from cli.main import app
+
+runner = CliRunner()
+SMALL = ["--n-images", "8", "--patch-size", "16"]
+
+
+@pytest.fixture(scope="module")
+def report_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("rep") / "spectral-report"
+    res = runner.invoke(app, ["report", "--out", str(out), *SMALL])
+    assert res.exit_code == 0, res.output + res.stderr
+    return out
+
+
+def test_report_files_and_json_schema(report_dir: Path) -> None:
+    data = json.loads((report_dir / "report.json").read_text())
+    for key in (
+        "spectral_version",
+        "seed",
+        "device",
+        "input_spectra",
+        "dataset_spectrum",
+        "noise_baseline",
+    ):
+        assert key in data
+    assert data["dataset_spectrum"]["n_images"] == 8
+    be = data["noise_baseline"]["band_energy"]
+    for k in ("clean", "adversarial", "perturbation"):
+        assert len(be[k]) == 3 and sum(be[k]) == pytest.approx(1.0, abs=1e-5)
+    # random sign noise is white: most of its energy is in the high band (area > 0.8)
+    assert be["perturbation"][2] > 0.7
+    for photo in data["input_spectra"].values():
+        assert set(photo["band_energy"]) == {"R", "G", "B"}
+        assert all(-4.0 < s < -1.0 for s in photo["radial_slope"].values())  # natural images
+
+
+def test_html_is_self_contained_and_embeds_every_figure(report_dir: Path) -> None:
+    html = (report_dir / "report.html").read_text()
+    figures = sorted(p.name for p in (report_dir / "figures").glob("*.png"))
+    assert len(figures) >= 4
+    srcs = re.findall(r'<img src="([^"]+)"', html)
+    assert len(srcs) == len(figures)
+    assert all(s.startswith("data:image/png;base64,") for s in srcs)
+    assert not re.search(r"(?:src|href)\s*=\s*[\"']?(?:https?:)?//", html)
+    assert "http://" not in html and "https://" not in html
+    assert "<link" not in html and "<script" not in html
+
+
+def test_refuses_non_empty_out_and_touches_nothing(tmp_path: Path) -> None:
+    out = tmp_path / "spectral-report"
+    out.mkdir()
+    (out / "report.json").write_text("{}")
+    res = runner.invoke(app, ["report", "--out", str(out), *SMALL])
+    assert res.exit_code == 1
+    assert res.stderr.strip().startswith("error: ") and len(res.stderr.strip().splitlines()) == 1
+    assert (out / "report.json").read_text() == "{}"
+    assert sorted(p.name for p in out.iterdir()) == ["report.json"]
+
+
+@pytest.mark.parametrize("exc", [RuntimeError("boom"), KeyboardInterrupt()])
+def test_interrupted_run_leaves_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, exc: BaseException
+) -> None:
+    real = spectral.plot.save_figure
+    calls = {"n": 0}
+
+    def failing(fig, path, **kw):  # type: ignore[no-untyped-def]
+        calls["n"] += 1
+        if calls["n"] == 2:
+            raise exc
+        return real(fig, path, **kw)
+
+    monkeypatch.setattr(spectral.plot, "save_figure", failing)
+    out = tmp_path / "spectral-report"
+    res = runner.invoke(app, ["report", "--out", str(out), *SMALL])
+    assert res.exit_code != 0
+    assert calls["n"] == 2
+    assert not out.exists()
+    assert list(tmp_path.iterdir()) == []  # no partial temporary folder either
+
+
+def test_force_replaces_previous_report(tmp_path: Path) -> None:
+    out = tmp_path / "r"
+    out.mkdir()
+    (out / "old.txt").write_text("x")
+    res = runner.invoke(app, ["report", "--out", str(out), "--force", *SMALL])
+    assert res.exit_code == 0, res.stderr
+    assert not (out / "old.txt").exists() and (out / "report.json").exists()
+
+
+@pytest.mark.parametrize(
+    ("args", "needle"),
+    [
+        (["--eps", "0"], "--eps"),
+        (["--eps", "2"], "--eps"),
+        (["--n-images", "1"], "--n-images"),
+        (["--device", "quantum"], "--device"),
+    ],
+)
+def test_bad_options_are_one_line(tmp_path: Path, args: list[str], needle: str) -> None:
+    out = tmp_path / "o"
+    res = runner.invoke(app, ["report", "--out", str(out), *args])
+    lines = res.stderr.strip().splitlines()
+    assert res.exit_code == 1 and len(lines) == 1 and needle in lines[0]
+    assert "Traceback" not in res.stderr
+    assert not out.exists()
+
+
+def test_same_seed_same_numbers(tmp_path: Path, report_dir: Path) -> None:
+    out = tmp_path / "again"
+    res = runner.invoke(app, ["report", "--out", str(out), *SMALL])
+    assert res.exit_code == 0, res.stderr
+    a = json.loads((report_dir / "report.json").read_text())
+    b = json.loads((out / "report.json").read_text())
+    assert a["noise_baseline"] == b["noise_baseline"]
+    assert a["dataset_spectrum"] == b["dataset_spectrum"]

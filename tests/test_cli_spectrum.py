@@ -1,0 +1,184 @@
+"""`spectral spectrum`: real files in, figure + JSON out; bad input -> one line, exit != 0."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+from typer.testing import CliRunner
+
+import spectral as sp
+from cli.main import app
+
+runner = CliRunner()
+
+
+def _png(path: Path, arr: np.ndarray, mode: str | None = None) -> Path:
+    Image.fromarray(arr, mode=mode).save(path)
+    return path
+
+
+@pytest.fixture
+def images(tmp_path: Path) -> list[Path]:
+    rng = np.random.default_rng(0)
+    rgb = _png(tmp_path / "rgb.png", rng.integers(0, 256, (24, 32, 3), dtype=np.uint8))
+    grey = _png(tmp_path / "grey.png", rng.integers(0, 256, (17, 20), dtype=np.uint8))
+    rgba = rng.integers(0, 256, (16, 16, 4), dtype=np.uint8)
+    rgba_p = _png(tmp_path / "rgba.png", rgba)
+    jpg = tmp_path / "photo.jpg"
+    Image.fromarray(rng.integers(0, 256, (20, 20, 3), dtype=np.uint8)).save(jpg, quality=90)
+    return [rgb, grey, rgba_p, jpg]
+
+
+def _one_error_line(result) -> str:
+    err = result.stderr.strip().splitlines()
+    assert len(err) == 1, result.stderr
+    assert err[0].startswith("error: ")
+    assert "Traceback" not in result.output + result.stderr
+    assert result.exit_code != 0
+    return err[0]
+
+
+def test_spectrum_writes_figure_and_json_matching_the_library(
+    images: list[Path], tmp_path: Path
+) -> None:
+    out = tmp_path / "out"
+    res = runner.invoke(app, ["spectrum", *map(str, images), "--out", str(out)])
+    assert res.exit_code == 0, res.output + res.stderr
+    data = json.loads((out / "spectrum.json").read_text())
+    assert (out / "spectrum.png").stat().st_size > 1000
+    assert Image.open(out / "spectrum.png").format == "PNG"
+    recs = {Path(r["path"]).name: r for r in data["images"]}
+    assert recs["rgb.png"]["channels"] == ["R", "G", "B"]
+    assert recs["grey.png"]["channels"] == ["grey"]
+    assert recs["rgba.png"]["channels"] == ["R", "G", "B"]  # alpha dropped explicitly
+    assert (recs["grey.png"]["height"], recs["grey.png"]["width"]) == (17, 20)
+    # the JSON's numbers are the library's numbers for the same file
+    x = sp.read_image(images[0])
+    be = sp.band_energy(x)[0]
+    for i, ch in enumerate(["R", "G", "B"]):
+        assert recs["rgb.png"]["band_energy"][ch] == pytest.approx(be[i].tolist(), abs=1e-6)
+        assert sum(recs["rgb.png"]["band_energy"][ch]) == pytest.approx(1.0, abs=1e-5)
+    radii, prof = sp.radial_profile(sp.power_spectrum(x))
+    slope = sp.powerlaw_slope(radii, prof)[0]
+    assert recs["rgb.png"]["radial_slope"]["G"] == pytest.approx(float(slope[1]), abs=1e-5)
+
+
+def test_spectrum_alpha_white_changes_result_for_transparent_pixels(tmp_path: Path) -> None:
+    rgba = np.zeros((16, 16, 4), dtype=np.uint8)
+    rgba[..., 0] = 255
+    rgba[::2, :, 3] = 255  # transparent stripes: composited over white they become white
+    path = _png(tmp_path / "stripes.png", rgba)
+    outs = {}
+    for alpha in ("drop", "white"):
+        out = tmp_path / alpha
+        res = runner.invoke(app, ["spectrum", str(path), "--out", str(out), "--alpha", alpha])
+        assert res.exit_code == 0, res.stderr
+        outs[alpha] = json.loads((out / "spectrum.json").read_text())["images"][0]
+    # dropped alpha: a flat red image -> no non-DC energy (NaN -> null); white: stripes in G
+    assert outs["drop"]["band_energy"]["G"] == [None, None, None]
+    assert outs["white"]["band_energy"]["G"][2] == pytest.approx(1.0)
+
+
+def test_many_images_are_paged(tmp_path: Path) -> None:
+    rng = np.random.default_rng(1)
+    paths = [
+        str(_png(tmp_path / f"i{k}.png", rng.integers(0, 256, (8, 8), dtype=np.uint8)))
+        for k in range(9)
+    ]
+    out = tmp_path / "out"
+    res = runner.invoke(app, ["spectrum", *paths, "--out", str(out)])
+    assert res.exit_code == 0, res.stderr
+    data = json.loads((out / "spectrum.json").read_text())
+    assert data["figures"] == ["spectrum-1.png", "spectrum-2.png"]
+    assert all((out / f).exists() for f in data["figures"])
+
+
+def test_missing_file(tmp_path: Path) -> None:
+    res = runner.invoke(app, ["spectrum", str(tmp_path / "nope.png"), "--out", str(tmp_path / "o")])
+    line = _one_error_line(res)
+    assert "nope.png" in line and "no such file" in line
+    assert not (tmp_path / "o").exists()
+
+
+def test_not_an_image(tmp_path: Path) -> None:
+    bad = tmp_path / "notes.png"
+    bad.write_text("this is not a png")
+    res = runner.invoke(app, ["spectrum", str(bad), "--out", str(tmp_path / "o")])
+    line = _one_error_line(res)
+    assert "notes.png" in line and "not an image" in line
+    assert not (tmp_path / "o").exists()
+
+
+def test_truncated_image(tmp_path: Path, images: list[Path]) -> None:
+    data = images[0].read_bytes()
+    cut = tmp_path / "cut.png"
+    cut.write_bytes(data[: len(data) // 2])
+    line = _one_error_line(runner.invoke(app, ["spectrum", str(cut), "--out", str(tmp_path / "o")]))
+    assert "cut.png" in line
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root can read files without permission")
+def test_unreadable_file(tmp_path: Path, images: list[Path]) -> None:
+    images[0].chmod(0)
+    try:
+        line = _one_error_line(
+            runner.invoke(app, ["spectrum", str(images[0]), "--out", str(tmp_path / "o")])
+        )
+        assert "permission denied" in line
+    finally:
+        images[0].chmod(0o644)
+
+
+def test_directory_instead_of_file(tmp_path: Path) -> None:
+    line = _one_error_line(
+        runner.invoke(app, ["spectrum", str(tmp_path), "--out", str(tmp_path / "o")])
+    )
+    assert "is a directory" in line
+
+
+def test_refuses_non_empty_out_without_force(images: list[Path], tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    out.mkdir()
+    keep = out / "mine.txt"
+    keep.write_text("user data")
+    line = _one_error_line(runner.invoke(app, ["spectrum", str(images[0]), "--out", str(out)]))
+    assert "--force" in line
+    assert keep.read_text() == "user data" and sorted(os.listdir(out)) == ["mine.txt"]
+    res = runner.invoke(app, ["spectrum", str(images[0]), "--out", str(out), "--force"])
+    assert res.exit_code == 0, res.stderr
+    assert not keep.exists() and (out / "spectrum.json").exists()
+    # no temporary folders left next to the output
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".")) == []
+
+
+def test_bad_cutoffs_and_device(images: list[Path], tmp_path: Path) -> None:
+    line = _one_error_line(
+        runner.invoke(
+            app,
+            ["spectrum", str(images[0]), "--out", str(tmp_path / "o"), "--cutoffs", "0.3", "0.1"],
+        )
+    )
+    assert "cutoffs" in line
+    line = _one_error_line(
+        runner.invoke(
+            app, ["spectrum", str(images[0]), "--out", str(tmp_path / "o"), "--device", "tpu"]
+        )
+    )
+    assert "--device" in line
+    assert not (tmp_path / "o").exists()
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="checks the no-CUDA message")
+def test_cuda_unavailable_is_one_line(images: list[Path], tmp_path: Path) -> None:
+    line = _one_error_line(
+        runner.invoke(
+            app, ["spectrum", str(images[0]), "--out", str(tmp_path / "o"), "--device", "cuda"]
+        )
+    )
+    assert "CUDA is not available" in line

@@ -1,0 +1,84 @@
+"""Figure functions draw the expected artists into the axes they are given (Agg)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from matplotlib.figure import Figure
+
+import spectral as sp
+from spectral import plot
+
+
+def _ax():  # type: ignore[no-untyped-def]
+    return Figure().subplots()
+
+
+def test_plot_spectrum_extent_is_in_cycles_per_pixel() -> None:
+    ax = _ax()
+    spec = sp.magnitude_spectrum(torch.rand(1, 1, 8, 6))[0, 0]
+    im = plot.plot_spectrum(ax, spec, title="t", vmin=0, vmax=1)
+    assert list(ax.images) == [im]
+    np.testing.assert_allclose(im.get_array(), spec.numpy())
+    left, right, bottom, top = im.get_extent()
+    # 6 columns: bins -3/6 .. 2/6, each drawn 1/6 wide around its centre
+    assert (left, right) == pytest.approx((-0.5 - 1 / 12, 2 / 6 + 1 / 12))
+    assert (top, bottom) == pytest.approx((-0.5 - 1 / 16, 3 / 8 + 1 / 16))
+    assert im.get_clim() == (0, 1)
+    assert ax.get_title() == "t"
+    assert len(ax.figure.axes) == 2  # the colour bar
+
+
+def test_plot_spectrum_rejects_non_2d() -> None:
+    with pytest.raises(ValueError, match="2-D"):
+        plot.plot_spectrum(_ax(), torch.zeros(2, 3, 3))
+
+
+def test_radial_profile_lines_skip_dc_and_label_slopes() -> None:
+    ax = _ax()
+    radii = torch.tensor([0.0, 0.1, 0.2, 0.4])
+    lines = plot.plot_radial_profile(
+        ax, radii, {"a": radii**-2, "b": torch.tensor([1.0, 0.0, 1.0, 2.0])}, slopes={"a": -2.0}
+    )
+    assert len(lines) == 2
+    np.testing.assert_allclose(lines[0].get_xdata(), [0.1, 0.2, 0.4])
+    np.testing.assert_allclose(lines[1].get_xdata(), [0.2, 0.4])  # zero power left out
+    assert ax.get_xscale() == "log" and ax.get_yscale() == "log"
+    assert "slope -2.00" in lines[0].get_label()
+
+
+def test_band_energy_bars() -> None:
+    ax = _ax()
+    bars = plot.plot_band_energy(ax, {"clean": [0.7, 0.2, 0.1], "adv": [0.1, 0.3, 0.6]})
+    assert len(bars) == 2 and all(len(b) == 3 for b in bars)
+    np.testing.assert_allclose([r.get_height() for r in bars[1]], [0.1, 0.3, 0.6])
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["low", "mid", "high"]
+
+
+def test_comparison_figure_shares_scales() -> None:
+    x = torch.rand(2, 3, 16, 16)
+    cmp = sp.compare_spectra(x, (x + 0.03 * torch.randn_like(x)).clamp(0, 1))
+    fig = plot.comparison_figure(cmp, index=1)
+    images = [ax.images[0] for ax in fig.axes if ax.images]
+    assert len(images) == 9  # 3 rows x R, G, B
+    assert {im.get_clim() for im in images[:6]} == {(0, 1)}
+    lims = {im.get_clim() for im in images[6:]}
+    assert len(lims) == 1 and next(iter(lims))[0] == -next(iter(lims))[1]  # symmetric, shared
+
+
+def test_spectrum_figure_rows_and_mixed_channels() -> None:
+    grey = sp.magnitude_spectrum(torch.rand(1, 1, 8, 8))[0]
+    rgb = sp.magnitude_spectrum(torch.rand(1, 3, 8, 8))[0]
+    fig = plot.spectrum_figure([rgb, grey], row_labels=["rgb", "grey"])
+    drawn = [ax for ax in fig.axes if ax.images]
+    assert len(drawn) == 4  # 3 channels + 1 grey; the grey row's extra panels are switched off
+    with pytest.raises(ValueError, match="labels"):
+        plot.spectrum_figure([rgb], row_labels=["a", "b"])
+
+
+def test_save_figure_writes_png(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    fig, axes = plot.new_figure(1, 2)
+    assert axes.shape == (1, 2)
+    p = plot.save_figure(fig, tmp_path / "f.png")
+    assert p.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
