@@ -56,6 +56,16 @@ def check_finite_values(x: torch.Tensor, name: str = "x") -> None:
         raise_non_finite(x, name)
 
 
+def check_transform_finite(f: torch.Tensor, x: torch.Tensor, name: str = "x") -> None:
+    """Raise unless the DC terms of ``f = rfft2(x)`` are finite.
+
+    A NaN/Inf anywhere in an image reaches its DC term (the sum), so this checks the whole
+    input for the price of ``B * C`` values, and also catches a transform that overflows.
+    """
+    if not bool(torch.isfinite(f[..., 0, 0]).all()):
+        raise_non_finite(x, name)
+
+
 def raise_non_finite(x: Any, name: str) -> NoReturn:
     """Raise the non-finite error for ``x`` (a tensor or array), naming how many entries."""
     t = torch.as_tensor(x)

@@ -414,11 +414,12 @@ def map_half_spectra(
 
     def run(part: Sequence[tuple[int, int]]) -> S:
         state = init()
-        for lo, hi in part:
-            half = _chunk_rfft2(a[lo:hi], backend, fft_threads)
-            if not np.isfinite(half[..., 0, 0]).all():
-                raise _NonFinite
-            fn(state, half, lo, hi)
+        with np.errstate(all="ignore"):  # thread-local; non-finite input raises below
+            for lo, hi in part:
+                half = _chunk_rfft2(a[lo:hi], backend, fft_threads)
+                if not np.isfinite(half[..., 0, 0]).all():
+                    raise _NonFinite
+                fn(state, half, lo, hi)
         return state
 
     try:

@@ -18,10 +18,10 @@ import torch
 
 from spectral._validate import (
     check_cutoffs,
-    check_finite_values,
     check_images,
     check_positive,
     check_same_shape,
+    check_transform_finite,
 )
 from spectral.errors import SpectralTypeError, SpectralValueError
 from spectral.fft import (
@@ -181,8 +181,9 @@ def magnitude_spectrum(
     b = resolve_backend(backend, x)
     w = x.shape[-1]
     if b is Backend.TORCH:
-        check_finite_values(x)
-        m = torch.fft.rfft2(x).abs()
+        f = torch.fft.rfft2(x)
+        check_transform_finite(f, x)
+        m = f.abs()
         if log:
             m = torch.log1p(m)
         if normalize:
@@ -230,8 +231,8 @@ def power_spectrum(
     h, w = x.shape[-2:]
     scale = 1.0 / (h * w)
     if b is Backend.TORCH:
-        check_finite_values(x)
         f = torch.fft.rfft2(x)
+        check_transform_finite(f, x)
         p = (f.real.square() + f.imag.square()) * scale
         return expand_half_torch(p, w, center=center)
 
@@ -269,8 +270,13 @@ def phase_spectrum(
     b = resolve_backend(backend, x)
     if b is Backend.TORCH:
         p = torch.angle(torch.fft.fft2(x))
+        # a -0.0 imaginary part gives -pi; the range is (-pi, pi]
+        p = torch.where(p == -torch.pi, torch.full_like(p, torch.pi), p)
         return torch.fft.fftshift(p, dim=(-2, -1)) if center else p
-    ph = np.angle(fft2(_as_numpy(x), b)).astype(_as_numpy(x).dtype, copy=False)
+    a = _as_numpy(x)
+    ph = np.angle(fft2(a, b)).astype(a.dtype, copy=False)
+    pi = ph.dtype.type(np.pi)
+    ph[ph == -pi] = pi  # scipy yields -0.0 imaginary parts for real bins
     if center:
         ph = np.fft.fftshift(ph, axes=(-2, -1))
     return _back(np.ascontiguousarray(ph), x)
@@ -315,14 +321,14 @@ def radial_profile(
     h, w = power.shape[-2:]
     short = min(h, w)
     top = (short // 2) / short  # highest frequency along the shorter axis
+    if top == 0.0:
+        raise SpectralValueError(f"power: expected H and W >= 2 for a radial profile, got {(h, w)}")
     if n_bins is None:
         n_bins = short // 2 + 1
     if isinstance(n_bins, bool) or not isinstance(n_bins, int | np.integer):
         raise SpectralTypeError(f"n_bins: expected an int, got {type(n_bins).__name__}")
     if n_bins < 2:
         raise SpectralValueError(f"n_bins: expected an int >= 2, got {n_bins}")
-    if top == 0.0:
-        raise SpectralValueError(f"power: expected H and W >= 2 for a radial profile, got {(h, w)}")
     width = top / (n_bins - 1)
     r = frequency_radius(h, w, center=centered)
     idx = np.floor(r / width + 0.5).astype(np.int64).reshape(-1)
@@ -394,10 +400,11 @@ def powerlaw_slope(
 
 
 def _band_weights(h: int, w: int, cutoffs: tuple[float, float], dtype: Any) -> np.ndarray:
-    """``(H * (W//2+1), 3)`` weights summing half-spectrum power into low/mid/high bands.
+    """``(H * (W//2+1), 4)`` weights summing half-spectrum power into low/mid/high bands + DC.
 
     Columns ``1 .. ceil(W/2)-1`` stand for themselves and their mirror (weight 2); the DC
-    column and, for even ``W``, the Nyquist column stand alone (weight 1). DC gets 0.
+    column and, for even ``W``, the Nyquist column stand alone (weight 1). The DC bin is in
+    no band; the fourth output column is its power.
     """
     r = frequency_radius(h, w, half=True)
     wh = w // 2 + 1
@@ -406,10 +413,25 @@ def _band_weights(h: int, w: int, cutoffs: tuple[float, float], dtype: Any) -> n
     if w % 2 == 0:
         col_w[-1] = 1.0
     weight = np.broadcast_to(col_w, (h, wh)).copy()
-    weight[0, 0] = 0.0  # DC is not part of any band
+    weight[0, 0] = 0.0
     c1, c2 = cutoffs
-    bands = np.stack([r < c1, (r >= c1) & (r < c2), r >= c2], axis=-1).astype(np.float64)
-    return (bands * weight[..., None]).reshape(h * wh, 3).astype(dtype)
+    dc = np.zeros((h, wh))
+    dc[0, 0] = 1.0
+    bands = np.stack([r < c1, (r >= c1) & (r < c2), r >= c2], axis=-1) * weight[..., None]
+    return np.concatenate([bands, dc[..., None]], axis=-1).reshape(h * wh, 4).astype(dtype)
+
+
+def _band_fractions(e: torch.Tensor, n_pixels: int) -> torch.Tensor:
+    """Low/mid/high fractions from ``(..., 4)`` band + DC powers; NaN where no non-DC energy.
+
+    Non-DC energy at or below the FFT's round-off, ``64 eps^2 log2(N)`` of the total
+    energy, counts as none: a constant image gives NaN, not fractions of round-off.
+    """
+    bands = e[..., :3]
+    non_dc = bands.sum(-1, keepdim=True)
+    eps = torch.finfo(e.dtype).eps
+    noise = 64 * eps**2 * math.log2(max(n_pixels, 2)) * (non_dc + e[..., 3:])
+    return bands / torch.where(non_dc > noise, non_dc, torch.full_like(non_dc, math.nan))
 
 
 def band_energy(
@@ -422,7 +444,7 @@ def band_energy(
 
     Bands by radius ``r`` in cycles/pixel: low ``0 < r < c1``, mid ``c1 <= r < c2``,
     high ``r >= c2`` (the corners beyond 0.5 count as high). The three fractions sum to 1;
-    an image/channel without non-DC energy (a constant) gives NaN.
+    an image/channel without non-DC energy (a constant, up to FFT round-off) gives NaN.
 
     Args:
         x: real images, perturbations or feature maps.
@@ -447,15 +469,15 @@ def band_energy(
     b = resolve_backend(backend, x)
     bsz, c, h, w = x.shape
     if b is Backend.TORCH:
-        check_finite_values(x)
         f = torch.fft.rfft2(x)
+        check_transform_finite(f, x)
         p = (f.real.square() + f.imag.square()).reshape(bsz, c, -1)
         wts = torch.from_numpy(_band_weights(h, w, cut, np.float64)).to(x.device, x.dtype)
         e = p @ wts
     else:
         a = _as_numpy(x).reshape(bsz * c, h, w)
         wts_np = _band_weights(h, w, cut, a.dtype)
-        e_np = np.empty((bsz * c, 3), dtype=a.dtype)
+        e_np = np.empty((bsz * c, 4), dtype=a.dtype)
 
         def fn(_: None, half: np.ndarray, lo: int, hi: int) -> None:
             p = np.abs(half)
@@ -463,9 +485,8 @@ def band_energy(
             np.matmul(p.reshape(hi - lo, -1), wts_np, out=e_np[lo:hi])
 
         map_half_spectra(a, b, fn, lambda: None)
-        e = _back(e_np, x).reshape(bsz, c, 3)
-    total = e.sum(-1, keepdim=True)
-    return e / torch.where(total > 0, total, torch.full_like(total, math.nan))
+        e = _back(e_np, x).reshape(bsz, c, 4)
+    return _band_fractions(e, h * w)
 
 
 # ---------------------------------------------------------------------------------------
