@@ -152,15 +152,10 @@ def resolve_backend(backend: str | Backend, x: torch.Tensor) -> Backend:
 
 def rfft2(a: np.ndarray, backend: Backend) -> np.ndarray:
     """Real-to-complex 2-D FFT over the last two axes with a CPU backend (dtype kept)."""
-    if backend is Backend.NUMPY:
-        return np.fft.rfft2(a)
-    if backend is Backend.SCIPY:
-        import scipy.fft
-
-        return scipy.fft.rfft2(a, workers=_n_workers())
-    if backend is Backend.PYFFTW:
-        return _fftw_rfft2(np.ascontiguousarray(a), threads=_n_workers()).copy()
-    return torch.fft.rfft2(torch.from_numpy(a)).numpy()
+    if backend is Backend.TORCH:
+        return torch.fft.rfft2(torch.from_numpy(a)).numpy()
+    out = _chunk_rfft2(np.ascontiguousarray(a), backend, _n_workers())
+    return out.copy() if backend is Backend.PYFFTW else out  # FFTW's buffer is reused
 
 
 def fft2(a: np.ndarray, backend: Backend) -> np.ndarray:
@@ -365,6 +360,7 @@ def _get_pool() -> ThreadPoolExecutor:
 
 
 def _chunk_rfft2(a: np.ndarray, backend: Backend, threads: int) -> np.ndarray:
+    """rfft2 of a C-contiguous array; for pyfftw the result is the plan's reused buffer."""
     if backend is Backend.PYFFTW:
         return _fftw_rfft2(a, threads)
     if backend is Backend.SCIPY:
