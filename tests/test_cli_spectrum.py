@@ -182,3 +182,20 @@ def test_cuda_unavailable_is_one_line(images: list[Path], tmp_path: Path) -> Non
         )
     )
     assert "CUDA is not available" in line
+
+
+def test_permission_error_is_one_line(
+    images: list[Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The unreadable-file branch, exercised even when running as root."""
+    import PIL.Image
+
+    def denied(*args, **kwargs):  # type: ignore[no-untyped-def]
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(PIL.Image, "open", denied)
+    line = _one_error_line(
+        runner.invoke(app, ["spectrum", str(images[0]), "--out", str(tmp_path / "o")])
+    )
+    assert images[0].name in line and "permission denied" in line
+    assert not (tmp_path / "o").exists()
