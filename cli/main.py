@@ -8,6 +8,8 @@ import typer
 
 from cli.report import report
 from cli.spectrum import spectrum
+from cli.train import train
+from cli.zoo import zoo
 
 app = typer.Typer(
     name="spectral",
@@ -18,6 +20,8 @@ app = typer.Typer(
 )
 app.command("report")(report)
 app.command("spectrum")(spectrum)
+app.command("train")(train)
+app.command("zoo")(zoo)
 
 
 def main() -> None:

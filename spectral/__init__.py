@@ -14,10 +14,22 @@ Examples:
 
 from __future__ import annotations
 
+from typing import Any
+
 from spectral.accumulate import SpectrumAccumulator
+from spectral.datasets import BUILTIN_CLASSES, ImageDataset, load_dataset
 from spectral.errors import ImageReadError, SpectralError, SpectralTypeError, SpectralValueError
 from spectral.fft import Backend, auto_order, available_backends, calibrate, set_auto_order
 from spectral.io import Alpha, read_image
+from spectral.metrics import (
+    accuracy,
+    attack_success_rate,
+    l2_dissimilarity,
+    predict,
+    robust_accuracy,
+    targeted_success_rates,
+)
+from spectral.models import SmallCNN, list_models, load_model
 from spectral.spectra import (
     FilterKind,
     SpectrumComparison,
@@ -38,18 +50,38 @@ from spectral.spectra import (
 
 __version__ = "0.1.0"
 
+# torchattacks takes seconds to import: the attack API loads on first use.
+_LAZY = {"AttackName", "RP2", "TransferResult", "make_attack", "transfer_attack"}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        from spectral import attacks
+
+        return getattr(attacks, name)
+    raise AttributeError(f"module 'spectral' has no attribute {name!r}")
+
+
 __all__ = [
+    "BUILTIN_CLASSES",
+    "RP2",
     "Alpha",
+    "AttackName",
     "Backend",
     "FilterKind",
+    "ImageDataset",
     "ImageReadError",
+    "SmallCNN",
     "SpectralError",
     "SpectralTypeError",
     "SpectralValueError",
     "SpectrumAccumulator",
     "SpectrumComparison",
     "SpectrumSummary",
+    "TransferResult",
     "__version__",
+    "accuracy",
+    "attack_success_rate",
     "auto_order",
     "available_backends",
     "band_energy",
@@ -58,13 +90,22 @@ __all__ = [
     "compare_spectra",
     "frequency_radius",
     "highpass",
+    "l2_dissimilarity",
+    "list_models",
+    "load_dataset",
+    "load_model",
     "lowpass",
     "magnitude_spectrum",
+    "make_attack",
     "phase_spectrum",
     "power_spectrum",
     "powerlaw_slope",
+    "predict",
     "radial_profile",
     "read_image",
+    "robust_accuracy",
     "set_auto_order",
     "spectrum_summary",
+    "targeted_success_rates",
+    "transfer_attack",
 ]

@@ -1,0 +1,250 @@
+"""Training recipes for the built-in zoo (deterministic for a seed on a given machine)."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, replace
+from enum import Enum
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from spectral.datasets import ImageDataset, builtin_dataset
+from spectral.errors import SpectralValueError
+from spectral.models import SmallCNN
+
+__all__ = ["Recipe", "TrainConfig", "evaluate", "pgd_attack", "train_model"]
+
+
+class Recipe(str, Enum):
+    """Built-in training recipes."""
+
+    STANDARD = "standard"
+    ADVERSARIAL = "adversarial"
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Hyper-parameters of a recipe (defaults are the ones the shipped weights used).
+
+    Attributes:
+        recipe: standard (clean data) or adversarial (FGSM with random start, Wong et al.
+            2020, L-inf ``eps`` with step ``alpha``).
+        epochs: passes over the training split.
+        batch_size: images per step.
+        lr: peak learning rate of the one-cycle schedule (SGD, Nesterov momentum 0.9).
+        weight_decay: L2 weight decay.
+        eps: L-inf radius of adversarial training and of the PGD evaluation.
+        alpha: FGSM step of adversarial training.
+        width: channels of the first conv layers.
+        seed: seeds initialisation, data order, augmentation and the random starts.
+    """
+
+    recipe: Recipe = Recipe.STANDARD
+    epochs: int = 20
+    batch_size: int = 128
+    lr: float = 0.1
+    weight_decay: float = 5e-4
+    eps: float = 8 / 255
+    alpha: float = 10 / 255
+    width: int = 32
+    seed: int = 0
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-serialisable form."""
+        d = asdict(self)
+        d["recipe"] = self.recipe.value
+        return d
+
+
+def _augment(x: torch.Tensor, g: torch.Generator, pad: int = 2) -> torch.Tensor:
+    """Random crop with reflection padding and random horizontal flip (per image)."""
+    b, c, h, w = x.shape
+    xp = F.pad(x, (pad, pad, pad, pad), mode="reflect")
+    dy = torch.randint(0, 2 * pad + 1, (b,), generator=g)
+    dx = torch.randint(0, 2 * pad + 1, (b,), generator=g)
+    out = xp.gather(2, _rows_index(xp, dy, h)).gather(3, _cols_index(dx, b, c, h, w))
+    flip = torch.rand(b, generator=g) < 0.5
+    out[flip] = out[flip].flip(-1)
+    return out
+
+
+def _rows_index(xp: torch.Tensor, dy: torch.Tensor, h: int) -> torch.Tensor:
+    b, c, _, wp = xp.shape
+    return (dy[:, None] + torch.arange(h)[None]).view(b, 1, h, 1).expand(b, c, h, wp)
+
+
+def _cols_index(dx: torch.Tensor, b: int, c: int, h: int, w: int) -> torch.Tensor:
+    return (dx[:, None] + torch.arange(w)[None]).view(b, 1, 1, w).expand(b, c, h, w)
+
+
+def pgd_attack(
+    model: nn.Module,
+    x: torch.Tensor,
+    y: torch.Tensor,
+    *,
+    eps: float,
+    alpha: float,
+    steps: int,
+    generator: torch.Generator | None = None,
+) -> torch.Tensor:
+    """L-inf PGD with a uniform random start (Madry et al.), deterministic for a generator.
+
+    Used for adversarial training and the zoo's robust-accuracy measurement; the model's
+    training flag and parameter gradients are left as found.
+    """
+    was_training = model.training
+    model.eval()
+    noise = torch.rand(x.shape, generator=generator, dtype=x.dtype)
+    delta = ((2 * noise - 1) * eps).to(x.device)
+    delta = (x + delta).clamp(0, 1) - x
+    for _ in range(steps):
+        delta.requires_grad_(True)
+        loss = F.cross_entropy(model(x + delta), y)
+        (grad,) = torch.autograd.grad(loss, delta)
+        delta = (delta.detach() + alpha * grad.sign()).clamp(-eps, eps)
+        delta = (x + delta).clamp(0, 1) - x
+    model.train(was_training)
+    return (x + delta).detach()
+
+
+@torch.no_grad()
+def _accuracy(model: nn.Module, x: torch.Tensor, y: torch.Tensor, bs: int = 500) -> float:
+    correct = 0
+    for i in range(0, len(x), bs):
+        correct += int((model(x[i : i + bs]).argmax(1) == y[i : i + bs]).sum())
+    return correct / max(len(x), 1)
+
+
+def evaluate(
+    model: nn.Module,
+    data: ImageDataset,
+    *,
+    eps: float = 8 / 255,
+    steps: int = 10,
+    seed: int = 0,
+    batch_size: int = 250,
+) -> dict[str, float]:
+    """Clean accuracy and PGD-``steps`` (L-inf ``eps``, step ``eps/4``) robust accuracy."""
+    was_training = model.training
+    model.eval()
+    g = torch.Generator().manual_seed(seed)
+    x, y = data.images, data.labels
+    robust = 0
+    for i in range(0, len(x), batch_size):
+        xa = pgd_attack(
+            model,
+            x[i : i + batch_size],
+            y[i : i + batch_size],
+            eps=eps,
+            alpha=eps / 4,
+            steps=steps,
+            generator=g,
+        )
+        robust += int(_accuracy(model, xa, y[i : i + batch_size]) * len(xa) + 0.5)
+    out = {
+        "clean_accuracy": _accuracy(model, x, y),
+        f"pgd{steps}_accuracy": robust / len(x),
+        "eps": eps,
+        "n_test": len(x),
+    }
+    model.train(was_training)
+    return out
+
+
+def train_model(
+    config: TrainConfig | None = None,
+    *,
+    train_data: ImageDataset | None = None,
+    test_data: ImageDataset | None = None,
+    on_epoch: Callable[[int, int, dict[str, float]], None] | None = None,
+    device: str | torch.device = "cpu",
+    **overrides: Any,
+) -> tuple[nn.Module, dict[str, Any]]:
+    """Train a :class:`SmallCNN` with a recipe and return it with its final metrics.
+
+    Args:
+        config: the hyper-parameters (default :class:`TrainConfig`); ``overrides`` replace
+            single fields (e.g. ``recipe="adversarial", epochs=5``).
+        train_data: training data (default: the built-in training split).
+        test_data: evaluation data (default: the built-in test split).
+        on_epoch: called after every epoch with ``(epoch, epochs, {"loss", "train_accuracy"})``
+            (the CLI draws its progress bar with it).
+        device: where to train; data is augmented on the CPU and moved per batch.
+        **overrides: fields of :class:`TrainConfig`.
+
+    Returns:
+        ``(model in eval mode, metrics)`` with clean and PGD-10 test accuracy and the config.
+
+    Raises:
+        SpectralValueError: unknown recipe or override, or a bad value.
+    """
+    cfg = config or TrainConfig()
+    bad = set(overrides) - set(TrainConfig.__dataclass_fields__)
+    if bad:
+        raise SpectralValueError(f"train: unknown options {sorted(bad)}")
+    if "recipe" in overrides:
+        try:
+            overrides["recipe"] = Recipe(overrides["recipe"])
+        except ValueError:
+            valid = ", ".join(r.value for r in Recipe)
+            raise SpectralValueError(
+                f"recipe: expected one of {valid}, got {overrides['recipe']!r}"
+            ) from None
+    cfg = replace(cfg, **overrides)
+    if cfg.epochs < 1 or cfg.batch_size < 1 or cfg.lr <= 0 or cfg.eps <= 0:
+        raise SpectralValueError(f"train: expected positive epochs/batch_size/lr/eps, got {cfg}")
+    train_data = train_data or builtin_dataset("train", seed=cfg.seed)
+    test_data = test_data or builtin_dataset("test", seed=cfg.seed)
+
+    torch.manual_seed(cfg.seed)
+    g = torch.Generator().manual_seed(cfg.seed)
+    model = SmallCNN(num_classes=len(train_data.classes), width=cfg.width).to(device)
+    opt = torch.optim.SGD(
+        model.parameters(), lr=cfg.lr, momentum=0.9, nesterov=True, weight_decay=cfg.weight_decay
+    )
+    steps_per_epoch = math.ceil(len(train_data) / cfg.batch_size)
+    total = cfg.epochs * steps_per_epoch
+    sched: torch.optim.lr_scheduler.LRScheduler
+    if total >= 4:  # one-cycle needs at least two steps in each phase
+        sched = torch.optim.lr_scheduler.OneCycleLR(
+            opt, max_lr=cfg.lr, total_steps=total, pct_start=max(0.25, 2.0 / total)
+        )
+    else:
+        sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda _: 1.0)
+    x_all, y_all = train_data.images, train_data.labels
+    for epoch in range(cfg.epochs):
+        model.train()
+        perm = torch.randperm(len(x_all), generator=g)
+        loss_sum, correct = 0.0, 0
+        for i in range(0, len(perm), cfg.batch_size):
+            idx = perm[i : i + cfg.batch_size]
+            x, y = _augment(x_all[idx], g).to(device), y_all[idx].to(device)
+            if cfg.recipe is Recipe.ADVERSARIAL:
+                # FGSM with a random start ("fast is better than free"), BN in train mode
+                noise = (2 * torch.rand(x.shape, generator=g) - 1) * cfg.eps
+                delta = noise.to(device).requires_grad_(True)
+                loss = F.cross_entropy(model((x + delta).clamp(0, 1)), y)
+                (grad,) = torch.autograd.grad(loss, delta)
+                delta = (delta.detach() + cfg.alpha * grad.sign()).clamp(-cfg.eps, cfg.eps)
+                x = (x + delta).clamp(0, 1)
+            logits = model(x)
+            loss = F.cross_entropy(logits, y)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            sched.step()
+            loss_sum += float(loss.detach()) * len(idx)
+            correct += int((logits.argmax(1) == y).sum())
+        if on_epoch is not None:
+            on_epoch(
+                epoch + 1,
+                cfg.epochs,
+                {"loss": loss_sum / len(perm), "train_accuracy": correct / len(perm)},
+            )
+    model.eval()
+    metrics = evaluate(model.cpu(), test_data, eps=cfg.eps, steps=10, seed=cfg.seed)
+    return model, {**metrics, "config": cfg.to_dict()}
