@@ -84,5 +84,6 @@ def train(
     stdout.print(
         f"{recipe.value}: clean accuracy {metrics['clean_accuracy']:.3f}, "
         f"PGD-10 accuracy {metrics['pgd10_accuracy']:.3f} (eps {metrics['eps']:.4f}) -> {out}"
-        + (" (installed into the zoo)" if install else "")
+        + (" (installed into the zoo)" if install else ""),
+        soft_wrap=True,
     )
