@@ -1,0 +1,433 @@
+"""BlurNet defenses: depthwise blur layers, their insertion into a model, and the regularisers.
+
+Following the BlurNet slides (``shared/seeds/002_*``): a low-pass depthwise convolution
+is inserted at the input or right after the first convolution (on the layer-1 feature
+maps). It can be fixed (a box or Gaussian kernel) or learned, regularised by an L-inf
+penalty on the depthwise weights or by a total-variation penalty on the layer-1 feature
+maps.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+from collections import OrderedDict
+from enum import Enum
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from spectral.errors import SpectralTypeError, SpectralValueError
+
+__all__ = [
+    "BlurKind",
+    "BlurLayer",
+    "Padding",
+    "blur2d",
+    "blur_kernel",
+    "blur_layers",
+    "first_conv_name",
+    "insert_blur",
+    "linf_penalty",
+    "tv_penalty",
+]
+
+
+class BlurKind(str, Enum):
+    """Shape of a blur kernel."""
+
+    BOX = "box"
+    GAUSSIAN = "gaussian"
+
+
+class Padding(str, Enum):
+    """How a blur layer pads its input so the output keeps the input's size."""
+
+    REFLECT = "reflect"  # mirror without repeating the edge: DC gain 1 up to the border
+    REPLICATE = "replicate"
+    CIRCULAR = "circular"  # periodic: the transfer function holds exactly everywhere
+    ZEROS = "zeros"  # darkens borders
+
+
+def _odd_size(kernel_size: Any) -> int:
+    if isinstance(kernel_size, bool) or not isinstance(kernel_size, int):
+        raise SpectralTypeError(f"kernel_size: expected an odd int, got {kernel_size!r}")
+    if kernel_size < 1 or kernel_size % 2 == 0:
+        raise SpectralValueError(f"kernel_size: expected an odd int >= 1, got {kernel_size}")
+    return kernel_size
+
+
+def _kind(kind: Any) -> BlurKind:
+    try:
+        return BlurKind(kind)
+    except ValueError:
+        valid = ", ".join(repr(k.value) for k in BlurKind)
+        raise SpectralValueError(f"kind: expected one of {valid}, got {kind!r}") from None
+
+
+def blur_kernel(
+    kernel_size: int = 3,
+    *,
+    kind: str | BlurKind = "box",
+    sigma: float | None = None,
+    dtype: torch.dtype = torch.float32,
+) -> torch.Tensor:
+    """A ``(k, k)`` low-pass kernel that sums to 1 (DC gain 1).
+
+    Args:
+        kernel_size: odd side ``k``.
+        kind: ``"box"`` (all weights ``1 / k^2``) or ``"gaussian"``.
+        sigma: Gaussian width in pixels (default ``0.3 * ((k - 1) / 2 - 1) + 0.8``, as
+            OpenCV chooses it for a given size).
+        dtype: dtype of the kernel.
+
+    Returns:
+        The kernel.
+
+    Raises:
+        SpectralValueError: even or non-positive size, unknown kind, ``sigma <= 0``.
+
+    Examples:
+        >>> blur_kernel(3)
+        tensor([[0.1111, 0.1111, 0.1111],
+                [0.1111, 0.1111, 0.1111],
+                [0.1111, 0.1111, 0.1111]])
+    """
+    k = _odd_size(kernel_size)
+    if _kind(kind) is BlurKind.BOX:
+        return torch.full((k, k), 1.0 / (k * k), dtype=dtype)
+    s = 0.3 * ((k - 1) / 2 - 1) + 0.8 if sigma is None else float(sigma)
+    if not (s > 0 and math.isfinite(s)):
+        raise SpectralValueError(f"sigma: expected a finite number > 0, got {sigma}")
+    r = torch.arange(k, dtype=torch.float64) - (k - 1) / 2
+    g = torch.exp(-(r**2) / (2 * s * s))
+    g2 = g[:, None] * g[None, :]
+    return (g2 / g2.sum()).to(dtype)
+
+
+def blur2d(
+    x: torch.Tensor, weight: torch.Tensor, *, padding: str | Padding = "reflect"
+) -> torch.Tensor:
+    """Depthwise 2-D convolution of ``x`` ``(B, C, H, W)`` with ``weight`` ``(C, 1, k, k)``.
+
+    The input is padded by ``k // 2`` on each side (``padding`` mode), so the output has
+    the input's size. The kernel is applied as a correlation (as ``nn.Conv2d``); for the
+    symmetric blur kernels this equals convolution.
+    """
+    if x.ndim != 4:
+        raise SpectralValueError(f"x: expected (B, C, H, W), got shape {tuple(x.shape)}")
+    c, one, kh, kw = weight.shape
+    if one != 1 or c != x.shape[1] or kh != kw or kh % 2 == 0:
+        raise SpectralValueError(
+            f"weight: expected ({x.shape[1]}, 1, k, k) with odd k, got {tuple(weight.shape)}"
+        )
+    try:
+        mode = Padding(padding)
+    except ValueError:
+        valid = ", ".join(repr(p.value) for p in Padding)
+        raise SpectralValueError(f"padding: expected one of {valid}, got {padding!r}") from None
+    p = kh // 2
+    if p:
+        if mode is Padding.REFLECT and min(x.shape[-2:]) <= p:
+            raise SpectralValueError(
+                f"x: reflect padding of {p} needs H, W > {p}, got {tuple(x.shape[-2:])}; "
+                "use padding='replicate'"
+            )
+        pad_mode = "constant" if mode is Padding.ZEROS else mode.value
+        x = F.pad(x, (p, p, p, p), mode=pad_mode)
+    return F.conv2d(x, weight.to(x.dtype), groups=c)
+
+
+class BlurLayer(nn.Module):
+    """A depthwise blur: ``C`` independent ``k x k`` kernels (``groups = channels``).
+
+    Fixed blur (``learnable=False``) keeps its kernel in a buffer and has no trainable
+    parameters. Learnable blur starts from the same kernel and trains ``C * k * k``
+    weights (one kernel per channel).
+
+    Args:
+        channels: number of channels ``C``.
+        kernel_size: odd kernel side (3, 5, 7, ...).
+        kind: ``"box"`` or ``"gaussian"`` (the initial kernel when learnable).
+        learnable: train the kernels.
+        sigma: Gaussian width (see :func:`blur_kernel`).
+        padding: ``"reflect"`` (default: no dark borders, output size = input size),
+            ``"replicate"``, ``"circular"`` or ``"zeros"``.
+
+    Shape:
+        ``(B, C, H, W) -> (B, C, H, W)``
+
+    Examples:
+        >>> layer = BlurLayer(3, 5)
+        >>> layer(torch.ones(1, 3, 8, 8)).allclose(torch.ones(1, 3, 8, 8))  # DC gain 1
+        True
+        >>> learned = BlurLayer(3, 5, learnable=True)
+        >>> sum(p.numel() for p in layer.parameters()), learned.weight.numel()
+        (0, 75)
+    """
+
+    weight: torch.Tensor
+
+    def __init__(
+        self,
+        channels: int,
+        kernel_size: int = 3,
+        *,
+        kind: str | BlurKind = "box",
+        learnable: bool = False,
+        sigma: float | None = None,
+        padding: str | Padding = "reflect",
+    ) -> None:
+        super().__init__()
+        if isinstance(channels, bool) or not isinstance(channels, int) or channels < 1:
+            raise SpectralValueError(f"channels: expected an int >= 1, got {channels!r}")
+        self.channels = channels
+        self.kernel_size = _odd_size(kernel_size)
+        self.kind = _kind(kind)
+        self.learnable = bool(learnable)
+        self.padding = Padding(padding)
+        w = blur_kernel(kernel_size, kind=kind, sigma=sigma).expand(channels, 1, -1, -1).clone()
+        if self.learnable:
+            self.weight = nn.Parameter(w)
+        else:
+            self.register_buffer("weight", w)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Blur each channel of ``x``."""
+        if x.ndim != 4 or x.shape[1] != self.channels:
+            raise SpectralValueError(
+                f"x: expected (B, {self.channels}, H, W), got shape {tuple(x.shape)}"
+            )
+        return blur2d(x, self.weight, padding=self.padding)
+
+    def extra_repr(self) -> str:
+        """Kernel size, kind, learnability and padding, for ``print(model)``."""
+        return (
+            f"{self.channels}, kernel_size={self.kernel_size}, kind={self.kind.value}, "
+            f"learnable={self.learnable}, padding={self.padding.value}"
+        )
+
+
+# ---------------------------------------------------------------------------------------
+# insertion
+# ---------------------------------------------------------------------------------------
+
+
+class _Then(nn.Module):
+    """``second(first(x))`` (used where the parent of the blurred module is not Sequential)."""
+
+    def __init__(self, first: nn.Module, second: nn.Module) -> None:
+        super().__init__()
+        self.first = first
+        self.second = second
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Apply ``first`` then ``second``."""
+        return self.second(self.first(x))
+
+
+class InputBlur(nn.Module):
+    """Blur the input image, then run ``model`` (images stay in [0, 1])."""
+
+    def __init__(self, blur: BlurLayer, model: nn.Module) -> None:
+        super().__init__()
+        self.blur = blur
+        self.model = model
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Blur ``x`` and classify it."""
+        return self.model(self.blur(x))
+
+
+def first_conv_name(model: nn.Module) -> str:
+    """Name of the first ``nn.Conv2d`` in ``model.named_modules()`` order.
+
+    Raises:
+        SpectralValueError: the model has no Conv2d.
+    """
+    for name, m in model.named_modules():
+        if isinstance(m, nn.Conv2d):
+            return name
+    raise SpectralValueError("model: has no nn.Conv2d, so 'first_conv' is undefined")
+
+
+def _out_channels(module: nn.Module, name: str) -> int:
+    if isinstance(module, nn.Conv2d):
+        return module.out_channels
+    if isinstance(module, nn.BatchNorm2d):
+        return module.num_features
+    channels = getattr(module, "out_channels", None) or getattr(module, "num_features", None)
+    if isinstance(channels, int):
+        return channels
+    raise SpectralValueError(
+        f"position {name!r}: cannot tell how many channels {type(module).__name__} outputs; "
+        "insert after a Conv2d or BatchNorm2d"
+    )
+
+
+def insert_blur(
+    model: nn.Module,
+    position: str,
+    *,
+    kernel_size: int = 3,
+    kind: str | BlurKind = "box",
+    learnable: bool = False,
+    sigma: float | None = None,
+    padding: str | Padding = "reflect",
+) -> nn.Module:
+    """A copy of ``model`` with a :class:`BlurLayer` inserted; ``model`` is left untouched.
+
+    Args:
+        model: the model (taking images in [0, 1]).
+        position: ``"input"`` (blur the image), ``"first_conv"`` (right after the first
+            ``Conv2d``, on the layer-1 feature maps), or the name of any module (as in
+            ``model.named_modules()``) whose output is ``(B, C, H, W)``.
+        kernel_size: odd kernel side.
+        kind: ``"box"`` or ``"gaussian"``.
+        learnable: train the blur kernels.
+        sigma: Gaussian width.
+        padding: padding mode of the blur (see :class:`BlurLayer`).
+
+    Returns:
+        A new model in the same training mode as ``model``. When the module sits in an
+        ``nn.Sequential`` the blur becomes its next sibling, named ``<name>_blur``, so the
+        other state-dict keys are unchanged; elsewhere the module is wrapped as
+        ``<name>.first`` followed by ``<name>.second``; ``"input"`` wraps the whole model
+        as ``blur`` + ``model``.
+
+    Raises:
+        SpectralValueError: an unknown position (the message lists the valid names), or
+            a module whose channel count cannot be told.
+
+    Examples:
+        >>> from spectral.models import SmallCNN
+        >>> m = insert_blur(SmallCNN(width=4), "first_conv", kernel_size=5)
+        >>> [n for n, _ in m.features.named_children()][:3]
+        ['conv1', 'conv1_blur', 'bn1']
+    """
+    if not isinstance(model, nn.Module):
+        raise SpectralTypeError(f"model: expected an nn.Module, got {type(model).__name__}")
+    options: dict[str, Any] = {
+        "kernel_size": kernel_size,
+        "kind": kind,
+        "learnable": learnable,
+        "sigma": sigma,
+        "padding": padding,
+    }
+    new = copy.deepcopy(model)
+    if position == "input":
+        channels = _input_channels(new)
+        return InputBlur(BlurLayer(channels, **options), new).train(model.training)
+    name = first_conv_name(new) if position == "first_conv" else position
+    modules = dict(new.named_modules())
+    if name not in modules or name == "":
+        valid = [n for n in modules if n]
+        shown = ", ".join(valid[:12]) + (", ..." if len(valid) > 12 else "")
+        raise SpectralValueError(
+            f"position: unknown module {position!r}; use 'input', 'first_conv' or one of: "
+            f"{shown} (all of them: [n for n, _ in model.named_modules()])"
+        )
+    target = modules[name]
+    blur = BlurLayer(_out_channels(target, name), **options)
+    parent_name, _, child = name.rpartition(".")
+    parent = modules[parent_name] if parent_name else new
+    if isinstance(parent, nn.Sequential):
+        items = []
+        for key, sub in parent.named_children():
+            items.append((key, sub))
+            if key == child:
+                items.append((f"{child}_blur", blur))
+        rebuilt = nn.Sequential(OrderedDict(items))
+        if parent_name:
+            _set_module(new, parent_name, rebuilt)
+        else:
+            new = rebuilt
+    else:
+        _set_module(new, name, _Then(target, blur))
+    return new.train(model.training)
+
+
+def _set_module(root: nn.Module, name: str, module: nn.Module) -> None:
+    parent_name, _, child = name.rpartition(".")
+    parent = root.get_submodule(parent_name) if parent_name else root
+    setattr(parent, child, module)
+
+
+def _input_channels(model: nn.Module) -> int:
+    first = first_conv_name(model)
+    conv = model.get_submodule(first)
+    assert isinstance(conv, nn.Conv2d)
+    return conv.in_channels
+
+
+def blur_layers(model: nn.Module) -> dict[str, BlurLayer]:
+    """The :class:`BlurLayer` modules of ``model`` by name."""
+    return {n: m for n, m in model.named_modules() if isinstance(m, BlurLayer)}
+
+
+# ---------------------------------------------------------------------------------------
+# regularisers (BlurNet slides)
+# ---------------------------------------------------------------------------------------
+
+
+def linf_penalty(weight: torch.Tensor | BlurLayer, alpha: float = 1.0) -> torch.Tensor:
+    """``alpha / K * sum_j ||W[j]||_inf`` over the ``K`` depthwise kernels ``W[j]``.
+
+    The L-inf norm of a kernel is its largest absolute weight; pushing it down makes the
+    weights of each kernel alike, i.e. a low-pass (box-like) filter.
+
+    Args:
+        weight: depthwise weights ``(K, 1, k, k)`` (or ``(K, k, k)``), or a BlurLayer.
+        alpha: penalty strength (>= 0).
+
+    Returns:
+        A scalar tensor (differentiable).
+
+    Examples:
+        >>> w = torch.tensor([[[[1.0, -3.0], [0.5, 2.0]]], [[[0.1, 0.2], [0.0, -0.4]]]])
+        >>> linf_penalty(w, alpha=2.0)  # 2 / 2 * (3 + 0.4)
+        tensor(3.4000)
+    """
+    w = weight.weight if isinstance(weight, BlurLayer) else weight
+    if not isinstance(w, torch.Tensor) or w.ndim not in (3, 4):
+        shape = tuple(w.shape) if isinstance(w, torch.Tensor) else type(w).__name__
+        raise SpectralValueError(f"weight: expected (K, 1, k, k) or (K, k, k), got {shape}")
+    if not alpha >= 0:
+        raise SpectralValueError(f"alpha: expected >= 0, got {alpha}")
+    per_kernel = w.reshape(w.shape[0], -1).abs().amax(dim=1)
+    return alpha * per_kernel.mean()
+
+
+def tv_penalty(feature_maps: torch.Tensor, alpha: float = 1.0) -> torch.Tensor:
+    """``alpha_TV / (N K) * sum_i sum_k TV(F[i, k])`` of layer-1 feature maps ``F``.
+
+    ``TV(x) = sum |x[i+1, j] - x[i, j]| + |x[i, j+1] - x[i, j]|`` (anisotropic, over the
+    differences inside the map). High-frequency spikes such as an RP2 sticker raise it.
+
+    Args:
+        feature_maps: ``(N, K, H, W)``.
+        alpha: penalty strength (>= 0).
+
+    Returns:
+        A scalar tensor (differentiable).
+
+    Examples:
+        >>> f = torch.tensor([[[[0.0, 1.0], [3.0, 1.0]]]])
+        >>> tv_penalty(f)  # rows: |3-0| + |1-1|, columns: |1-0| + |1-3|
+        tensor(6.)
+    """
+    if not isinstance(feature_maps, torch.Tensor) or feature_maps.ndim != 4:
+        shape = (
+            tuple(feature_maps.shape)
+            if isinstance(feature_maps, torch.Tensor)
+            else type(feature_maps).__name__
+        )
+        raise SpectralValueError(f"feature_maps: expected (N, K, H, W), got {shape}")
+    if not alpha >= 0:
+        raise SpectralValueError(f"alpha: expected >= 0, got {alpha}")
+    n, k = feature_maps.shape[:2]
+    dv = (feature_maps[..., 1:, :] - feature_maps[..., :-1, :]).abs().sum()
+    dh = (feature_maps[..., :, 1:] - feature_maps[..., :, :-1]).abs().sum()
+    return alpha * (dv + dh) / (n * k)
