@@ -28,6 +28,7 @@ __all__ = [
     "blur2d",
     "blur_kernel",
     "blur_layers",
+    "first_activation_name",
     "first_conv_name",
     "insert_blur",
     "linf_penalty",
@@ -65,6 +66,14 @@ def _kind(kind: Any) -> BlurKind:
     except ValueError:
         valid = ", ".join(repr(k.value) for k in BlurKind)
         raise SpectralValueError(f"kind: expected one of {valid}, got {kind!r}") from None
+
+
+def _padding(padding: Any) -> Padding:
+    try:
+        return Padding(padding)
+    except ValueError:
+        valid = ", ".join(repr(p.value) for p in Padding)
+        raise SpectralValueError(f"padding: expected one of {valid}, got {padding!r}") from None
 
 
 def blur_kernel(
@@ -118,22 +127,24 @@ def blur2d(
     """
     if x.ndim != 4:
         raise SpectralValueError(f"x: expected (B, C, H, W), got shape {tuple(x.shape)}")
+    if weight.ndim != 4:
+        raise SpectralValueError(
+            f"weight: expected ({x.shape[1]}, 1, k, k) with odd k, got {tuple(weight.shape)}"
+        )
     c, one, kh, kw = weight.shape
     if one != 1 or c != x.shape[1] or kh != kw or kh % 2 == 0:
         raise SpectralValueError(
             f"weight: expected ({x.shape[1]}, 1, k, k) with odd k, got {tuple(weight.shape)}"
         )
-    try:
-        mode = Padding(padding)
-    except ValueError:
-        valid = ", ".join(repr(p.value) for p in Padding)
-        raise SpectralValueError(f"padding: expected one of {valid}, got {padding!r}") from None
+    mode = _padding(padding)
     p = kh // 2
     if p:
-        if mode is Padding.REFLECT and min(x.shape[-2:]) <= p:
+        small = min(x.shape[-2:])
+        if (mode is Padding.REFLECT and small <= p) or (mode is Padding.CIRCULAR and small < p):
+            need = f"> {p}" if mode is Padding.REFLECT else f">= {p}"
             raise SpectralValueError(
-                f"x: reflect padding of {p} needs H, W > {p}, got {tuple(x.shape[-2:])}; "
-                "use padding='replicate'"
+                f"x: {mode.value} padding of {p} needs H, W {need}, got "
+                f"{tuple(x.shape[-2:])}; use padding='replicate'"
             )
         pad_mode = "constant" if mode is Padding.ZEROS else mode.value
         x = F.pad(x, (p, p, p, p), mode=pad_mode)
@@ -155,6 +166,8 @@ class BlurLayer(nn.Module):
         sigma: Gaussian width (see :func:`blur_kernel`).
         padding: ``"reflect"`` (default: no dark borders, output size = input size),
             ``"replicate"``, ``"circular"`` or ``"zeros"``.
+        dtype: dtype of the kernel (build float64 layers with ``torch.float64``: casting a
+            float32 kernel later keeps its float32 rounding).
 
     Shape:
         ``(B, C, H, W) -> (B, C, H, W)``
@@ -179,6 +192,7 @@ class BlurLayer(nn.Module):
         learnable: bool = False,
         sigma: float | None = None,
         padding: str | Padding = "reflect",
+        dtype: torch.dtype = torch.float32,
     ) -> None:
         super().__init__()
         if isinstance(channels, bool) or not isinstance(channels, int) or channels < 1:
@@ -187,8 +201,9 @@ class BlurLayer(nn.Module):
         self.kernel_size = _odd_size(kernel_size)
         self.kind = _kind(kind)
         self.learnable = bool(learnable)
-        self.padding = Padding(padding)
-        w = blur_kernel(kernel_size, kind=kind, sigma=sigma).expand(channels, 1, -1, -1).clone()
+        self.padding = _padding(padding)
+        w = blur_kernel(kernel_size, kind=kind, sigma=sigma, dtype=dtype)
+        w = w.expand(channels, 1, -1, -1).clone()
         if self.learnable:
             self.weight = nn.Parameter(w)
         else:
@@ -253,18 +268,47 @@ def first_conv_name(model: nn.Module) -> str:
     raise SpectralValueError("model: has no nn.Conv2d, so 'first_conv' is undefined")
 
 
-def _out_channels(module: nn.Module, name: str) -> int:
-    if isinstance(module, nn.Conv2d):
-        return module.out_channels
-    if isinstance(module, nn.BatchNorm2d):
-        return module.num_features
-    channels = getattr(module, "out_channels", None) or getattr(module, "num_features", None)
-    if isinstance(channels, int):
-        return channels
-    raise SpectralValueError(
-        f"position {name!r}: cannot tell how many channels {type(module).__name__} outputs; "
-        "insert after a Conv2d or BatchNorm2d"
-    )
+def first_activation_name(model: nn.Module) -> str:
+    """Name of the first ``nn.ReLU`` after the first ``Conv2d``: the layer-1 feature maps.
+
+    Raises:
+        SpectralValueError: no Conv2d, or no ReLU after it.
+    """
+    first = first_conv_name(model)
+    seen = False
+    for name, m in model.named_modules():
+        seen = seen or name == first
+        if seen and isinstance(m, nn.ReLU):
+            return name
+    raise SpectralValueError("model: no nn.ReLU after the first conv, so 'first_relu' is undefined")
+
+
+def _out_channels(model: nn.Module, name: str) -> int:
+    """Channels of ``name``'s output.
+
+    Its own ``out_channels``/``num_features``, or else (an activation, dropout, ...) those
+    of the nearest Conv2d/BatchNorm2d before it.
+    """
+    last: int | None = None
+    for n, m in model.named_modules():
+        if isinstance(m, nn.Flatten | nn.Linear):  # reached before `name`: output not 4-D
+            raise SpectralValueError(
+                f"position {name!r}: expected a module with (B, C, H, W) output; it comes at "
+                f"or after {type(m).__name__} {n!r}"
+            )
+        own = m.out_channels if isinstance(m, nn.Conv2d) else None
+        own = m.num_features if isinstance(m, nn.BatchNorm2d) else own
+        if n == name:
+            channels = own if own is not None else last
+            if channels is None:
+                raise SpectralValueError(
+                    f"position {name!r}: cannot tell how many channels {type(m).__name__} "
+                    "outputs; insert after a Conv2d, BatchNorm2d or an activation that follows one"
+                )
+            return channels
+        if own is not None:
+            last = own
+    raise SpectralValueError(f"position {name!r}: not a module of the model")
 
 
 def insert_blur(
@@ -282,8 +326,11 @@ def insert_blur(
     Args:
         model: the model (taking images in [0, 1]).
         position: ``"input"`` (blur the image), ``"first_conv"`` (right after the first
-            ``Conv2d``, on the layer-1 feature maps), or the name of any module (as in
-            ``model.named_modules()``) whose output is ``(B, C, H, W)``.
+            ``Conv2d``), ``"first_relu"`` (after the first activation that follows it: the
+            layer-1 feature maps after the non-linearity), or the name of any module (as
+            in ``model.named_modules()``) whose output is ``(B, C, H, W)``. Note that a
+            fixed blur, the same for every channel, right after a bias-free conv commutes
+            with it: ``"first_conv"`` then equals ``"input"`` up to the border padding.
         kernel_size: odd kernel side.
         kind: ``"box"`` or ``"gaussian"``.
         learnable: train the blur kernels.
@@ -316,21 +363,28 @@ def insert_blur(
         "sigma": sigma,
         "padding": padding,
     }
-    new = copy.deepcopy(model)
+    new = copy.deepcopy(model)  # keeps every module's own training flag
     if position == "input":
-        channels = _input_channels(new)
-        return InputBlur(BlurLayer(channels, **options), new).train(model.training)
-    name = first_conv_name(new) if position == "first_conv" else position
+        blur = BlurLayer(_input_channels(new), **options).train(model.training)
+        wrapped = InputBlur(blur, new)
+        wrapped.training = model.training  # not .train(): that would reset the inner flags
+        return wrapped
+    aliases = {"first_conv": first_conv_name, "first_relu": first_activation_name}
+    name = aliases[position](new) if position in aliases else position
     modules = dict(new.named_modules())
-    if name not in modules or name == "":
+    if name not in modules or (name == "" and position not in aliases):
         valid = [n for n in modules if n]
         shown = ", ".join(valid[:12]) + (", ..." if len(valid) > 12 else "")
         raise SpectralValueError(
-            f"position: unknown module {position!r}; use 'input', 'first_conv' or one of: "
-            f"{shown} (all of them: [n for n, _ in model.named_modules()])"
+            f"position: unknown module {position!r}; use 'input', 'first_conv', 'first_relu' "
+            f"or one of: {shown} (all of them: [n for n, _ in model.named_modules()])"
         )
     target = modules[name]
-    blur = BlurLayer(_out_channels(target, name), **options)
+    blur = BlurLayer(_out_channels(new, name), **options).train(target.training)
+    if name == "":  # the model itself is the module to blur after (e.g. a bare Conv2d)
+        then = _Then(new, blur)
+        then.training = model.training
+        return then
     parent_name, _, child = name.rpartition(".")
     parent = modules[parent_name] if parent_name else new
     if isinstance(parent, nn.Sequential):
@@ -340,13 +394,16 @@ def insert_blur(
             if key == child:
                 items.append((f"{child}_blur", blur))
         rebuilt = nn.Sequential(OrderedDict(items))
+        rebuilt.training = parent.training
         if parent_name:
             _set_module(new, parent_name, rebuilt)
         else:
             new = rebuilt
     else:
-        _set_module(new, name, _Then(target, blur))
-    return new.train(model.training)
+        then = _Then(target, blur)
+        then.training = target.training
+        _set_module(new, name, then)
+    return new
 
 
 def _set_module(root: nn.Module, name: str, module: nn.Module) -> None:
