@@ -6,6 +6,7 @@ import sys
 
 import typer
 
+from cli.blur import blur
 from cli.report import report
 from cli.spectrum import spectrum
 from cli.train import train
@@ -19,6 +20,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 app.command("report")(report)
+app.command("blur")(blur)
 app.command("spectrum")(spectrum)
 app.command("train")(train)
 app.command("zoo")(zoo)

@@ -327,7 +327,8 @@ def targeted_success_rates(
 
     Returns:
         ``{"per_target": {t: rate}, "average": mean of the rates, "worst": max of the
-        rates}``, all Python floats (keys of ``per_target`` are ints).
+        rates, "l2_distortion": mean over targets of l2_dissimilarity(x, x_adv)}``, all
+        Python floats (keys of ``per_target`` are ints).
 
     Raises:
         SpectralTypeError: wrong types.
@@ -355,6 +356,7 @@ def targeted_success_rates(
         )
 
     per_target: dict[int, float] = {}
+    l2: dict[int, float] = {}
     for t in range(num_classes):
         keep = labels != t
         n = int(keep.sum())
@@ -381,12 +383,14 @@ def targeted_success_rates(
             adv = _attack_in_batches(atk, x_t, target, bs)
         pred = predict(model, adv, batch_size=bs)
         per_target[t] = float((pred == t).double().mean())
+        l2[t] = l2_dissimilarity(x_t, adv)
 
     rates = list(per_target.values())
     return {
         "per_target": per_target,
         "average": math.fsum(rates) / len(rates),
         "worst": max(rates),
+        "l2_distortion": math.fsum(l2.values()) / len(l2),
     }
 
 

@@ -23,6 +23,7 @@ __all__ = [
     "comparison_figure",
     "new_figure",
     "plot_band_energy",
+    "plot_defense_bars",
     "plot_radial_profile",
     "plot_spectrum",
     "save_figure",
@@ -251,6 +252,46 @@ def save_figure(fig: Figure, path: str | Path, *, dpi: int = 110) -> Path:
     p = Path(path)
     fig.savefig(p, dpi=dpi, format="png")
     return p
+
+
+def plot_defense_bars(
+    ax: Axes,
+    rows: Sequence[Mapping[str, Any]],
+    *,
+    metrics: Sequence[str] = ("accuracy", "attack_success_rate"),
+    label_key: str = "defense",
+    title: str | None = None,
+) -> list[Any]:
+    """Grouped horizontal bars: one group per table row (defense), one bar per metric.
+
+    Args:
+        ax: the axes to draw into.
+        rows: table rows (e.g. from :func:`spectral.defense.blackbox_blur_table`).
+        metrics: row keys to draw (fractions in [0, 1], shown in percent).
+        label_key: row key used as the group label.
+        title: axes title.
+
+    Returns:
+        One :class:`matplotlib.container.BarContainer` per metric.
+    """
+    n = max(len(metrics), 1)
+    height = 0.8 / n
+    y = np.arange(len(rows))
+    bars = []
+    for i, key in enumerate(metrics):
+        vals = [100.0 * float(r[key]) for r in rows]
+        bars.append(
+            ax.barh(y + (i - (n - 1) / 2) * height, vals, height, label=key.replace("_", " "))
+        )
+    ax.set_yticks(y, [str(r[label_key]) for r in rows])
+    ax.invert_yaxis()
+    ax.set_xlim(0, 100)
+    ax.set_xlabel("%")
+    ax.grid(True, axis="x", alpha=0.3)
+    ax.legend(fontsize="small", loc="lower right")
+    if title:
+        ax.set_title(title)
+    return bars
 
 
 def new_figure(

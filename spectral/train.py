@@ -20,10 +20,12 @@ __all__ = ["Recipe", "TrainConfig", "evaluate", "pgd_attack", "train_model"]
 
 
 class Recipe(str, Enum):
-    """Built-in training recipes."""
+    """Built-in training recipes (the blur ones fine-tune ``builtin:standard``)."""
 
     STANDARD = "standard"
     ADVERSARIAL = "adversarial"
+    BLUR_LINF = "blur-linf"  # learnable depthwise blur after conv1 + L-inf penalty
+    BLUR_TV = "blur-tv"  # TV penalty on the layer-1 feature maps
 
 
 @dataclass(frozen=True)
@@ -38,9 +40,11 @@ class TrainConfig:
         lr: peak learning rate of the one-cycle schedule (SGD, Nesterov momentum 0.9).
         weight_decay: L2 weight decay.
         eps: L-inf radius of adversarial training and of the PGD evaluation.
-        alpha: FGSM step of adversarial training.
+        step: FGSM step of adversarial training.
         width: channels of the first conv layers.
         seed: seeds initialisation, data order, augmentation and the random starts.
+        kernel_size: blur kernel side of the ``blur-linf`` recipe.
+        alpha: penalty strength of the blur recipes (the slides' alpha / alpha_TV).
     """
 
     recipe: Recipe = Recipe.STANDARD
@@ -49,9 +53,11 @@ class TrainConfig:
     lr: float = 0.1
     weight_decay: float = 5e-4
     eps: float = 8 / 255
-    alpha: float = 10 / 255
+    step: float = 10 / 255
     width: int = 32
     seed: int = 0
+    kernel_size: int = 3
+    alpha: float = 1e-5
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-serialisable form."""
@@ -155,6 +161,71 @@ def evaluate(
     return out
 
 
+class _FeatureTap:
+    """Keeps the output of one module from the last forward pass (for the TV penalty)."""
+
+    def __init__(self) -> None:
+        self.value: torch.Tensor | None = None
+
+    def __call__(self, module: nn.Module, inputs: Any, output: torch.Tensor) -> None:
+        self.value = output
+
+
+def _layer1_activation(model: nn.Module) -> nn.Module:
+    """The first ReLU after the first conv: the layer-1 feature maps the next layer sees.
+
+    (Penalising the conv output itself could be gamed: batch norm after it undoes any
+    rescaling, so the conv could shrink to lower the penalty without changing anything.)
+    """
+    from spectral.blur import first_activation_name
+
+    return model.get_submodule(first_activation_name(model))
+
+
+def _finetune_start(cfg: TrainConfig) -> nn.Module:
+    from spectral.blur import insert_blur
+    from spectral.models import load_model
+
+    base = load_model("builtin:standard")
+    if cfg.recipe is Recipe.BLUR_LINF:
+        return insert_blur(base, "first_conv", kernel_size=cfg.kernel_size, learnable=True)
+    return base
+
+
+def _blur_penalty(cfg: TrainConfig) -> Callable[[nn.Module], torch.Tensor | float]:
+    """The recipe's regulariser as a function of the model (0 for the other recipes)."""
+    from spectral.blur import blur_layers, linf_penalty, tv_penalty
+
+    if cfg.recipe is Recipe.BLUR_LINF:
+
+        def linf(model: nn.Module) -> torch.Tensor:
+            layers = list(blur_layers(model).values())
+            return sum((linf_penalty(b, cfg.alpha) for b in layers), torch.zeros(()))
+
+        return linf
+    if cfg.recipe is Recipe.BLUR_TV:
+        state: dict[str, Any] = {}
+
+        def tv(model: nn.Module) -> torch.Tensor:
+            if state.get("model") is not model:  # hook the model being trained, once
+                tap = _FeatureTap()
+                _layer1_activation(model).register_forward_hook(tap)
+                state.update(model=model, tap=tap)
+            maps = state["tap"].value
+            assert maps is not None, "forward pass before the penalty"
+            return tv_penalty(maps, cfg.alpha)
+
+        return tv
+    return lambda model: 0.0
+
+
+#: Defaults that differ per recipe: the blur recipes fine-tune a trained model gently.
+RECIPE_DEFAULTS: dict[Recipe, dict[str, Any]] = {
+    Recipe.BLUR_LINF: {"epochs": 5, "lr": 0.01},
+    Recipe.BLUR_TV: {"epochs": 5, "lr": 0.01, "alpha": 1e-4},
+}
+
+
 def train_model(
     config: TrainConfig | None = None,
     *,
@@ -194,6 +265,9 @@ def train_model(
             raise SpectralValueError(
                 f"recipe: expected one of {valid}, got {overrides['recipe']!r}"
             ) from None
+    recipe = overrides.get("recipe", cfg.recipe)
+    if config is None:  # recipe defaults, then the caller's overrides
+        cfg = replace(cfg, recipe=recipe, **RECIPE_DEFAULTS.get(recipe, {}))
     cfg = replace(cfg, **overrides)
     if cfg.epochs < 1 or cfg.batch_size < 1 or cfg.lr <= 0 or cfg.eps <= 0:
         raise SpectralValueError(f"train: expected positive epochs/batch_size/lr/eps, got {cfg}")
@@ -202,7 +276,11 @@ def train_model(
 
     torch.manual_seed(cfg.seed)
     g = torch.Generator().manual_seed(cfg.seed)
-    model = SmallCNN(num_classes=len(train_data.classes), width=cfg.width).to(device)
+    penalty = _blur_penalty(cfg)
+    if cfg.recipe in (Recipe.BLUR_LINF, Recipe.BLUR_TV):
+        model = _finetune_start(cfg).to(device)
+    else:
+        model = SmallCNN(num_classes=len(train_data.classes), width=cfg.width).to(device)
     opt = torch.optim.SGD(
         model.parameters(), lr=cfg.lr, momentum=0.9, nesterov=True, weight_decay=cfg.weight_decay
     )
@@ -229,10 +307,10 @@ def train_model(
                 delta = noise.to(device).requires_grad_(True)
                 loss = F.cross_entropy(model((x + delta).clamp(0, 1)), y)
                 (grad,) = torch.autograd.grad(loss, delta)
-                delta = (delta.detach() + cfg.alpha * grad.sign()).clamp(-cfg.eps, cfg.eps)
+                delta = (delta.detach() + cfg.step * grad.sign()).clamp(-cfg.eps, cfg.eps)
                 x = (x + delta).clamp(0, 1)
             logits = model(x)
-            loss = F.cross_entropy(logits, y)
+            loss = F.cross_entropy(logits, y) + penalty(model)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()

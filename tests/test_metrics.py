@@ -237,8 +237,17 @@ def test_targeted_success_rates_per_target_average_worst() -> None:
     out = targeted_success_rates(
         model, x, labels, lambda: OneHotAttack({0}, log), num_classes=k, batch_size=4
     )
-    assert set(out) == {"per_target", "average", "worst"}
+    assert set(out) == {"per_target", "average", "worst", "l2_distortion"}
     assert out["per_target"] == {0: 1.0, 1: 0.0, 2: 0.0}
+    # L2 distortion: mean over targets of l2_dissimilarity on that target's attacked images
+    expect = []
+    for t in range(k):
+        xt = x[labels != t]
+        fake = OneHotAttack({0}, [])
+        fake.set_mode_targeted_by_label()
+        adv = fake(xt, torch.full((len(xt),), t))
+        expect.append(l2_dissimilarity(xt, adv))
+    assert out["l2_distortion"] == pytest.approx(sum(expect) / k)
     assert out["average"] == pytest.approx(1 / 3)
     assert out["worst"] == 1.0
     assert all(isinstance(v, float) for v in out["per_target"].values())
@@ -270,4 +279,6 @@ def test_targeted_success_rates_validation() -> None:
     with pytest.raises(SpectralTypeError, match="set_mode_targeted_by_label"):
         targeted_success_rates(model, x, y, lambda: swap_pixels, num_classes=2)
     out = targeted_success_rates(model, x, y, factory, num_classes=2)
+    l2 = out.pop("l2_distortion")
     assert out == {"per_target": {0: 1.0, 1: 1.0}, "average": 1.0, "worst": 1.0}
+    assert l2 > 0
