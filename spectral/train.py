@@ -192,31 +192,29 @@ def _finetune_start(cfg: TrainConfig) -> nn.Module:
     return base
 
 
-def _blur_penalty(cfg: TrainConfig) -> Callable[[nn.Module], torch.Tensor | float]:
-    """The recipe's regulariser as a function of the model (0 for the other recipes)."""
+def _blur_penalty(
+    cfg: TrainConfig, model: nn.Module
+) -> tuple[Callable[[], torch.Tensor | float], Any]:
+    """The recipe's regulariser (0 for the other recipes) and the hook to remove after."""
     from spectral.blur import blur_layers, linf_penalty, tv_penalty
 
     if cfg.recipe is Recipe.BLUR_LINF:
+        layers = list(blur_layers(model).values())
 
-        def linf(model: nn.Module) -> torch.Tensor:
-            layers = list(blur_layers(model).values())
+        def linf() -> torch.Tensor:
             return sum((linf_penalty(b, cfg.alpha) for b in layers), torch.zeros(()))
 
-        return linf
+        return linf, None
     if cfg.recipe is Recipe.BLUR_TV:
-        state: dict[str, Any] = {}
+        tap = _FeatureTap()
+        hook = _layer1_activation(model).register_forward_hook(tap)
 
-        def tv(model: nn.Module) -> torch.Tensor:
-            if state.get("model") is not model:  # hook the model being trained, once
-                tap = _FeatureTap()
-                _layer1_activation(model).register_forward_hook(tap)
-                state.update(model=model, tap=tap)
-            maps = state["tap"].value
-            assert maps is not None, "forward pass before the penalty"
-            return tv_penalty(maps, cfg.alpha)
+        def tv() -> torch.Tensor:
+            assert tap.value is not None, "the forward pass runs before the penalty"
+            return tv_penalty(tap.value, cfg.alpha)
 
-        return tv
-    return lambda model: 0.0
+        return tv, hook
+    return (lambda: 0.0), None
 
 
 #: Defaults that differ per recipe: the blur recipes fine-tune a trained model gently.
@@ -276,11 +274,11 @@ def train_model(
 
     torch.manual_seed(cfg.seed)
     g = torch.Generator().manual_seed(cfg.seed)
-    penalty = _blur_penalty(cfg)
     if cfg.recipe in (Recipe.BLUR_LINF, Recipe.BLUR_TV):
         model = _finetune_start(cfg).to(device)
     else:
         model = SmallCNN(num_classes=len(train_data.classes), width=cfg.width).to(device)
+    penalty, hook = _blur_penalty(cfg, model)
     opt = torch.optim.SGD(
         model.parameters(), lr=cfg.lr, momentum=0.9, nesterov=True, weight_decay=cfg.weight_decay
     )
@@ -310,7 +308,7 @@ def train_model(
                 delta = (delta.detach() + cfg.step * grad.sign()).clamp(-cfg.eps, cfg.eps)
                 x = (x + delta).clamp(0, 1)
             logits = model(x)
-            loss = F.cross_entropy(logits, y) + penalty(model)
+            loss = F.cross_entropy(logits, y) + penalty()
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
@@ -323,6 +321,8 @@ def train_model(
                 cfg.epochs,
                 {"loss": loss_sum / len(perm), "train_accuracy": correct / len(perm)},
             )
+    if hook is not None:
+        hook.remove()
     model.eval()
     metrics = evaluate(model.cpu(), test_data, eps=cfg.eps, steps=10, seed=cfg.seed)
     return model, {**metrics, "config": cfg.to_dict()}

@@ -189,3 +189,27 @@ def test_cli_train_bad_epochs(tmp_path: Path) -> None:
     assert res.exit_code == 1 and res.stderr.strip().splitlines() == [
         "error: --epochs: expected >= 1, got 0"
     ]
+
+
+@pytest.mark.parametrize("recipe", ["blur-linf", "blur-tv"])
+def test_blur_recipes_finetune_the_standard_model(recipe: str) -> None:
+    from spectral.blur import blur_layers
+
+    small = builtin_dataset("train").subset(64)
+    test = builtin_dataset("test").subset(20)
+    model, m = train_model(
+        recipe=recipe, epochs=1, batch_size=32, kernel_size=5, train_data=small, test_data=test
+    )
+    assert m["config"]["recipe"] == recipe and m["config"]["lr"] == 0.01  # recipe default
+    blurs = blur_layers(model)
+    if recipe == "blur-linf":
+        assert list(blurs) == ["features.conv1_blur"] and blurs["features.conv1_blur"].learnable
+        assert blurs["features.conv1_blur"].weight.shape == (32, 1, 5, 5)
+    else:
+        assert blurs == {}
+    # the TV tap is removed after training: no forward hooks stay on the model
+    assert all(not mod._forward_hooks for mod in model.modules())
+    # fine-tuning starts from the standard weights: conv2 moved only a little
+    base = load_model("builtin:standard").features.conv2.weight
+    rel = (model.features.conv2.weight - base).norm() / base.norm()
+    assert 0 < float(rel.detach()) < 0.2
