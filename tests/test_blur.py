@@ -1042,3 +1042,31 @@ def test_linf_training_makes_kernels_uniform() -> None:
     )
     assert spread(plain).min() > 1.0, spread(plain)  # the task alone leaves the kernel uneven
     assert linf_penalty(plain).item() > 2 * linf_penalty(regularised).item()
+
+
+def test_first_relu_alias_and_positions_after_flatten() -> None:
+    from spectral.blur import first_activation_name
+
+    orig = seeded_cnn(4)
+    assert first_activation_name(orig) == "features.relu1"
+    new = insert_blur(orig, "first_relu", kernel_size=3)
+    names = [n for n, _ in new.features.named_children()]
+    assert names[names.index("relu1") + 1] == "relu1_blur"
+    assert new.features.relu1_blur.channels == orig.features.conv1.out_channels
+    for position in ["features.flatten", "classifier"]:
+        with pytest.raises(SpectralValueError, match=r"\(B, C, H, W\)"):
+            insert_blur(orig, position)
+    with pytest.raises(SpectralValueError, match="first_relu"):
+        insert_blur(nn.Sequential(nn.Conv2d(3, 4, 3)), "first_relu")
+
+
+def test_fixed_blur_after_first_conv_commutes_with_it() -> None:
+    """A per-channel-identical blur right after a bias-free conv equals blurring the input
+    (interior pixels; the borders differ through padding)."""
+    torch.manual_seed(0)
+    conv = nn.Conv2d(3, 8, 3, padding=1, bias=False).double()
+    x = torch.rand(2, 3, 24, 24, dtype=F64)
+    after = BlurLayer(8, 5, padding="circular", dtype=F64)(conv(x))
+    before = conv(BlurLayer(3, 5, padding="circular", dtype=F64)(x))
+    torch.testing.assert_close(after[..., 4:-4, 4:-4], before[..., 4:-4, 4:-4])
+    assert (after - before).abs().max() > 1e-3  # but not at the border
