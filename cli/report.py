@@ -1,9 +1,15 @@
 """`spectral report`: the main job, run on the built-in default when given no arguments.
 
-Sections so far (model, attack and defense sections join as they land):
-1. input spectra of the bundled photographs (BlurNet-style figure, slopes, bands);
-2. the dataset-scale mean power spectrum of random patches (streaming accumulator);
-3. a random +-eps sign-noise baseline: the spectrum a perturbation has when it carries
+Sections:
+1. the attack on the model (and a comparison model): accuracy, success rate, L2
+   dissimilarity, input spectra natural / perturbed / difference (figure 1), radial
+   profiles (figure 4), band energies per model (figure 5);
+2. feature-map spectra of layer 1 and a deeper layer, clean / adversarial / difference
+   (figures 2 and 3);
+3. the BlurNet black-box table with adaptive attacks (figure 6);
+4. input spectra of the bundled photographs (BlurNet-style figure, slopes, bands);
+5. the dataset-scale mean power spectrum of random patches (streaming accumulator);
+6. a random +-eps sign-noise baseline: the spectrum a perturbation has when it carries
    no structure, to hold adversarial perturbations against.
 """
 
@@ -43,19 +49,44 @@ def _fmt_bands(v: list[float | None]) -> list[Any]:
 
 def report(
     out: Annotated[Path, typer.Option("--out", help="Output directory.")] = Path("spectral-report"),
+    model: Annotated[
+        str, typer.Option("--model", help="Model spec (builtin:<name>, file, module:factory).")
+    ] = "builtin:standard",
+    weights: Annotated[
+        Path | None, typer.Option("--weights", help="State dict for a module:factory model.")
+    ] = None,
+    compare_model: Annotated[
+        str,
+        typer.Option(
+            "--compare-model",
+            help="Second model for the per-model comparison ('auto': builtin:adversarial "
+            "next to builtin:standard; '' for none).",
+        ),
+    ] = "auto",
+    data: Annotated[
+        str, typer.Option("--data", help="'builtin', an image folder, CIFAR-10 dir, .npz/.pt.")
+    ] = "builtin",
+    attack: Annotated[str, typer.Option("--attack", help="Attack name (pgd, fgsm, ...).")] = "pgd",
+    eps: Annotated[float, typer.Option("--eps", help="L-inf attack budget, in [0, 1] units.")] = 8
+    / 255,
+    steps: Annotated[int, typer.Option("--steps", help="Attack iterations.")] = 10,
+    layers: Annotated[
+        str | None,
+        typer.Option("--layers", help="Comma-separated layers (default: first_conv + 2nd conv)."),
+    ] = None,
     n_images: Annotated[
-        int, typer.Option("--n-images", help="Patches in the dataset-scale spectrum (>= 2).")
-    ] = 512,
+        int, typer.Option("--n-images", help="Test images analysed (and patches, >= 2).")
+    ] = 256,
+    blur_images: Annotated[
+        int, typer.Option("--blur-images", help="Images for the blur table (0: skip it).")
+    ] = 100,
     patch_size: Annotated[int, typer.Option("--patch-size", help="Patch side in pixels.")] = 64,
-    eps: Annotated[
-        float, typer.Option("--eps", help="L-inf size of the noise baseline, in [0, 1] units.")
-    ] = 8 / 255,
     backend: Annotated[Backend, typer.Option("--backend", help="FFT backend.")] = Backend.AUTO,
     seed: SeedOpt = 0,
     device: DeviceOpt = "cpu",
     force: ForceOpt = False,
 ) -> None:
-    """Run the spectral analysis on the built-in default and write report.json/.html."""
+    """Run the whole spectral analysis (built-in default) and write report.json/.html."""
     import torch
 
     import spectral as sp
@@ -77,9 +108,26 @@ def report(
             raise UserError(f"--eps: expected 0 < eps <= 1 (images are in [0, 1]), got {eps}")
         if not 8 <= patch_size <= 256:
             raise UserError(f"--patch-size: expected 8 <= size <= 256, got {patch_size}")
+        if steps < 1 or blur_images < 0:
+            raise UserError("--steps: expected >= 1; --blur-images: expected >= 0")
         dev = parse_device(device)
         check_out(out, force)
         torch.manual_seed(seed)
+        # load and validate everything before any work: one clear line for a mistake
+        from cli._report_model import default_layers, model_sections
+        from spectral.features import resolve_layer
+
+        test = sp.load_dataset(data, "test", seed=seed).subset(n_images, seed=seed)
+        net = sp.load_model(model, weights=weights, device=dev)
+        if compare_model == "auto":
+            compare_model = "builtin:adversarial" if model == "builtin:standard" else ""
+        other = sp.load_model(compare_model, device=dev) if compare_model else None
+        layer_list = (
+            [v.strip() for v in layers.split(",") if v.strip()] if layers else default_layers(net)
+        )
+        for layer in layer_list:
+            resolve_layer(net, layer)
+        sp.make_attack(attack, net, eps=eps, steps=steps)  # unknown names fail here
         result: dict[str, Any] = {
             "spectral_version": sp.__version__,
             "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
@@ -93,6 +141,38 @@ def report(
         with progress() as bar, output_dir(out, force) as tmp:
             figdir = tmp / "figures"
             figdir.mkdir()
+
+            # 1-3. model, attack, feature maps, blur ------------------------------------------
+            x, y = test.images.to(dev), test.labels.to(dev)
+            model_part, model_secs = model_sections(
+                model=net,
+                model_name=model,
+                compare=other,
+                compare_name=compare_model or None,
+                x=x,
+                y=y,
+                attack=attack,
+                eps=eps,
+                steps=steps,
+                layers=layer_list,
+                blur_images=blur_images,
+                seed=seed,
+                figdir=figdir,
+                bar=bar,
+            )
+            result.update(model_part)
+            result.update(
+                {
+                    "model": model,
+                    "data": data,
+                    "attack": attack,
+                    "eps": eps,
+                    "steps": steps,
+                    "n_images": len(x),
+                    "layers": layer_list,
+                }
+            )
+            sections.extend(model_secs)
 
             # 1. input spectra of photographs -----------------------------------------------
             task = bar.add_task("photo spectra", total=len(PHOTOS))
@@ -267,18 +347,36 @@ def report(
             result["elapsed_s"] = round(time.perf_counter() - t_start, 2)
             write_json(tmp / "report.json", result)
             meta = {
-                k: result[k] for k in ("spectral_version", "created", "seed", "device", "backend")
+                k: result[k]
+                for k in (
+                    "spectral_version",
+                    "created",
+                    "model",
+                    "data",
+                    "attack",
+                    "eps",
+                    "seed",
+                    "device",
+                    "backend",
+                )
             }
             (tmp / "report.html").write_text(
                 render("spectral report (built-in default)", meta, sections), encoding="utf-8"
             )
 
     table = RichTable(title=f"spectral report -> {out}")
-    table.add_column("signal")
-    for b in BANDS:
-        table.add_column(b, justify="right")
-    for label, key in (("clean", "clean"), ("noise", "perturbation")):
-        vals = result["noise_baseline"]["band_energy"][key]
-        table.add_row(label, *("–" if v is None else f"{v:.3f}" for v in vals))
+    for col in ("model", "clean acc.", "adv. acc.", "success", "pert. low/mid/high"):
+        table.add_column(col, justify="left" if col == "model" else "right")
+    for name, v in result["models"].items():
+        bands = "/".join("–" if b is None else f"{b:.2f}" for b in v["band_energy"]["perturbation"])
+        table.add_row(
+            name,
+            f"{v['clean_accuracy']:.3f}",
+            f"{v['adversarial_accuracy']:.3f}",
+            f"{v['attack_success_rate']:.3f}",
+            bands,
+        )
+    noise = result["noise_baseline"]["band_energy"]["perturbation"]
+    table.add_row("random sign noise", "", "", "", "/".join(f"{b:.2f}" for b in noise))
     stdout.print(table)
     stdout.print(f"wrote {out}/report.json, report.html, figures/ in {result['elapsed_s']} s")

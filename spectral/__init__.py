@@ -17,8 +17,10 @@ from __future__ import annotations
 from typing import Any
 
 from spectral.accumulate import SpectrumAccumulator
+from spectral.blur import BlurLayer, insert_blur, linf_penalty, tv_penalty
 from spectral.datasets import BUILTIN_CLASSES, ImageDataset, load_dataset
 from spectral.errors import ImageReadError, SpectralError, SpectralTypeError, SpectralValueError
+from spectral.features import FeatureSpectra, feature_maps, feature_spectra, layer_names
 from spectral.fft import Backend, auto_order, available_backends, calibrate, set_auto_order
 from spectral.io import Alpha, read_image
 from spectral.metrics import (
@@ -68,6 +70,8 @@ __all__ = [
     "Alpha",
     "AttackName",
     "Backend",
+    "BlurLayer",
+    "FeatureSpectra",
     "FilterKind",
     "ImageDataset",
     "ImageReadError",
@@ -88,9 +92,14 @@ __all__ = [
     "calibrate",
     "channel_names",
     "compare_spectra",
+    "feature_maps",
+    "feature_spectra",
     "frequency_radius",
     "highpass",
+    "insert_blur",
     "l2_dissimilarity",
+    "layer_names",
+    "linf_penalty",
     "list_models",
     "load_dataset",
     "load_model",
@@ -108,4 +117,5 @@ __all__ = [
     "spectrum_summary",
     "targeted_success_rates",
     "transfer_attack",
+    "tv_penalty",
 ]

@@ -21,6 +21,7 @@ from matplotlib.figure import Figure
 
 __all__ = [
     "comparison_figure",
+    "feature_spectra_figure",
     "new_figure",
     "plot_band_energy",
     "plot_defense_bars",
@@ -349,4 +350,46 @@ def comparison_figure(
         )
     if title:
         fig.suptitle(title)
+    return fig
+
+
+def feature_spectra_figure(
+    spectra: Any,
+    *,
+    channels: Sequence[int] | None = None,
+    max_rows: int = 6,
+    title: str | None = None,
+) -> Figure:
+    """Feature-map spectra: one row per feature map, columns clean / adversarial / difference.
+
+    Panels show ``log10`` of the mean power (DC in the centre). Clean and adversarial share
+    one colour scale per row, so their difference is visible by eye; the difference
+    column is the power spectrum of ``maps(x_adv) - maps(x)`` on its own scale.
+
+    Args:
+        spectra: a :class:`spectral.features.FeatureSpectra`.
+        channels: which feature maps to draw (default: ``max_rows`` evenly spaced ones).
+        max_rows: rows when ``channels`` is not given.
+        title: figure title.
+
+    Returns:
+        The figure.
+    """
+    n_ch = int(spectra.clean.shape[0])
+    if channels is None:
+        k = min(max_rows, n_ch)
+        channels = sorted({round(i * (n_ch - 1) / max(k - 1, 1)) for i in range(k)})
+    tiny = 1e-12
+
+    def log(t: torch.Tensor) -> np.ndarray:
+        return np.asarray(torch.log10(t.detach().cpu().double().clamp_min(tiny)).numpy())
+
+    fig, axes = new_figure(len(channels), 3, size=(3.3, 2.8))
+    for row, c in enumerate(channels):
+        lc, la, ld = log(spectra.clean[c]), log(spectra.adversarial[c]), log(spectra.difference[c])
+        lo, hi = float(min(lc.min(), la.min())), float(max(lc.max(), la.max()))
+        plot_spectrum(axes[row, 0], lc, title=f"map {c}: clean", vmin=lo, vmax=hi)
+        plot_spectrum(axes[row, 1], la, title=f"map {c}: adversarial", vmin=lo, vmax=hi)
+        plot_spectrum(axes[row, 2], ld, title=f"map {c}: difference", cmap="viridis")
+    fig.suptitle(title or f"{spectra.layer}: log10 mean power of feature maps")
     return fig

@@ -421,7 +421,9 @@ def _band_weights(h: int, w: int, cutoffs: tuple[float, float], dtype: Any) -> n
     return np.concatenate([bands, dc[..., None]], axis=-1).reshape(h * wh, 4).astype(dtype)
 
 
-def _band_fractions(e: torch.Tensor, n_pixels: int) -> torch.Tensor:
+def _band_fractions(
+    e: torch.Tensor, n_pixels: int, eps_dtype: torch.dtype | None = None
+) -> torch.Tensor:
     """Low/mid/high fractions from ``(..., 4)`` band + DC powers; NaN where no non-DC energy.
 
     Non-DC energy at or below the FFT's round-off, ``64 eps^2 log2(N)`` of the total
@@ -429,7 +431,7 @@ def _band_fractions(e: torch.Tensor, n_pixels: int) -> torch.Tensor:
     """
     bands = e[..., :3]
     non_dc = bands.sum(-1, keepdim=True)
-    eps = torch.finfo(e.dtype).eps
+    eps = torch.finfo(eps_dtype or e.dtype).eps  # the precision the spectrum was made in
     noise = 64 * eps**2 * math.log2(max(n_pixels, 2)) * (non_dc + e[..., 3:])
     return bands / torch.where(non_dc > noise, non_dc, torch.full_like(non_dc, math.nan))
 

@@ -13,7 +13,7 @@ import spectral.plot
 from cli.main import app
 
 runner = CliRunner()
-SMALL = ["--n-images", "8", "--patch-size", "16"]
+SMALL = ["--n-images", "8", "--patch-size", "16", "--steps", "2", "--blur-images", "4"]
 
 
 @pytest.fixture(scope="module")
@@ -33,8 +33,29 @@ def test_report_files_and_json_schema(report_dir: Path) -> None:
         "input_spectra",
         "dataset_spectrum",
         "noise_baseline",
+        "clean_accuracy",
+        "attack_success_rate",
+        "l2_dissimilarity",
+        "band_energy",
+        "feature_spectra",
+        "blur",
     ):
         assert key in data
+    for k in ("clean", "adversarial", "perturbation"):
+        assert len(data["band_energy"][k]) == 3
+        assert sum(data["band_energy"][k]) == pytest.approx(1.0, abs=1e-6)
+    assert 0.0 <= data["attack_success_rate"] <= 1.0 and data["l2_dissimilarity"] > 0
+    assert list(data["feature_spectra"]) == ["first_conv", "features.conv2"]
+    fs = data["feature_spectra"]["first_conv"]
+    assert fs["shape"] == [32, 32, 32] and fs["count"] == 8
+    assert [r["defense"] for r in data["blur"]["blackbox"]] == [
+        "baseline",
+        "input 3x3",
+        "input 5x5",
+        "3x3 on L1 feature maps",
+        "5x5 on L1 feature maps",
+    ]
+    assert set(data["models"]) == {"builtin:standard", "builtin:adversarial"}
     assert data["dataset_spectrum"]["n_images"] == 8
     be = data["noise_baseline"]["band_energy"]
     for k in ("clean", "adversarial", "perturbation"):
@@ -107,6 +128,10 @@ def test_force_replaces_previous_report(tmp_path: Path) -> None:
         (["--eps", "2"], "--eps"),
         (["--n-images", "1"], "--n-images"),
         (["--device", "quantum"], "--device"),
+        (["--data", "/no/such/data"], "no such file"),
+        (["--layers", "first_conv,features.nope"], "features.nope"),
+        (["--model", "builtin:nope"], "unknown built-in model"),
+        (["--attack", "magic"], "magic"),
     ],
 )
 def test_bad_options_are_one_line(tmp_path: Path, args: list[str], needle: str) -> None:
@@ -125,4 +150,6 @@ def test_same_seed_same_numbers(tmp_path: Path, report_dir: Path) -> None:
     a = json.loads((report_dir / "report.json").read_text())
     b = json.loads((out / "report.json").read_text())
     assert a["noise_baseline"] == b["noise_baseline"]
+    assert a["models"] == b["models"] and a["feature_spectra"] == b["feature_spectra"]
+    assert a["blur"] == b["blur"]
     assert a["dataset_spectrum"] == b["dataset_spectrum"]
