@@ -82,3 +82,40 @@ def test_save_figure_writes_png(tmp_path) -> None:  # type: ignore[no-untyped-de
     assert axes.shape == (1, 2)
     p = plot.save_figure(fig, tmp_path / "f.png")
     assert p.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_feature_spectra_figure_rows_and_shared_scales() -> None:
+    from spectral.features import FeatureSpectra
+
+    g = torch.Generator().manual_seed(0)
+    clean = torch.rand(8, 16, 16, generator=g) + 0.1
+    adv = clean * 1.5
+    diff = torch.rand(8, 16, 16, generator=g)
+    fs = FeatureSpectra(layer="conv", clean=clean, adversarial=adv, difference=diff, count=4)
+    fig = plot.feature_spectra_figure(fs, max_rows=3)
+    images = [ax.images[0] for ax in fig.axes if ax.images]
+    assert len(images) == 9  # 3 maps x clean / adversarial / difference
+    for row in range(3):
+        c, a, d = images[3 * row : 3 * row + 3]
+        assert d.get_cmap().name == "viridis"  # the difference has its own colour map
+        assert c.get_clim() == a.get_clim()  # clean and adversarial share a scale per row
+        np.testing.assert_allclose(
+            a.get_array() - c.get_array(), np.log10(1.5), rtol=1e-5
+        )  # log10 power: the x1.5 shows as a constant offset
+    assert "map 0: clean" in [ax.get_title() for ax in fig.axes]
+    assert "map 7: difference" in [ax.get_title() for ax in fig.axes]  # evenly spaced, ends kept
+    fig = plot.feature_spectra_figure(fs, channels=[2, 5])
+    assert len([ax for ax in fig.axes if ax.images]) == 6
+
+
+def test_defense_bars_heights_in_percent() -> None:
+    ax = _ax()
+    rows = [
+        {"defense": "baseline", "accuracy": 0.9, "attack_success_rate": 0.8},
+        {"defense": "input 3x3", "accuracy": 0.75, "attack_success_rate": 0.6},
+    ]
+    bars = plot.plot_defense_bars(ax, rows)
+    assert len(bars) == 2
+    np.testing.assert_allclose([r.get_width() for r in bars[0]], [90.0, 75.0])
+    np.testing.assert_allclose([r.get_width() for r in bars[1]], [80.0, 60.0])
+    assert [t.get_text() for t in ax.get_yticklabels()] == ["baseline", "input 3x3"]
