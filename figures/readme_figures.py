@@ -1,4 +1,4 @@
-"""Regenerate the README's figures from the built-in default (bundled photographs).
+"""Regenerate the README's figures from the built-in default (bundled photos and zoo).
 
 Usage: .venv/bin/python figures/readme_figures.py   (writes figures/*.png next to this file)
 """
@@ -11,10 +11,15 @@ import torch
 
 import spectral as sp
 from spectral.data import builtin_patches, builtin_photo
+from spectral.defense import blackbox_blur_table
+from spectral.features import feature_spectra
 from spectral.plot import (
     comparison_figure,
+    feature_spectra_figure,
     new_figure,
     plot_band_energy,
+    plot_defense_bars,
+    plot_radial_profile,
     save_figure,
     summary_figure,
 )
@@ -51,6 +56,71 @@ def noise_baseline(eps: float = 8 / 255, seed: int = 0) -> list[Path]:
     return [p1, save_figure(fig, HERE / "noise_band_energy.png", dpi=DPI)]
 
 
+def attack_figures(n: int = 256, eps: float = 8 / 255, seed: int = 0) -> list[Path]:
+    """The report's figures 1, 2, 4, 5 and 6 for builtin:standard under PGD-10."""
+    test = sp.load_dataset("builtin", "test").subset(n, seed=seed)
+    x, y = test.images, test.labels
+    models = {
+        "standard": sp.load_model("builtin:standard"),
+        "adversarial": sp.load_model("builtin:adversarial"),
+    }
+    advs = {
+        k: sp.make_attack("pgd", m, eps=eps, steps=10, seed=seed)(x, y) for k, m in models.items()
+    }
+    x_adv = advs["standard"]
+    cmp = sp.compare_spectra(x, x_adv)
+    paths = [
+        save_figure(
+            comparison_figure(
+                cmp,
+                labels=("natural", "perturbed"),
+                title="builtin:standard, PGD-10 8/255: image 0",
+            ),
+            HERE / "fig1_input_spectra.png",
+            dpi=DPI,
+        )
+    ]
+    fs = feature_spectra(models["standard"], x, x_adv, ["first_conv"])["first_conv"]
+    paths.append(
+        save_figure(
+            feature_spectra_figure(fs, max_rows=4), HERE / "fig2_feature_spectra.png", dpi=DPI
+        )
+    )
+    radii, pc = sp.radial_profile(sp.power_spectrum(x).mean(0, keepdim=True))
+    _, pa = sp.radial_profile(sp.power_spectrum(x_adv).mean(0, keepdim=True))
+    _, pp = sp.radial_profile(sp.power_spectrum(x_adv - x).mean(0, keepdim=True))
+    prof = {"clean": pc[0].mean(0), "adversarial": pa[0].mean(0), "perturbation": pp[0].mean(0)}
+    fig, axes = new_figure(1, 1, size=(5.0, 3.6))
+    plot_radial_profile(
+        axes[0, 0],
+        radii,
+        prof,
+        slopes={k: float(sp.powerlaw_slope(radii, v)) for k, v in prof.items()},
+        title="Radial power, builtin:standard under PGD",
+    )
+    paths.append(save_figure(fig, HERE / "fig4_radial_profiles.png", dpi=DPI))
+    fig, axes = new_figure(1, 2, size=(4.4, 3.2))
+    for i, (k, xa) in enumerate(advs.items()):
+        be = sp.compare_spectra(x, xa).to_dict()["band_energy"]
+        plot_band_energy(
+            axes[0, i],
+            {s: be[s] for s in ("clean", "adversarial", "perturbation")},
+            title=f"builtin:{k}",
+        )
+    paths.append(save_figure(fig, HERE / "fig5_band_energy.png", dpi=DPI))
+    bb, ad = blackbox_blur_table(models["standard"], x[:100], y[:100], eps=eps, seed=seed)
+    fig, axes = new_figure(1, 2, size=(5.0, 3.6))
+    plot_defense_bars(axes[0, 0], bb, title="black-box (transferred)")
+    plot_defense_bars(
+        axes[0, 1],
+        ad,
+        metrics=("accuracy", "adversarial_accuracy"),
+        title="adaptive (through the blur)",
+    )
+    paths.append(save_figure(fig, HERE / "fig6_blur.png", dpi=DPI))
+    return paths
+
+
 if __name__ == "__main__":
-    for p in [input_spectra(), *noise_baseline()]:
+    for p in [input_spectra(), *noise_baseline(), *attack_figures()]:
         print(f"wrote {p.relative_to(HERE.parent)} ({p.stat().st_size // 1024} KiB)")

@@ -18,6 +18,7 @@ import numpy as np
 import torch
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
+from matplotlib.ticker import NullFormatter
 
 __all__ = [
     "comparison_figure",
@@ -128,6 +129,7 @@ def plot_radial_profile(
     if any_points:
         ax.set_xscale("log")
         ax.set_yscale("log")
+        ax.xaxis.set_minor_formatter(NullFormatter())  # minor labels crowd a short decade
     ax.set_xlabel("radius (cycles/px)")
     ax.set_ylabel("mean power")
     ax.grid(True, which="both", alpha=0.3)
