@@ -44,11 +44,11 @@ def model_sections(
     from spectral.defense import blackbox_blur_table
     from spectral.features import feature_spectra
     from spectral.plot import (
+        blur_figure,
         comparison_figure,
         feature_spectra_figure,
         new_figure,
         plot_band_energy,
-        plot_defense_bars,
         plot_radial_profile,
         save_figure,
     )
@@ -217,14 +217,7 @@ def model_sections(
         )
         bar.advance(task)
         out["blur"] = {"blackbox": bb, "adaptive": ad, "n_images": n}
-        fig, axes = new_figure(1, 2, size=(5.5, 0.5 * len(bb) + 1.8))
-        plot_defense_bars(axes[0, 0], bb, title="black-box (transferred)")
-        plot_defense_bars(
-            axes[0, 1],
-            ad,
-            metrics=("accuracy", "adversarial_accuracy"),
-            title="adaptive (through the blur)",
-        )
+        fig = blur_figure(bb, ad)
         save_figure(fig, figdir / "fig6_blur.png")
         sections.append(
             Section(

@@ -94,7 +94,7 @@ def blur(
     from spectral.datasets import load_dataset
     from spectral.defense import BlurEvaluation, blackbox_blur_table, whitebox_blur_table
     from spectral.models import load_model
-    from spectral.plot import new_figure, plot_defense_bars, save_figure
+    from spectral.plot import blur_figure, new_figure, plot_defense_bars, save_figure
 
     with user_errors():
         if not 0 < eps <= 1:
@@ -173,14 +173,7 @@ def blur(
         with output_dir(out, force) as tmp:
             write_json(tmp / "blur.json", result.to_dict())
             (tmp / "blur.md").write_text(result.markdown())
-            fig, axes = new_figure(1, 2, size=(5.5, 0.5 * len(bb) + 1.8))
-            plot_defense_bars(axes[0, 0], bb, title="black-box (transferred)")
-            plot_defense_bars(
-                axes[0, 1],
-                ad,
-                metrics=("accuracy", "adversarial_accuracy"),
-                title="adaptive (through the blur)",
-            )
+            fig = blur_figure(bb, ad)
             save_figure(fig, tmp / "blur.png")
             if wb:
                 fig, axes = new_figure(1, 1, size=(7.0, 0.35 * len(wb) + 1.8))

@@ -14,11 +14,11 @@ from spectral.data import builtin_patches, builtin_photo
 from spectral.defense import blackbox_blur_table
 from spectral.features import feature_spectra
 from spectral.plot import (
+    blur_figure,
     comparison_figure,
     feature_spectra_figure,
     new_figure,
     plot_band_energy,
-    plot_defense_bars,
     plot_radial_profile,
     save_figure,
     summary_figure,
@@ -109,14 +109,7 @@ def attack_figures(n: int = 256, eps: float = 8 / 255, seed: int = 0) -> list[Pa
         )
     paths.append(save_figure(fig, HERE / "fig5_band_energy.png", dpi=DPI))
     bb, ad = blackbox_blur_table(models["standard"], x[:100], y[:100], eps=eps, seed=seed)
-    fig, axes = new_figure(1, 2, size=(5.0, 3.6))
-    plot_defense_bars(axes[0, 0], bb, title="black-box (transferred)")
-    plot_defense_bars(
-        axes[0, 1],
-        ad,
-        metrics=("accuracy", "adversarial_accuracy"),
-        title="adaptive (through the blur)",
-    )
+    fig = blur_figure(bb, ad)
     paths.append(save_figure(fig, HERE / "fig6_blur.png", dpi=DPI))
     return paths
 

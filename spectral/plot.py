@@ -21,6 +21,7 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import NullFormatter
 
 __all__ = [
+    "blur_figure",
     "comparison_figure",
     "feature_spectra_figure",
     "new_figure",
@@ -295,6 +296,29 @@ def plot_defense_bars(
     if title:
         ax.set_title(title)
     return bars
+
+
+def blur_figure(
+    blackbox: Sequence[Mapping[str, Any]], adaptive: Sequence[Mapping[str, Any]]
+) -> Figure:
+    """The blur tables side by side (figure 6): black-box, and adaptive through the blur.
+
+    Args:
+        blackbox: rows from :func:`spectral.defense.blackbox_blur_table` (first result).
+        adaptive: its adaptive rows (second result).
+
+    Returns:
+        The figure.
+    """
+    fig, axes = new_figure(1, 2, size=(5.5, 0.5 * len(blackbox) + 1.8))
+    plot_defense_bars(axes[0, 0], blackbox, title="black-box (transferred)")
+    plot_defense_bars(
+        axes[0, 1],
+        adaptive,
+        metrics=("accuracy", "adversarial_accuracy"),
+        title="adaptive (through the blur)",
+    )
+    return fig
 
 
 def new_figure(
