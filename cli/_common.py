@@ -35,6 +35,27 @@ ForceOpt = Annotated[
 ]
 
 
+ModelOpt = Annotated[
+    str,
+    typer.Option("--model", help="Model: builtin:<name>, a TorchScript/.pt2 file, module:factory."),
+]
+WeightsOpt = Annotated[
+    Path | None, typer.Option("--weights", help="State dict for a module:factory model.")
+]
+DataOpt = Annotated[
+    str, typer.Option("--data", help="'builtin', an image folder, a CIFAR-10 dir or .npz/.pt.")
+]
+AttackOpt = Annotated[str, typer.Option("--attack", help="Attack name (pgd, fgsm, cw, ...).")]
+EpsOpt = Annotated[float, typer.Option("--eps", help="L-inf attack budget in [0, 1] units.")]
+StepsOpt = Annotated[int, typer.Option("--steps", help="Attack iterations.")]
+
+
+def check_eps(eps: float) -> None:
+    """Refuse an ``--eps`` outside (0, 1] (images are in [0, 1])."""
+    if not 0.0 < eps <= 1.0:
+        raise UserError(f"--eps: expected 0 < eps <= 1 (images are in [0, 1]), got {eps}")
+
+
 def fail(message: str, code: int = 1) -> NoReturn:
     """Print ``error: message`` as one line on stderr and exit with ``code``."""
     typer.echo(f"error: {message}", err=True)

@@ -8,10 +8,17 @@ from typing import Annotated, Any
 import typer
 
 from cli._common import (
+    AttackOpt,
+    DataOpt,
     DeviceOpt,
+    EpsOpt,
     ForceOpt,
+    ModelOpt,
     SeedOpt,
+    StepsOpt,
     UserError,
+    WeightsOpt,
+    check_eps,
     check_out,
     output_dir,
     parse_device,
@@ -50,26 +57,18 @@ def _alpha_of(spec: str) -> float:
 
 
 def blur(
-    model: Annotated[
-        str, typer.Option("--model", help="Model to defend (any load_model spec).")
-    ] = "builtin:standard",
-    weights: Annotated[
-        Path | None, typer.Option("--weights", help="State dict for a module:factory model.")
-    ] = None,
-    data: Annotated[
-        str, typer.Option("--data", help="'builtin', an image folder, CIFAR-10 dir or .npz/.pt.")
-    ] = "builtin",
+    model: ModelOpt = "builtin:standard",
+    weights: WeightsOpt = None,
+    data: DataOpt = "builtin",
     surrogate: Annotated[
         str | None,
         typer.Option(
             "--surrogate", help="Model the transferred examples are crafted on (default: --model)."
         ),
     ] = None,
-    attack: Annotated[
-        str, typer.Option("--attack", help="Attack for the black-box and adaptive tables.")
-    ] = "pgd",
-    eps: Annotated[float, typer.Option("--eps", help="L-inf budget in [0, 1] units.")] = 8 / 255,
-    steps: Annotated[int, typer.Option("--steps", help="Attack iterations.")] = 10,
+    attack: AttackOpt = "pgd",
+    eps: EpsOpt = 8 / 255,
+    steps: StepsOpt = 10,
     sizes: Annotated[str, typer.Option("--sizes", help="Blur kernel sizes, e.g. 3,5.")] = "3,5",
     positions: Annotated[
         str, typer.Option("--positions", help="input, first_conv or module names.")
@@ -97,8 +96,7 @@ def blur(
     from spectral.plot import blur_figure, new_figure, plot_defense_bars, save_figure
 
     with user_errors():
-        if not 0 < eps <= 1:
-            raise UserError(f"--eps: expected 0 < eps <= 1, got {eps}")
+        check_eps(eps)
         if steps < 1 or n_images < 2 or wb_images < 2 or rp2_steps < 1:
             raise UserError(
                 "--steps, --rp2-steps: expected >= 1; --n-images, --whitebox-images: >= 2"

@@ -24,10 +24,17 @@ import typer
 from rich.table import Table as RichTable
 
 from cli._common import (
+    AttackOpt,
+    DataOpt,
     DeviceOpt,
+    EpsOpt,
     ForceOpt,
+    ModelOpt,
     SeedOpt,
+    StepsOpt,
     UserError,
+    WeightsOpt,
+    check_eps,
     check_out,
     output_dir,
     parse_device,
@@ -49,12 +56,8 @@ def _fmt_bands(v: list[float | None]) -> list[Any]:
 
 def report(
     out: Annotated[Path, typer.Option("--out", help="Output directory.")] = Path("spectral-report"),
-    model: Annotated[
-        str, typer.Option("--model", help="Model spec (builtin:<name>, file, module:factory).")
-    ] = "builtin:standard",
-    weights: Annotated[
-        Path | None, typer.Option("--weights", help="State dict for a module:factory model.")
-    ] = None,
+    model: ModelOpt = "builtin:standard",
+    weights: WeightsOpt = None,
     compare_model: Annotated[
         str,
         typer.Option(
@@ -63,13 +66,10 @@ def report(
             "next to builtin:standard; '' for none).",
         ),
     ] = "auto",
-    data: Annotated[
-        str, typer.Option("--data", help="'builtin', an image folder, CIFAR-10 dir, .npz/.pt.")
-    ] = "builtin",
-    attack: Annotated[str, typer.Option("--attack", help="Attack name (pgd, fgsm, ...).")] = "pgd",
-    eps: Annotated[float, typer.Option("--eps", help="L-inf attack budget, in [0, 1] units.")] = 8
-    / 255,
-    steps: Annotated[int, typer.Option("--steps", help="Attack iterations.")] = 10,
+    data: DataOpt = "builtin",
+    attack: AttackOpt = "pgd",
+    eps: EpsOpt = 8 / 255,
+    steps: StepsOpt = 10,
     layers: Annotated[
         str | None,
         typer.Option("--layers", help="Comma-separated layers (default: first_conv + 2nd conv)."),
@@ -104,8 +104,7 @@ def report(
     with user_errors():
         if n_images < 2:
             raise UserError(f"--n-images: expected >= 2, got {n_images}")
-        if not 0.0 < eps <= 1.0:
-            raise UserError(f"--eps: expected 0 < eps <= 1 (images are in [0, 1]), got {eps}")
+        check_eps(eps)
         if not 8 <= patch_size <= 256:
             raise UserError(f"--patch-size: expected 8 <= size <= 256, got {patch_size}")
         if steps < 1 or blur_images < 0:
