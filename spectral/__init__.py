@@ -32,6 +32,7 @@ from spectral.metrics import (
     targeted_success_rates,
 )
 from spectral.models import SmallCNN, list_models, load_model
+from spectral.robustness import calibration_metrics, filter_metrics
 from spectral.spectra import (
     FilterKind,
     SpectrumComparison,
@@ -90,10 +91,12 @@ __all__ = [
     "available_backends",
     "band_energy",
     "calibrate",
+    "calibration_metrics",
     "channel_names",
     "compare_spectra",
     "feature_maps",
     "feature_spectra",
+    "filter_metrics",
     "frequency_radius",
     "highpass",
     "insert_blur",
