@@ -7,6 +7,7 @@ import sys
 import typer
 
 from cli.blur import blur
+from cli.filters import filters
 from cli.report import report
 from cli.spectrum import spectrum
 from cli.train import train
@@ -21,6 +22,7 @@ app = typer.Typer(
 )
 app.command("report")(report)
 app.command("blur")(blur)
+app.command("filters")(filters)
 app.command("spectrum")(spectrum)
 app.command("train")(train)
 app.command("zoo")(zoo)

@@ -7,6 +7,7 @@ nothing calls ``plt.show()``. The ``*_figure`` functions build a whole
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -24,9 +25,12 @@ __all__ = [
     "blur_figure",
     "comparison_figure",
     "feature_spectra_figure",
+    "filter_figure",
     "new_figure",
     "plot_band_energy",
     "plot_defense_bars",
+    "plot_filter_grid",
+    "plot_filter_metric",
     "plot_radial_profile",
     "plot_spectrum",
     "save_figure",
@@ -418,4 +422,100 @@ def feature_spectra_figure(
         plot_spectrum(axes[row, 1], la, title=f"map {c}: adversarial", vmin=lo, vmax=hi)
         plot_spectrum(axes[row, 2], ld, title=f"map {c}: difference", cmap="viridis")
     fig.suptitle(title or f"{spectra.layer}: log10 mean power of feature maps")
+    return fig
+
+
+def plot_filter_metric(
+    ax: Axes,
+    models: Mapping[str, Sequence[Mapping[str, Any]]],
+    metric: str,
+    *,
+    title: str | None = None,
+) -> list[Any]:
+    """One line per model: ``metric`` of each 3x3 conv layer, in depth order.
+
+    Args:
+        ax: the axes to draw into.
+        models: label -> rows of :func:`spectral.filter_metrics`.
+        metric: a row key such as ``"variance_entropy_normalized"`` or ``"orthogonality"``.
+        title: axes title (default: the metric).
+
+    Returns:
+        The drawn lines.
+    """
+    lines = []
+    for label, rows in models.items():
+        y = [float(r[metric]) for r in rows]
+        (line,) = ax.plot(range(1, len(y) + 1), y, marker="o", label=label)
+        lines.append(line)
+    ax.set_xlabel("3x3 conv layer (depth)")
+    ax.set_title(title or metric.replace("_", " "))
+    ax.grid(True, alpha=0.3)
+    if lines:
+        ax.legend(fontsize="small")
+    return lines
+
+
+def plot_filter_grid(
+    ax: Axes, weight: torch.Tensor, *, max_filters: int = 64, title: str | None = None
+) -> Any:
+    """First-layer filters as a mosaic: one ``k x k`` tile per output channel.
+
+    RGB (3 input channels) tiles are shown in colour, each tile min-max scaled on its
+    own; other inputs show the mean over input channels in grey.
+
+    Args:
+        ax: the axes to draw into.
+        weight: ``(c_out, c_in, k, k)`` conv weight.
+        max_filters: at most this many tiles.
+        title: axes title.
+
+    Returns:
+        The :class:`matplotlib.image.AxesImage`.
+    """
+    w = weight.detach().cpu().double()[:max_filters]
+    n, c_in, k, _ = w.shape
+    cols = math.ceil(math.sqrt(n))
+    rows = math.ceil(n / cols)
+    colour = c_in == 3
+    tiles = w if colour else w.mean(1, keepdim=True)
+    lo = tiles.amin(dim=(1, 2, 3), keepdim=True)
+    span = (tiles.amax(dim=(1, 2, 3), keepdim=True) - lo).clamp_min(1e-12)
+    tiles = (tiles - lo) / span
+    mosaic = np.ones((rows * (k + 1) - 1, cols * (k + 1) - 1, 3 if colour else 1))
+    for i in range(n):
+        r, c = divmod(i, cols)
+        mosaic[r * (k + 1) : r * (k + 1) + k, c * (k + 1) : c * (k + 1) + k] = (
+            tiles[i].permute(1, 2, 0).numpy()
+        )
+    im = ax.imshow(
+        mosaic if colour else mosaic[..., 0],
+        cmap=None if colour else "gray",
+        interpolation="nearest",
+    )
+    ax.set_axis_off()
+    if title:
+        ax.set_title(title)
+    return im
+
+
+def filter_figure(
+    models: Mapping[str, Sequence[Mapping[str, Any]]],
+    first_weights: Mapping[str, torch.Tensor],
+) -> Figure:
+    """Per-layer metric lines (4 panels) and the first-layer filter mosaic of each model."""
+    metrics = (
+        "sparsity",
+        "variance_entropy_normalized",
+        "variance_entropy_normalized_nonsparse",
+        "orthogonality",
+    )
+    n = len(first_weights)
+    fig, axes = new_figure(2, max(4, n), size=(3.4, 3.0))
+    for i, m in enumerate(metrics):
+        plot_filter_metric(axes[0, i], models, m)
+    for j in range(max(4, n)):
+        axes[1, j].set_axis_off()
+    for j, (label, w) in enumerate(first_weights.items()):
+        plot_filter_grid(axes[1, j], w, title=f"{label}: first-layer filters")
     return fig

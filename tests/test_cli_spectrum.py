@@ -199,3 +199,27 @@ def test_permission_error_is_one_line(
     )
     assert images[0].name in line and "permission denied" in line
     assert not (tmp_path / "o").exists()
+
+
+def test_filters_command_matches_library(tmp_path: Path) -> None:
+    from spectral.robustness import filter_metrics
+
+    out = tmp_path / "f"
+    res = runner.invoke(app, ["filters", "--out", str(out)])
+    assert res.exit_code == 0, res.stderr
+    data = json.loads((out / "filters.json").read_text())
+    assert data["models"] == ["builtin:standard", "builtin:adversarial"]
+    ref = filter_metrics(sp.load_model("builtin:adversarial"))
+    got = data["layers"]["builtin:adversarial"]
+    assert [r["name"] for r in got] == [r["name"] for r in ref]
+    for g, r in zip(got, ref, strict=True):
+        assert {k: g[k] for k in r if k != "name"} == pytest.approx(
+            {k: v for k, v in r.items() if k != "name"}
+        )
+    assert (out / "filters.png").exists() and "| builtin:standard |" in (
+        out / "filters.md"
+    ).read_text()
+    line = _one_error_line(
+        runner.invoke(app, ["filters", "--vs", "builtin:nope", "--out", str(tmp_path / "g")])
+    )
+    assert "unknown built-in model" in line and not (tmp_path / "g").exists()

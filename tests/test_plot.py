@@ -119,3 +119,23 @@ def test_defense_bars_heights_in_percent() -> None:
     np.testing.assert_allclose([r.get_width() for r in bars[0]], [90.0, 75.0])
     np.testing.assert_allclose([r.get_width() for r in bars[1]], [80.0, 60.0])
     assert [t.get_text() for t in ax.get_yticklabels()] == ["baseline", "input 3x3"]
+
+
+def test_filter_metric_lines_and_grid() -> None:
+    from spectral.robustness import filter_metrics
+
+    model = sp.SmallCNN(width=4)
+    rows = filter_metrics(model)
+    ax = _ax()
+    lines = plot.plot_filter_metric(ax, {"a": rows, "b": rows[:3]}, "orthogonality")
+    assert [len(line.get_xdata()) for line in lines] == [5, 3]
+    np.testing.assert_allclose(lines[0].get_ydata(), [r["orthogonality"] for r in rows])
+    ax = _ax()
+    w = model.features.conv1.weight  # (4, 3, 3, 3): RGB tiles
+    im = plot.plot_filter_grid(ax, w)
+    arr = im.get_array()
+    assert arr.shape == (2 * 4 - 1, 2 * 4 - 1, 3)  # 2x2 tiles of 3x3 with 1-px gaps
+    tile = arr[:3, :3]
+    assert tile.min() == 0.0 and tile.max() == 1.0  # each tile scaled on its own
+    grey = plot.plot_filter_grid(_ax(), model.features.conv2.weight[:5])
+    assert grey.get_array().ndim == 2  # non-RGB input: mean over input channels, grey
