@@ -7,6 +7,7 @@ import sys
 import typer
 
 from cli.blur import blur
+from cli.calibrate import calibrate
 from cli.filters import filters
 from cli.report import report
 from cli.spectrum import spectrum
@@ -22,6 +23,7 @@ app = typer.Typer(
 )
 app.command("report")(report)
 app.command("blur")(blur)
+app.command("calibrate")(calibrate)
 app.command("filters")(filters)
 app.command("spectrum")(spectrum)
 app.command("train")(train)

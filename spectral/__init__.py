@@ -32,7 +32,7 @@ from spectral.metrics import (
     targeted_success_rates,
 )
 from spectral.models import SmallCNN, list_models, load_model
-from spectral.robustness import calibration_metrics, filter_metrics
+from spectral.robustness import calibration_bins, calibration_metrics, filter_metrics
 from spectral.spectra import (
     FilterKind,
     SpectrumComparison,
@@ -91,6 +91,7 @@ __all__ = [
     "available_backends",
     "band_energy",
     "calibrate",
+    "calibration_bins",
     "calibration_metrics",
     "channel_names",
     "compare_spectra",

@@ -28,10 +28,12 @@ __all__ = [
     "filter_figure",
     "new_figure",
     "plot_band_energy",
+    "plot_confidence_histogram",
     "plot_defense_bars",
     "plot_filter_grid",
     "plot_filter_metric",
     "plot_radial_profile",
+    "plot_reliability",
     "plot_spectrum",
     "save_figure",
     "spectrum_figure",
@@ -519,3 +521,60 @@ def filter_figure(
     for j, (label, w) in enumerate(first_weights.items()):
         plot_filter_grid(axes[1, j], w, title=f"{label}: first-layer filters")
     return fig
+
+
+def plot_reliability(
+    ax: Axes, bins: Mapping[str, Sequence[Mapping[str, float]]], *, title: str | None = None
+) -> list[Any]:
+    """Reliability diagram: accuracy against mean confidence per bin, with the diagonal.
+
+    Args:
+        ax: the axes to draw into.
+        bins: label -> :func:`spectral.robustness.calibration_bins` rows.
+        title: axes title.
+
+    Returns:
+        One line per label (empty bins left out).
+    """
+    ax.plot([0, 1], [0, 1], color="0.6", linestyle="--", linewidth=1)
+    lines = []
+    for label, rows in bins.items():
+        pts = [(r["confidence"], r["accuracy"]) for r in rows if r["count"]]
+        xs, ys = zip(*pts, strict=True) if pts else ((), ())
+        (line,) = ax.plot(xs, ys, marker="o", label=label)
+        lines.append(line)
+    ax.set_xlim(0, 1)
+    ax.set_ylim(0, 1)
+    ax.set_xlabel("confidence")
+    ax.set_ylabel("accuracy")
+    ax.legend(fontsize="small")
+    if title:
+        ax.set_title(title)
+    return lines
+
+
+def plot_confidence_histogram(
+    ax: Axes,
+    confidences: Mapping[str, torch.Tensor],
+    *,
+    n_bins: int = 15,
+    title: str | None = None,
+) -> list[Any]:
+    """Histograms of the top-class confidence, one step line per label."""
+    edges = np.linspace(0, 1, n_bins + 1).tolist()
+    out = []
+    for label, c in confidences.items():
+        _, _, patches = ax.hist(
+            np.asarray(c.detach().cpu(), dtype=np.float64),
+            bins=edges,
+            histtype="step",
+            linewidth=1.5,
+            label=label,
+        )
+        out.append(patches)
+    ax.set_xlabel("confidence")
+    ax.set_ylabel("images")
+    ax.legend(fontsize="small")
+    if title:
+        ax.set_title(title)
+    return out

@@ -18,7 +18,7 @@ from torch import nn
 
 from spectral.errors import SpectralTypeError, SpectralValueError
 
-__all__ = ["calibration_metrics", "filter_metrics", "layer_filter_metrics"]
+__all__ = ["calibration_bins", "calibration_metrics", "filter_metrics", "layer_filter_metrics"]
 
 _LOG10_9 = math.log10(9.0)
 
@@ -118,6 +118,61 @@ def filter_metrics(model: nn.Module) -> list[dict[str, Any]]:
     return rows
 
 
+def _confidences(
+    logits: torch.Tensor, labels: torch.Tensor, n_bins: int
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Validated ``(confidence, right)`` of softmax predictions, float64 on the CPU."""
+    if not isinstance(logits, torch.Tensor) or logits.ndim != 2 or logits.shape[0] == 0:
+        shape = tuple(logits.shape) if isinstance(logits, torch.Tensor) else type(logits).__name__
+        raise SpectralValueError(f"logits: expected a non-empty (N, K) tensor, got {shape}")
+    if not isinstance(labels, torch.Tensor) or labels.shape != (logits.shape[0],):
+        shape = tuple(labels.shape) if isinstance(labels, torch.Tensor) else type(labels).__name__
+        raise SpectralValueError(f"labels: expected shape ({logits.shape[0]},), got {shape}")
+    if labels.dtype.is_floating_point or labels.dtype == torch.bool:
+        raise SpectralValueError(f"labels: expected integer labels, got {labels.dtype}")
+    if int(labels.min()) < 0 or int(labels.max()) >= logits.shape[1]:
+        raise SpectralValueError(
+            f"labels: expected values in [0, {logits.shape[1]}), got "
+            f"[{int(labels.min())}, {int(labels.max())}]"
+        )
+    if isinstance(n_bins, bool) or not isinstance(n_bins, int) or n_bins < 1:
+        raise SpectralValueError(f"n_bins: expected an int >= 1, got {n_bins!r}")
+    z = logits.detach().to("cpu", torch.float64)
+    if not bool(torch.isfinite(z).all()):
+        raise SpectralValueError("logits: expected finite values, found NaN/Inf")
+    conf, pred = torch.softmax(z, dim=1).max(dim=1)
+    return conf, pred == labels.to("cpu")
+
+
+def calibration_bins(
+    logits: torch.Tensor, labels: torch.Tensor, *, n_bins: int = 15
+) -> list[dict[str, float]]:
+    """The reliability diagram: statistics per equal-width confidence bin ``(b/n, (b+1)/n]``.
+
+    Each bin has ``lower``, ``upper``, ``count``, mean ``confidence`` and ``accuracy``
+    (both NaN for an empty bin).
+
+    Raises:
+        SpectralValueError: as :func:`calibration_metrics`.
+    """
+    conf, right = _confidences(logits, labels, n_bins)
+    idx = (torch.ceil(conf * n_bins) - 1).clamp(0, n_bins - 1).long()
+    out = []
+    for b in range(n_bins):
+        sel = idx == b
+        n = int(sel.sum())
+        out.append(
+            {
+                "lower": b / n_bins,
+                "upper": (b + 1) / n_bins,
+                "count": n,
+                "confidence": float(conf[sel].mean()) if n else math.nan,
+                "accuracy": float(right[sel].double().mean()) if n else math.nan,
+            }
+        )
+    return out
+
+
 def calibration_metrics(
     logits: torch.Tensor, labels: torch.Tensor, *, n_bins: int = 15
 ) -> dict[str, float]:
@@ -143,35 +198,13 @@ def calibration_metrics(
         >>> round(m["accuracy"], 4), round(m["overconfidence"], 4)
         (0.6667, 0.8808)
     """
-    if not isinstance(logits, torch.Tensor) or logits.ndim != 2 or logits.shape[0] == 0:
-        shape = tuple(logits.shape) if isinstance(logits, torch.Tensor) else type(logits).__name__
-        raise SpectralValueError(f"logits: expected a non-empty (N, K) tensor, got {shape}")
-    if not isinstance(labels, torch.Tensor) or labels.shape != (logits.shape[0],):
-        shape = tuple(labels.shape) if isinstance(labels, torch.Tensor) else type(labels).__name__
-        raise SpectralValueError(f"labels: expected shape ({logits.shape[0]},), got {shape}")
-    if labels.dtype.is_floating_point or labels.dtype == torch.bool:
-        raise SpectralValueError(f"labels: expected integer labels, got {labels.dtype}")
-    if int(labels.min()) < 0 or int(labels.max()) >= logits.shape[1]:
-        raise SpectralValueError(
-            f"labels: expected values in [0, {logits.shape[1]}), got "
-            f"[{int(labels.min())}, {int(labels.max())}]"
-        )
-    if isinstance(n_bins, bool) or not isinstance(n_bins, int) or n_bins < 1:
-        raise SpectralValueError(f"n_bins: expected an int >= 1, got {n_bins!r}")
-    z = logits.detach().to("cpu", torch.float64)
-    if not bool(torch.isfinite(z).all()):
-        raise SpectralValueError("logits: expected finite values, found NaN/Inf")
-    prob = torch.softmax(z, dim=1)
-    conf, pred = prob.max(dim=1)
-    right = pred == labels.to("cpu")
+    conf, right = _confidences(logits, labels, n_bins)
     n = len(conf)
-    # bin b holds confidences in (b/n_bins, (b+1)/n_bins]
-    idx = (torch.ceil(conf * n_bins) - 1).clamp(0, n_bins - 1).long()
-    ece = 0.0
-    for b in range(n_bins):
-        sel = idx == b
-        if bool(sel.any()):
-            ece += float(sel.sum()) / n * abs(float(right[sel].double().mean() - conf[sel].mean()))
+    ece = math.fsum(
+        b["count"] / n * abs(b["accuracy"] - b["confidence"])
+        for b in calibration_bins(logits, labels, n_bins=n_bins)
+        if b["count"]
+    )
     wrong = ~right
     return {
         "accuracy": float(right.double().mean()),

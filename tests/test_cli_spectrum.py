@@ -223,3 +223,19 @@ def test_filters_command_matches_library(tmp_path: Path) -> None:
         runner.invoke(app, ["filters", "--vs", "builtin:nope", "--out", str(tmp_path / "g")])
     )
     assert "unknown built-in model" in line and not (tmp_path / "g").exists()
+
+
+def test_calibrate_command(tmp_path: Path) -> None:
+    out = tmp_path / "c"
+    res = runner.invoke(app, ["calibrate", "--out", str(out), "--n-images", "40", "--steps", "2"])
+    assert res.exit_code == 0, res.stderr
+    data = json.loads((out / "calibrate.json").read_text())
+    assert set(data["models"]) == {"builtin:standard", "builtin:adversarial"}
+    for per in data["models"].values():
+        assert set(per) == {"clean", "adversarial"}
+        assert per["adversarial"]["accuracy"] <= per["clean"]["accuracy"]
+    assert (out / "calibrate.png").exists()
+    line = _one_error_line(
+        runner.invoke(app, ["calibrate", "--eps", "0", "--out", str(tmp_path / "d")])
+    )
+    assert "--eps" in line

@@ -139,3 +139,20 @@ def test_filter_metric_lines_and_grid() -> None:
     assert tile.min() == 0.0 and tile.max() == 1.0  # each tile scaled on its own
     grey = plot.plot_filter_grid(_ax(), model.features.conv2.weight[:5])
     assert grey.get_array().ndim == 2  # non-RGB input: mean over input channels, grey
+
+
+def test_reliability_and_confidence_histogram() -> None:
+    from spectral.robustness import calibration_bins
+
+    logits = torch.tensor([[3.0, 0.0], [0.0, 1.0], [2.0, 0.0], [0.0, 0.5]])
+    labels = torch.tensor([0, 0, 0, 1])
+    bins = calibration_bins(logits, labels, n_bins=5)
+    ax = _ax()
+    (line,) = plot.plot_reliability(ax, {"clean": bins})
+    filled = [b for b in bins if b["count"]]
+    np.testing.assert_allclose(line.get_xdata(), [b["confidence"] for b in filled])
+    np.testing.assert_allclose(line.get_ydata(), [b["accuracy"] for b in filled])
+    ax = _ax()
+    conf = torch.softmax(logits, 1).max(1).values
+    (patches,) = plot.plot_confidence_histogram(ax, {"clean": conf}, n_bins=5)
+    assert len(patches) == 1 and ax.get_xlabel() == "confidence"

@@ -120,3 +120,23 @@ def test_calibration_bins_hand_computed() -> None:
 def test_calibration_bad_input(logits, labels, needle) -> None:  # type: ignore[no-untyped-def]
     with pytest.raises(SpectralValueError, match=needle):
         calibration_metrics(logits, labels)
+
+
+def test_calibration_bins_match_metrics() -> None:
+    from spectral.robustness import calibration_bins
+
+    g = torch.Generator().manual_seed(3)
+    logits = torch.randn(200, 4, generator=g, dtype=torch.float64) * 2
+    labels = torch.randint(0, 4, (200,), generator=g)
+    bins = calibration_bins(logits, labels, n_bins=10)
+    assert len(bins) == 10 and sum(b["count"] for b in bins) == 200
+    conf = torch.softmax(logits, 1).max(1).values
+    for b in bins:  # every confidence lies in its bin's (lower, upper]
+        inside = (conf > b["lower"]) & (conf <= b["upper"])
+        assert int(inside.sum()) == b["count"]
+        if b["count"]:
+            assert b["confidence"] == pytest.approx(float(conf[inside].mean()))
+        else:
+            assert math.isnan(b["accuracy"])
+    ece = sum(b["count"] / 200 * abs(b["accuracy"] - b["confidence"]) for b in bins if b["count"])
+    assert calibration_metrics(logits, labels, n_bins=10)["ece"] == pytest.approx(ece)

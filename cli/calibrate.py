@@ -1,0 +1,100 @@
+"""`spectral calibrate`: confidence and calibration, clean and adversarial, for two models."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from cli._common import (
+    AttackOpt,
+    DataOpt,
+    DeviceOpt,
+    EpsOpt,
+    ForceOpt,
+    ModelOpt,
+    SeedOpt,
+    StepsOpt,
+    WeightsOpt,
+    check_eps,
+    check_out,
+    output_dir,
+    parse_device,
+    stdout,
+    user_errors,
+    write_json,
+)
+
+
+def calibrate(
+    model: ModelOpt = "builtin:standard",
+    vs: Annotated[str, typer.Option("--vs", help="Second model ('' for none).")] = (
+        "builtin:adversarial"
+    ),
+    weights: WeightsOpt = None,
+    data: DataOpt = "builtin",
+    attack: AttackOpt = "pgd",
+    eps: EpsOpt = 8 / 255,
+    steps: StepsOpt = 10,
+    n_images: Annotated[int, typer.Option("--n-images", help="Test images.")] = 500,
+    n_bins: Annotated[int, typer.Option("--bins", help="Confidence bins.")] = 15,
+    out: Annotated[Path, typer.Option("--out", help="Output directory.")] = Path(
+        "spectral-calibrate"
+    ),
+    seed: SeedOpt = 0,
+    device: DeviceOpt = "cpu",
+    force: ForceOpt = False,
+) -> None:
+    """Accuracy, ECE and over-/under-confidence on clean and adversarial data; diagrams."""
+    import torch
+
+    import spectral as sp
+    from spectral.plot import (
+        new_figure,
+        plot_confidence_histogram,
+        plot_reliability,
+        save_figure,
+    )
+    from spectral.robustness import calibration_bins
+
+    with user_errors():
+        check_eps(eps)
+        dev = parse_device(device)
+        check_out(out, force)
+        test = sp.load_dataset(data, "test", seed=seed).subset(n_images, seed=seed)
+        nets = {model: sp.load_model(model, weights=weights, device=dev)}
+        if vs:
+            nets[vs] = sp.load_model(vs, device=dev)
+        x, y = test.images.to(dev), test.labels.to(dev)
+        result: dict[str, Any] = {"attack": attack, "eps": eps, "n_images": len(x), "models": {}}
+        fig, axes = new_figure(2, len(nets), size=(4.4, 3.6))
+        for j, (name, net) in enumerate(nets.items()):
+            x_adv = sp.make_attack(attack, net, eps=eps, steps=steps, seed=seed)(x, y)
+            with torch.no_grad():
+                logits = {"clean": net(x), "adversarial": net(x_adv)}
+            result["models"][name] = {
+                k: sp.calibration_metrics(z, y, n_bins=n_bins) for k, z in logits.items()
+            }
+            plot_reliability(
+                axes[0, j],
+                {k: calibration_bins(z, y, n_bins=n_bins) for k, z in logits.items()},
+                title=f"{name}: reliability",
+            )
+            plot_confidence_histogram(
+                axes[1, j],
+                {k: torch.softmax(z, 1).max(1).values for k, z in logits.items()},
+                n_bins=n_bins,
+                title=f"{name}: confidence",
+            )
+        with output_dir(out, force) as tmp:
+            write_json(tmp / "calibrate.json", result)
+            save_figure(fig, tmp / "calibrate.png")
+    for name, per in result["models"].items():
+        for k, m in per.items():
+            stdout.print(
+                f"{name} {k}: accuracy {m['accuracy']:.3f}, ECE {m['ece']:.3f}, "
+                f"over-confidence {m['overconfidence']:.3f}, "
+                f"under-confidence {m['underconfidence']:.3f}",
+                soft_wrap=True,
+            )
