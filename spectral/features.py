@@ -8,8 +8,7 @@ first convolution and the activation after it (the layer-1 feature maps).
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,6 +18,7 @@ from torch import nn
 from spectral._validate import check_images, check_same_shape
 from spectral.accumulate import SpectrumAccumulator
 from spectral.errors import SpectralTypeError, SpectralValueError
+from spectral.metrics import _model_left_as_found
 from spectral.spectra import BAND_NAMES, _band_fractions, _band_weights, _json_list
 
 __all__ = ["FeatureSpectra", "feature_maps", "feature_spectra", "layer_names", "resolve_layer"]
@@ -55,17 +55,6 @@ def resolve_layer(model: nn.Module, name: str) -> str:
             "(list them all with spectral.layer_names(model))"
         )
     return name
-
-
-@contextlib.contextmanager
-def _eval_mode(model: nn.Module) -> Iterator[None]:
-    flags = {m: m.training for m in model.modules()}
-    model.eval()
-    try:
-        yield
-    finally:
-        for m, f in flags.items():
-            m.training = f
 
 
 def feature_maps(
@@ -128,7 +117,8 @@ def feature_maps(
     step = x.shape[0] if batch_size is None else batch_size
     n_slices = 0
     try:
-        with _eval_mode(model), torch.no_grad():
+        with _model_left_as_found(model), torch.no_grad():
+            model.eval()
             for i in range(0, x.shape[0], step):
                 model(x[i : i + step])
                 n_slices += 1

@@ -14,6 +14,7 @@ from torch import nn
 
 from spectral.datasets import ImageDataset, builtin_dataset
 from spectral.errors import SpectralValueError
+from spectral.metrics import _model_left_as_found, accuracy, predict
 from spectral.models import SmallCNN
 
 __all__ = ["Recipe", "TrainConfig", "evaluate", "pgd_attack", "train_model"]
@@ -99,30 +100,21 @@ def pgd_attack(
 ) -> torch.Tensor:
     """L-inf PGD with a uniform random start (Madry et al.), deterministic for a generator.
 
-    Used for adversarial training and the zoo's robust-accuracy measurement; the model's
-    training flag and parameter gradients are left as found.
+    Used for the zoo's robust-accuracy measurement (:func:`evaluate`); every module's
+    training flag and the parameter gradients are left as found.
     """
-    was_training = model.training
-    model.eval()
-    noise = torch.rand(x.shape, generator=generator, dtype=x.dtype)
-    delta = ((2 * noise - 1) * eps).to(x.device)
-    delta = (x + delta).clamp(0, 1) - x
-    for _ in range(steps):
-        delta.requires_grad_(True)
-        loss = F.cross_entropy(model(x + delta), y)
-        (grad,) = torch.autograd.grad(loss, delta)
-        delta = (delta.detach() + alpha * grad.sign()).clamp(-eps, eps)
+    with _model_left_as_found(model):
+        model.eval()
+        noise = torch.rand(x.shape, generator=generator, dtype=x.dtype)
+        delta = ((2 * noise - 1) * eps).to(x.device)
         delta = (x + delta).clamp(0, 1) - x
-    model.train(was_training)
+        for _ in range(steps):
+            delta.requires_grad_(True)
+            loss = F.cross_entropy(model(x + delta), y)
+            (grad,) = torch.autograd.grad(loss, delta)
+            delta = (delta.detach() + alpha * grad.sign()).clamp(-eps, eps)
+            delta = (x + delta).clamp(0, 1) - x
     return (x + delta).detach()
-
-
-@torch.no_grad()
-def _accuracy(model: nn.Module, x: torch.Tensor, y: torch.Tensor, bs: int = 500) -> float:
-    correct = 0
-    for i in range(0, len(x), bs):
-        correct += int((model(x[i : i + bs]).argmax(1) == y[i : i + bs]).sum())
-    return correct / max(len(x), 1)
 
 
 def evaluate(
@@ -135,30 +127,21 @@ def evaluate(
     batch_size: int = 250,
 ) -> dict[str, float]:
     """Clean accuracy and PGD-``steps`` (L-inf ``eps``, step ``eps/4``) robust accuracy."""
-    was_training = model.training
-    model.eval()
     g = torch.Generator().manual_seed(seed)
     x, y = data.images, data.labels
     robust = 0
     for i in range(0, len(x), batch_size):
+        yb = y[i : i + batch_size]
         xa = pgd_attack(
-            model,
-            x[i : i + batch_size],
-            y[i : i + batch_size],
-            eps=eps,
-            alpha=eps / 4,
-            steps=steps,
-            generator=g,
+            model, x[i : i + batch_size], yb, eps=eps, alpha=eps / 4, steps=steps, generator=g
         )
-        robust += int(_accuracy(model, xa, y[i : i + batch_size]) * len(xa) + 0.5)
-    out = {
-        "clean_accuracy": _accuracy(model, x, y),
+        robust += int((predict(model, xa) == yb).sum())
+    return {
+        "clean_accuracy": accuracy(model, x, y),
         f"pgd{steps}_accuracy": robust / len(x),
         "eps": eps,
         "n_test": len(x),
     }
-    model.train(was_training)
-    return out
 
 
 class _FeatureTap:

@@ -213,3 +213,19 @@ def test_blur_recipes_finetune_the_standard_model(recipe: str) -> None:
     base = load_model("builtin:standard").features.conv2.weight
     rel = (model.features.conv2.weight - base).norm() / base.norm()
     assert 0 < float(rel.detach()) < 0.2
+
+
+def test_pgd_attack_keeps_mixed_training_flags() -> None:
+    model = SmallCNN(width=4).train()
+    model.features.bn1.eval()  # e.g. frozen batch norm while fine-tuning
+    before = {n: m.training for n, m in model.named_modules()}
+    pgd_attack(
+        model,
+        torch.rand(2, 3, 32, 32),
+        torch.tensor([0, 1]),
+        eps=0.03,
+        alpha=0.01,
+        steps=1,
+        generator=torch.Generator().manual_seed(0),
+    )
+    assert {n: m.training for n, m in model.named_modules()} == before
