@@ -16,6 +16,7 @@ from cli._common import (
     ModelOpt,
     SeedOpt,
     StepsOpt,
+    UserError,
     WeightsOpt,
     check_eps,
     check_out,
@@ -60,6 +61,11 @@ def calibrate(
 
     with user_errors():
         check_eps(eps)
+        if n_images < 2 or n_bins < 1 or steps < 1:
+            raise UserError(
+                f"--n-images: expected >= 2 (got {n_images}); --bins, --steps: expected >= 1 "
+                f"(got {n_bins}, {steps})"
+            )
         dev = parse_device(device)
         check_out(out, force)
         test = sp.load_dataset(data, "test", seed=seed).subset(n_images, seed=seed)

@@ -239,3 +239,10 @@ def test_calibrate_command(tmp_path: Path) -> None:
         runner.invoke(app, ["calibrate", "--eps", "0", "--out", str(tmp_path / "d")])
     )
     assert "--eps" in line
+
+
+@pytest.mark.parametrize("args", [["--n-images", "0"], ["--bins", "0"], ["--steps", "0"]])
+def test_calibrate_bad_counts_name_the_option(tmp_path: Path, args: list[str]) -> None:
+    line = _one_error_line(runner.invoke(app, ["calibrate", "--out", str(tmp_path / "c"), *args]))
+    assert args[0] in line
+    assert not (tmp_path / "c").exists()
