@@ -26,7 +26,10 @@ __all__ = [
     "comparison_figure",
     "feature_spectra_figure",
     "filter_figure",
+    "gradient_figure",
+    "heatmap_figure",
     "new_figure",
+    "plot_attribution",
     "plot_band_energy",
     "plot_confidence_histogram",
     "plot_defense_bars",
@@ -578,3 +581,122 @@ def plot_confidence_histogram(
     if title:
         ax.set_title(title)
     return out
+
+
+def heatmap_figure(
+    maps: Mapping[str, torch.Tensor],
+    *,
+    eps: float | None = None,
+    clean_error: Mapping[str, float] | None = None,
+) -> Figure:
+    """Fourier heat maps side by side on one shared colour scale (Yin et al. 2019).
+
+    Args:
+        maps: label -> centred ``(H, W)`` error map from :func:`spectral.fourier_heatmap`.
+        eps: the perturbation norm, for the title.
+        clean_error: label -> error on the unperturbed images, shown in each panel title.
+
+    Returns:
+        The figure.
+    """
+    vmax = max((float(m.max()) for m in maps.values()), default=1.0) or 1.0
+    fig, axes = new_figure(1, max(1, len(maps)), size=(3.9, 3.4))
+    for j, (label, heat) in enumerate(maps.items()):
+        extra = ""
+        if clean_error and label in clean_error:
+            extra = f" (clean {clean_error[label]:.1%})"
+        plot_spectrum(
+            axes[0, j], heat, title=f"{label}{extra}", cmap="viridis", vmin=0.0, vmax=vmax
+        )
+    fig.suptitle(
+        "error rate under Fourier basis perturbations" + (f", eps = {eps:g}" if eps else "")
+    )
+    return fig
+
+
+def plot_attribution(ax: Axes, attribution: torch.Tensor, *, title: str | None = None) -> Any:
+    """One attribution map ``(C, H, W)``, zero as mid-grey, scaled to its 99th percentile.
+
+    Three channels are drawn as colour (``0.5 + a / (2 q99)``, clipped), so an
+    attribution that looks like the image looks like a colour image; other channel
+    counts show the channel sum on a diverging scale.
+
+    Returns:
+        The :class:`matplotlib.image.AxesImage`.
+    """
+    a = attribution.detach().to("cpu", torch.float64)
+    if a.ndim != 3:
+        raise ValueError(f"attribution: expected (C, H, W), got shape {tuple(a.shape)}")
+    if a.shape[0] != 3:
+        a = a.sum(0, keepdim=True)
+    q = float(torch.quantile(a.abs().flatten(), 0.99)) or float(a.abs().max()) or 1.0
+    if a.shape[0] == 3:
+        im = ax.imshow(
+            (0.5 + a / (2 * q)).clamp(0, 1).permute(1, 2, 0).numpy(), interpolation="nearest"
+        )
+    else:
+        im = ax.imshow(a[0].numpy(), cmap="RdBu_r", vmin=-q, vmax=q, interpolation="nearest")
+    ax.set_axis_off()
+    if title:
+        ax.set_title(title, fontsize="small")
+    return im
+
+
+def gradient_figure(
+    images: torch.Tensor,
+    results: Mapping[str, Any],
+    *,
+    n_images: int = 4,
+) -> Figure:
+    """Images next to each model's input and integrated gradients, then their spectra.
+
+    The top rows show, per image: the image, then for each model its input gradient and
+    integrated gradient (:func:`plot_attribution`). The bottom row has the mean radial
+    power of each kind of map, one line per model, with the images' own for reference,
+    and the band energies.
+
+    Args:
+        images: ``(B, C, H, W)`` images in ``[0, 1]``.
+        results: label -> :class:`spectral.gradients.GradientSpectra` on those images.
+        n_images: image rows.
+
+    Returns:
+        The figure.
+    """
+    n = min(n_images, int(images.shape[0]))
+    cols = 1 + 2 * len(results)
+    fig = Figure(figsize=(max(2.2 * cols, 11.0), 2.2 * n + 3.4), layout="constrained")
+    top, bottom = np.asarray(fig.subfigures(2, 1, height_ratios=[2.2 * n, 3.4])).ravel()
+    axes = np.atleast_2d(top.subplots(n, cols, squeeze=False))
+    low = bottom.subplots(1, 3, squeeze=False)[0]
+    for i in range(n):
+        img = images[i].detach().to("cpu", torch.float64).clamp(0, 1)
+        axes[i, 0].imshow(
+            img.permute(1, 2, 0).numpy() if img.shape[0] == 3 else img.mean(0).numpy(),
+            cmap=None if img.shape[0] == 3 else "gray",
+            interpolation="nearest",
+        )
+        axes[i, 0].set_axis_off()
+        if i == 0:
+            axes[i, 0].set_title("image", fontsize="small")
+        for j, (label, res) in enumerate(results.items()):
+            for k, (kind, maps) in enumerate((("gradient", res.gradients), ("IG", res.integrated))):
+                plot_attribution(
+                    axes[i, 1 + 2 * j + k], maps[i], title=f"{label}: {kind}" if i == 0 else None
+                )
+    first = next(iter(results.values()), None)
+    if first is None:
+        for ax in low:
+            ax.set_axis_off()
+        return fig
+    for k, kind in enumerate(("gradient", "integrated")):
+        profiles = {label: r.radial_power[kind] for label, r in results.items()}
+        profiles["image"] = first.radial_power["image"]
+        plot_radial_profile(low[k], first.radii, profiles, title=f"{kind}: radial power")
+    fractions = {
+        f"{label}: {kind}": [r.summary()[kind][b] for b in ("low", "mid", "high")]
+        for label, r in results.items()
+        for kind in ("gradient", "integrated")
+    }
+    plot_band_energy(low[2], fractions, title="band energy")
+    return fig
