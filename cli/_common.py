@@ -166,3 +166,13 @@ def write_json(path: Path, data: Any) -> None:
 def data_uri(png: Path) -> str:
     """A ``data:image/png;base64,...`` URI embedding the file."""
     return "data:image/png;base64," + base64.b64encode(png.read_bytes()).decode("ascii")
+
+
+def load_models(model: str, vs: str, weights: Path | None, dev: Any) -> dict[str, Any]:
+    """``{--model: net, --vs: net}`` (``--vs`` left out when empty or the same model)."""
+    from spectral.models import load_model
+
+    nets = {model: load_model(model, weights=weights, device=dev)}
+    if vs and vs != model:
+        nets[vs] = load_model(vs, device=dev)
+    return nets

@@ -38,8 +38,12 @@ def model_sections(
     seed: int,
     figdir: Path,
     bar: Any,
-) -> tuple[dict[str, Any], list[Section]]:
-    """Run the attack-based analyses; return their JSON part and report sections."""
+) -> tuple[dict[str, Any], list[Section], dict[str, Any]]:
+    """Run the attack-based analyses.
+
+    Returns their JSON part, the report sections, and each model's adversarial examples
+    by name (the calibration section reuses them).
+    """
     import spectral as sp
     from spectral.defense import blackbox_blur_table
     from spectral.features import feature_spectra
@@ -59,8 +63,10 @@ def model_sections(
     task = bar.add_task(f"attack ({attack})", total=len(models))
     per_model: dict[str, Any] = {}
     x_adv_main = None
+    adversarial: dict[str, Any] = {}
     for name, m in models:
         x_adv = sp.make_attack(attack, m, eps=eps, steps=steps, seed=seed)(x, y)
+        adversarial[name] = x_adv
         cmp = sp.compare_spectra(x, x_adv)
         per_model[name] = {
             "clean_accuracy": sp.accuracy(m, x, y),
@@ -243,4 +249,4 @@ def model_sections(
                 [(figdir / "fig6_blur.png", "Figure 6: blur defenses")],
             )
         )
-    return out, sections
+    return out, sections, adversarial

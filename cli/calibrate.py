@@ -20,12 +20,66 @@ from cli._common import (
     WeightsOpt,
     check_eps,
     check_out,
+    load_models,
     output_dir,
     parse_device,
     stdout,
     user_errors,
     write_json,
 )
+
+CALIBRATION_HEADER = [
+    "model",
+    "data",
+    "accuracy",
+    "ECE",
+    "over-confidence",
+    "under-confidence",
+    "mean confidence",
+]
+
+
+def calibration_analysis(
+    nets: dict[str, Any], x: Any, y: Any, adversarial: dict[str, Any], *, n_bins: int
+) -> tuple[dict[str, Any], Any]:
+    """Calibration of every model on ``x`` and on its own ``adversarial[name]``; the figure.
+
+    Returns ``({name: {"clean": metrics, "adversarial": metrics}}, figure)`` with
+    reliability diagrams (top row) and confidence histograms (bottom row), one column
+    per model.
+    """
+    import torch
+
+    import spectral as sp
+    from spectral.plot import new_figure, plot_confidence_histogram, plot_reliability
+    from spectral.robustness import calibration_bins
+
+    result: dict[str, Any] = {}
+    fig, axes = new_figure(2, len(nets), size=(4.4, 3.6))
+    for j, (name, net) in enumerate(nets.items()):
+        with torch.no_grad():
+            logits = {"clean": net(x), "adversarial": net(adversarial[name])}
+        result[name] = {k: sp.calibration_metrics(z, y, n_bins=n_bins) for k, z in logits.items()}
+        plot_reliability(
+            axes[0, j],
+            {k: calibration_bins(z, y, n_bins=n_bins) for k, z in logits.items()},
+            title=f"{name}: reliability",
+        )
+        plot_confidence_histogram(
+            axes[1, j],
+            {k: torch.softmax(z, 1).max(1).values for k, z in logits.items()},
+            n_bins=n_bins,
+            title=f"{name}: confidence",
+        )
+    return result, fig
+
+
+def calibration_rows(models: dict[str, Any]) -> list[list[Any]]:
+    """Table rows: one per model and data (clean, adversarial)."""
+    keys = ("accuracy", "ece", "overconfidence", "underconfidence", "mean_confidence")
+    return [
+        [name, k, *(m[c] for c in keys)] for name, per in models.items() for k, m in per.items()
+    ]
 
 
 def calibrate(
@@ -48,16 +102,8 @@ def calibrate(
     force: ForceOpt = False,
 ) -> None:
     """Accuracy, ECE and over-/under-confidence on clean and adversarial data; diagrams."""
-    import torch
-
     import spectral as sp
-    from spectral.plot import (
-        new_figure,
-        plot_confidence_histogram,
-        plot_reliability,
-        save_figure,
-    )
-    from spectral.robustness import calibration_bins
+    from spectral.plot import save_figure
 
     with user_errors():
         check_eps(eps)
@@ -69,30 +115,14 @@ def calibrate(
         dev = parse_device(device)
         check_out(out, force)
         test = sp.load_dataset(data, "test", seed=seed).subset(n_images, seed=seed)
-        nets = {model: sp.load_model(model, weights=weights, device=dev)}
-        if vs:
-            nets[vs] = sp.load_model(vs, device=dev)
+        nets = load_models(model, vs, weights, dev)
         x, y = test.images.to(dev), test.labels.to(dev)
-        result: dict[str, Any] = {"attack": attack, "eps": eps, "n_images": len(x), "models": {}}
-        fig, axes = new_figure(2, len(nets), size=(4.4, 3.6))
-        for j, (name, net) in enumerate(nets.items()):
-            x_adv = sp.make_attack(attack, net, eps=eps, steps=steps, seed=seed)(x, y)
-            with torch.no_grad():
-                logits = {"clean": net(x), "adversarial": net(x_adv)}
-            result["models"][name] = {
-                k: sp.calibration_metrics(z, y, n_bins=n_bins) for k, z in logits.items()
-            }
-            plot_reliability(
-                axes[0, j],
-                {k: calibration_bins(z, y, n_bins=n_bins) for k, z in logits.items()},
-                title=f"{name}: reliability",
-            )
-            plot_confidence_histogram(
-                axes[1, j],
-                {k: torch.softmax(z, 1).max(1).values for k, z in logits.items()},
-                n_bins=n_bins,
-                title=f"{name}: confidence",
-            )
+        adversarial = {
+            name: sp.make_attack(attack, net, eps=eps, steps=steps, seed=seed)(x, y)
+            for name, net in nets.items()
+        }
+        models, fig = calibration_analysis(nets, x, y, adversarial, n_bins=n_bins)
+        result = {"attack": attack, "eps": eps, "n_images": len(x), "models": models}
         with output_dir(out, force) as tmp:
             write_json(tmp / "calibrate.json", result)
             save_figure(fig, tmp / "calibrate.png")

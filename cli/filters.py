@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -14,6 +14,7 @@ from cli._common import (
     SeedOpt,
     WeightsOpt,
     check_out,
+    load_models,
     output_dir,
     parse_device,
     stdout,
@@ -27,6 +28,23 @@ METRICS = (
     "variance_entropy_normalized_nonsparse",
     "orthogonality",
 )
+
+
+FILTER_HEADER = ["model", "layer", "n", *(m.replace("_", " ") for m in METRICS)]
+
+
+def filter_analysis(nets: dict[str, Any]) -> tuple[dict[str, Any], list[list[Any]], Any]:
+    """Per-layer statistics of every model, the table rows, and the figure."""
+    from spectral.blur import first_conv_name
+    from spectral.plot import filter_figure
+    from spectral.robustness import filter_metrics
+
+    rows = {name: filter_metrics(net) for name, net in nets.items()}
+    first = {name: net.get_submodule(first_conv_name(net)).weight for name, net in nets.items()}
+    table = [
+        [name, r["name"], r["n"], *(r[m] for m in METRICS)] for name, rs in rows.items() for r in rs
+    ]
+    return rows, table, filter_figure(rows, first)
 
 
 def filters(
@@ -43,29 +61,21 @@ def filters(
     force: ForceOpt = False,
 ) -> None:
     """Compare the 3x3 conv filters of --model and --vs: table, metric plots, filter grids."""
-    from spectral.blur import first_conv_name
-    from spectral.models import load_model
-    from spectral.plot import filter_figure, save_figure
-    from spectral.robustness import filter_metrics
+    from spectral.plot import save_figure
 
     with user_errors():
         dev = parse_device(device)
         check_out(out, force)
-        specs = [model] + ([vs] if vs else [])
-        nets = {model: load_model(model, weights=weights, device=dev)}
-        if vs:
-            nets[vs] = load_model(vs, device=dev)
-        rows = {name: filter_metrics(net) for name, net in nets.items()}
-        first = {name: net.get_submodule(first_conv_name(net)).weight for name, net in nets.items()}
-        md = ["| model | layer | n | " + " | ".join(m.replace("_", " ") for m in METRICS) + " |"]
-        md.append("|---|---|---:|" + "---:|" * len(METRICS))
-        for name, rs in rows.items():
-            for r in rs:
-                vals = " | ".join(f"{r[m]:.3f}" for m in METRICS)
-                md.append(f"| {name} | {r['name']} | {r['n']} | {vals} |")
+        nets = load_models(model, vs, weights, dev)
+        rows, table, fig = filter_analysis(nets)
+        md = ["| " + " | ".join(FILTER_HEADER) + " |", "|---|---|---:|" + "---:|" * len(METRICS)]
+        md += [
+            f"| {r[0]} | {r[1]} | {r[2]} | " + " | ".join(f"{v:.3f}" for v in r[3:]) + " |"
+            for r in table
+        ]
         with output_dir(out, force) as tmp:
-            write_json(tmp / "filters.json", {"seed": seed, "models": specs, "layers": rows})
+            write_json(tmp / "filters.json", {"seed": seed, "models": list(nets), "layers": rows})
             (tmp / "filters.md").write_text("\n".join(md) + "\n")
-            save_figure(filter_figure(rows, first), tmp / "filters.png")
+            save_figure(fig, tmp / "filters.png")
     stdout.print("\n".join(md))
     stdout.print(f"wrote {out}/filters.json, filters.md, filters.png", soft_wrap=True)

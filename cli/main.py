@@ -9,6 +9,8 @@ import typer
 from cli.blur import blur
 from cli.calibrate import calibrate
 from cli.filters import filters
+from cli.gradients import gradients
+from cli.heatmap import heatmap
 from cli.report import report
 from cli.spectrum import spectrum
 from cli.train import train
@@ -25,6 +27,8 @@ app.command("report")(report)
 app.command("blur")(blur)
 app.command("calibrate")(calibrate)
 app.command("filters")(filters)
+app.command("gradients")(gradients)
+app.command("heatmap")(heatmap)
 app.command("spectrum")(spectrum)
 app.command("train")(train)
 app.command("zoo")(zoo)

@@ -7,6 +7,8 @@ Sections:
 2. feature-map spectra of layer 1 and a deeper layer, clean / adversarial / difference
    (figures 2 and 3);
 3. the BlurNet black-box table with adaptive attacks (figure 6);
+   robust vs normal: 3x3 filter statistics, confidence and calibration (clean and
+   adversarial), input and integrated gradients with their spectra, Fourier heat maps;
 4. input spectra of the bundled photographs (BlurNet-style figure, slopes, bands);
 5. the dataset-scale mean power spectrum of random patches (streaming accumulator);
 6. a random +-eps sign-noise baseline: the spectrum a perturbation has when it carries
@@ -80,6 +82,15 @@ def report(
     blur_images: Annotated[
         int, typer.Option("--blur-images", help="Images for the blur table (0: skip it).")
     ] = 100,
+    gradient_images: Annotated[
+        int, typer.Option("--gradient-images", help="Images for the gradient section (0: skip).")
+    ] = 64,
+    heatmap_images: Annotated[
+        int, typer.Option("--heatmap-images", help="Images for the Fourier heat map (0: skip).")
+    ] = 100,
+    heatmap_eps: Annotated[
+        float, typer.Option("--heatmap-eps", help="L2 norm of the heat map's basis perturbation.")
+    ] = 4.0,
     patch_size: Annotated[int, typer.Option("--patch-size", help="Patch side in pixels.")] = 64,
     backend: Annotated[Backend, typer.Option("--backend", help="FFT backend.")] = Backend.AUTO,
     seed: SeedOpt = 0,
@@ -107,8 +118,13 @@ def report(
         check_eps(eps)
         if not 8 <= patch_size <= 256:
             raise UserError(f"--patch-size: expected 8 <= size <= 256, got {patch_size}")
-        if steps < 1 or blur_images < 0:
-            raise UserError("--steps: expected >= 1; --blur-images: expected >= 0")
+        if steps < 1 or min(blur_images, gradient_images, heatmap_images) < 0:
+            raise UserError(
+                "--steps: expected >= 1; --blur-images, --gradient-images, --heatmap-images: "
+                f"expected >= 0 (got {steps}, {blur_images}, {gradient_images}, {heatmap_images})"
+            )
+        if not 0 < heatmap_eps < float("inf"):
+            raise UserError(f"--heatmap-eps: expected an L2 norm > 0, got {heatmap_eps}")
         dev = parse_device(device)
         check_out(out, force)
         torch.manual_seed(seed)
@@ -143,7 +159,7 @@ def report(
 
             # 1-3. model, attack, feature maps, blur ------------------------------------------
             x, y = test.images.to(dev), test.labels.to(dev)
-            model_part, model_secs = model_sections(
+            model_part, model_secs, adversarial = model_sections(
                 model=net,
                 model_name=model,
                 compare=other,
@@ -172,6 +188,27 @@ def report(
                 }
             )
             sections.extend(model_secs)
+
+            # robust vs normal: filters, calibration, gradients, Fourier heat map ----------------
+            from cli._report_robust import robust_sections
+
+            nets = {model: net} | ({compare_model: other} if other is not None else {})
+            robust_part, robust_secs = robust_sections(
+                nets=nets,
+                x=x,
+                y=y,
+                adversarial=adversarial,
+                attack=attack,
+                eps=eps,
+                gradient_images=gradient_images,
+                heatmap_images=heatmap_images,
+                heatmap_eps=heatmap_eps,
+                seed=seed,
+                figdir=figdir,
+                bar=bar,
+            )
+            result.update(robust_part)
+            sections.extend(robust_secs)
 
             # 1. input spectra of photographs -----------------------------------------------
             task = bar.add_task("photo spectra", total=len(PHOTOS))

@@ -67,6 +67,53 @@ def test_report_files_and_json_schema(report_dir: Path) -> None:
         assert all(-4.0 < s < -1.0 for s in photo["radial_slope"].values())  # natural images
 
 
+def test_robust_vs_normal_sections(report_dir: Path) -> None:
+    import spectral as sp
+    from spectral.robustness import filter_metrics
+
+    data = json.loads((report_dir / "report.json").read_text())
+    names = ["builtin:standard", "builtin:adversarial"]
+    # filters: the library's numbers for both models
+    assert list(data["filters"]) == names
+    ref = filter_metrics(sp.load_model("builtin:adversarial"))
+    got = data["filters"]["builtin:adversarial"]
+    assert [r["orthogonality"] for r in got] == pytest.approx([r["orthogonality"] for r in ref])
+    # calibration runs on the attack section's images and adversarial examples
+    for name in names:
+        cal = data["calibration"]["models"][name]
+        assert cal["clean"]["accuracy"] == pytest.approx(data["models"][name]["clean_accuracy"])
+        assert cal["adversarial"]["accuracy"] == pytest.approx(
+            data["models"][name]["adversarial_accuracy"]
+        )
+    # gradients: band fractions of each map sum to one, both kinds for both models
+    grads = data["gradients"]["models"]
+    assert list(grads) == names and data["gradients"]["n_images"] == 8
+    for v in grads.values():
+        assert set(v["summary"]) == {"gradient", "integrated", "image"}
+        for s in v["summary"].values():
+            assert s["low"] + s["mid"] + s["high"] == pytest.approx(1.0, abs=1e-6)
+            assert 0 < s["mean_frequency"] < 0.75
+    # heat map: 32x32, point-symmetric about DC, error rates of 8 images
+    heat = data["heatmap"]
+    assert heat["n_images"] == 8 and heat["eps"] == 4.0
+    for name, v in heat["models"].items():
+        assert v["clean_error"] == pytest.approx(1 - data["models"][name]["clean_accuracy"])
+        m = v["map"]
+        assert len(m) == 32 and all(len(r) == 32 for r in m)
+        for r in range(32):
+            for c in range(32):
+                assert m[r][c] == m[(32 - r) % 32][(32 - c) % 32]
+                assert m[r][c] * 8 == pytest.approx(round(m[r][c] * 8), abs=1e-6)
+    html = (report_dir / "report.html").read_text()
+    for title in (
+        "3x3 filter statistics",
+        "Confidence and calibration",
+        "Input gradients",
+        "Fourier heat map",
+    ):
+        assert title in html
+
+
 def test_html_is_self_contained_and_embeds_every_figure(report_dir: Path) -> None:
     html = (report_dir / "report.html").read_text()
     figures = sorted(p.name for p in (report_dir / "figures").glob("*.png"))
@@ -132,6 +179,9 @@ def test_force_replaces_previous_report(tmp_path: Path) -> None:
         (["--layers", "first_conv,features.nope"], "features.nope"),
         (["--model", "builtin:nope"], "unknown built-in model"),
         (["--attack", "magic"], "magic"),
+        (["--heatmap-eps", "0"], "--heatmap-eps"),
+        (["--heatmap-images", "-1"], "--heatmap-images"),
+        (["--gradient-images", "-1"], "--gradient-images"),
     ],
 )
 def test_bad_options_are_one_line(tmp_path: Path, args: list[str], needle: str) -> None:
@@ -153,3 +203,5 @@ def test_same_seed_same_numbers(tmp_path: Path, report_dir: Path) -> None:
     assert a["models"] == b["models"] and a["feature_spectra"] == b["feature_spectra"]
     assert a["blur"] == b["blur"]
     assert a["dataset_spectrum"] == b["dataset_spectrum"]
+    for key in ("filters", "calibration", "gradients", "heatmap"):
+        assert a[key] == b[key], key

@@ -246,3 +246,66 @@ def test_calibrate_bad_counts_name_the_option(tmp_path: Path, args: list[str]) -
     line = _one_error_line(runner.invoke(app, ["calibrate", "--out", str(tmp_path / "c"), *args]))
     assert args[0] in line
     assert not (tmp_path / "c").exists()
+
+
+def test_heatmap_command_matches_library(tmp_path: Path) -> None:
+    from spectral.heatmap import fourier_heatmap
+
+    out = tmp_path / "h"
+    res = runner.invoke(
+        app, ["heatmap", "--out", str(out), "--n-images", "6", "--eps", "3", "--seed", "2"]
+    )
+    assert res.exit_code == 0, res.stderr
+    data = json.loads((out / "heatmap.json").read_text())
+    assert list(data["models"]) == ["builtin:standard", "builtin:adversarial"]
+    assert data["eps"] == 3.0 and data["n_images"] == 6 and data["seed"] == 2
+    test = sp.load_dataset("builtin", "test", seed=2).subset(6, seed=2)
+    for name, v in data["models"].items():
+        ref = fourier_heatmap(
+            sp.load_model(name), test.images, test.labels, eps=3.0, seed=2, batch_size=17
+        )
+        assert torch.tensor(v["map"], dtype=ref.dtype).equal(ref)
+        assert v["mean_error"] == pytest.approx(float(ref.double().mean()))
+        assert v["clean_error"] == pytest.approx(
+            1 - sp.accuracy(sp.load_model(name), test.images, test.labels)
+        )
+    assert (out / "heatmap.png").stat().st_size > 0
+    assert "builtin:adversarial: clean error" in res.stdout
+
+
+@pytest.mark.parametrize(
+    ("args", "needle"),
+    [
+        (["--eps", "0"], "--eps"),
+        (["--eps", "nan"], "--eps"),
+        (["--n-images", "0"], "--n-images"),
+        (["--batch-size", "-1"], "--batch-size"),
+        (["--vs", "builtin:nope"], "unknown built-in model"),
+    ],
+)
+def test_heatmap_bad_options_are_one_line(tmp_path: Path, args: list[str], needle: str) -> None:
+    line = _one_error_line(runner.invoke(app, ["heatmap", "--out", str(tmp_path / "h"), *args]))
+    assert needle in line and not (tmp_path / "h").exists()
+
+
+def test_gradients_command_matches_library(tmp_path: Path) -> None:
+    from spectral.gradients import gradient_spectra
+
+    out = tmp_path / "g"
+    res = runner.invoke(
+        app, ["gradients", "--out", str(out), "--n-images", "10", "--steps", "8", "--show", "2"]
+    )
+    assert res.exit_code == 0, res.stderr
+    data = json.loads((out / "gradients.json").read_text())
+    assert list(data["models"]) == ["builtin:standard", "builtin:adversarial"]
+    test = sp.load_dataset("builtin", "test", seed=0).subset(10, seed=0)
+    for name, v in data["models"].items():
+        ref = gradient_spectra(sp.load_model(name), test.images, test.labels, steps=8).summary()
+        assert set(v["summary"]) == set(ref)
+        for kind, row in ref.items():
+            assert v["summary"][kind] == pytest.approx(row, rel=1e-5, abs=1e-7)
+    assert (out / "gradients.png").stat().st_size > 0
+    line = _one_error_line(
+        runner.invoke(app, ["gradients", "--steps", "0", "--out", str(tmp_path / "x")])
+    )
+    assert "--steps" in line and not (tmp_path / "x").exists()

@@ -1,0 +1,130 @@
+"""The robust-vs-normal sections of `spectral report`: filters, calibration, gradients, heat map.
+
+Each section runs the same analysis as its own command (`spectral filters`, `calibrate`,
+`gradients`, `heatmap`) on the report's models and images.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from cli._html import Section, Table
+
+
+def robust_sections(
+    *,
+    nets: dict[str, Any],
+    x: Any,
+    y: Any,
+    adversarial: dict[str, Any],
+    attack: str,
+    eps: float,
+    gradient_images: int,
+    heatmap_images: int,
+    heatmap_eps: float,
+    seed: int,
+    figdir: Path,
+    bar: Any,
+) -> tuple[dict[str, Any], list[Section]]:
+    """Run the four analyses; return their JSON part and report sections."""
+    from cli.calibrate import CALIBRATION_HEADER, calibration_analysis, calibration_rows
+    from cli.filters import FILTER_HEADER, filter_analysis
+    from cli.gradients import GRADIENT_HEADER, gradient_analysis, gradient_rows
+    from cli.heatmap import HEATMAP_HEADER, heatmap_analysis, heatmap_rows
+    from spectral.plot import save_figure
+
+    out: dict[str, Any] = {}
+    sections: list[Section] = []
+    names = " vs ".join(nets)
+
+    rows, table, fig = filter_analysis(nets)
+    save_figure(fig, figdir / "filters.png")
+    out["filters"] = rows
+    sections.append(
+        Section(
+            f"3x3 filter statistics: {names}",
+            [
+                "Per 3x3 conv layer (Gavrikov & Keuper 2022): sparsity = fraction of filters "
+                "whose weights are all below 1% of the layer's largest; variance entropy "
+                "(normalised: 0 = all filters alike, 1 = spread over all 9 directions), also "
+                "on the non-sparse filters only; orthogonality of the layer's output filters "
+                "(1 = orthogonal)."
+            ],
+            [Table("Per layer", FILTER_HEADER, table)],
+            [(figdir / "filters.png", "Metrics per layer and the first-layer filters")],
+        )
+    )
+
+    models, fig = calibration_analysis(nets, x, y, adversarial, n_bins=15)
+    save_figure(fig, figdir / "calibration.png")
+    out["calibration"] = {"attack": attack, "eps": eps, "n_bins": 15, "models": models}
+    sections.append(
+        Section(
+            "Confidence and calibration, clean and adversarial",
+            [
+                f"{len(x)} test images and each model's own {attack} examples (eps {eps:.4g}). "
+                "Over-confidence = mean confidence of the wrong predictions; under-confidence "
+                "= mean (1 - confidence) of the right ones (Grabinski et al. 2022); ECE with "
+                "15 equal-width bins."
+            ],
+            [Table("Per model and data", CALIBRATION_HEADER, calibration_rows(models))],
+            [(figdir / "calibration.png", "Reliability diagrams and confidence histograms")],
+        )
+    )
+
+    if gradient_images:
+        n = min(gradient_images, len(x))
+        grads, fig = gradient_analysis(nets, x[:n], y[:n], steps=32, show=4, bar=bar)
+        save_figure(fig, figdir / "gradients.png")
+        out["gradients"] = grads
+        sections.append(
+            Section(
+                "Input gradients and integrated gradients",
+                [
+                    f"{n} images; gradients of the true class's logit, integrated gradients "
+                    "from a black baseline in 32 steps. Smoothness is measured: band energy, "
+                    "the power-law slope of the radial power (images: about -2, white noise: "
+                    "0), the power-weighted mean frequency (lower = smoother), and the "
+                    "correlation of |attribution| with the image's edges (higher = more "
+                    "image-like)."
+                ],
+                [
+                    Table(
+                        "Per model and map (means over images)",
+                        GRADIENT_HEADER,
+                        gradient_rows(grads),
+                    )
+                ],
+                [(figdir / "gradients.png", "Images, gradients, integrated gradients; spectra")],
+            )
+        )
+
+    if heatmap_images:
+        n = min(heatmap_images, len(x))
+        bs = 64 if x.device.type == "cpu" else 4096
+        heat, fig = heatmap_analysis(
+            nets, x[:n], y[:n], eps=heatmap_eps, seed=seed, batch_size=bs, bar=bar
+        )
+        save_figure(fig, figdir / "heatmap.png")
+        out["heatmap"] = heat
+        sections.append(
+            Section(
+                f"Fourier heat map, L2 eps = {heatmap_eps:g} per channel",
+                [
+                    f"{n} images, each perturbed by one Fourier basis image at a time (unit L2 "
+                    "norm, scaled by eps, random sign per channel, clipped to [0, 1]; Yin et "
+                    "al. 2019). Each cell is the error rate under the basis of that frequency, "
+                    "DC in the centre."
+                ],
+                [
+                    Table(
+                        "Error rate (mean over the band's frequencies)",
+                        HEATMAP_HEADER,
+                        heatmap_rows(heat),
+                    )
+                ],
+                [(figdir / "heatmap.png", "Fourier heat maps")],
+            )
+        )
+    return out, sections

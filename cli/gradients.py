@@ -1,0 +1,128 @@
+"""`spectral gradients`: input and integrated gradients of two models, and their spectra."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from cli._common import (
+    DataOpt,
+    DeviceOpt,
+    ForceOpt,
+    ModelOpt,
+    SeedOpt,
+    UserError,
+    WeightsOpt,
+    check_out,
+    load_models,
+    output_dir,
+    parse_device,
+    progress,
+    stdout,
+    user_errors,
+    write_json,
+)
+
+GRADIENT_HEADER = [
+    "model",
+    "map",
+    "low",
+    "mid",
+    "high",
+    "slope",
+    "mean freq.",
+    "edge corr.",
+]
+
+
+def gradient_analysis(
+    nets: dict[str, Any], x: Any, y: Any, *, steps: int, show: int, bar: Any
+) -> tuple[dict[str, Any], Any]:
+    """:func:`spectral.gradients.gradient_spectra` of every model, and the figure."""
+    from spectral.gradients import gradient_spectra
+    from spectral.plot import gradient_figure
+
+    task = bar.add_task("input gradients", total=len(nets))
+    results = {}
+    for name, net in nets.items():
+        results[name] = gradient_spectra(net, x, y, steps=steps)
+        bar.advance(task)
+    out = {
+        "n_images": int(x.shape[0]),
+        "steps": steps,
+        "score": "logit of the true label",
+        "baseline": "black image",
+        "models": {name: r.to_dict() for name, r in results.items()},
+    }
+    return out, gradient_figure(x, results, n_images=show)
+
+
+def gradient_rows(result: dict[str, Any]) -> list[list[Any]]:
+    """Table rows: one per model and map kind (gradient, integrated, and the image once)."""
+    rows = []
+    for i, (name, v) in enumerate(result["models"].items()):
+        for kind, s in v["summary"].items():
+            if kind == "image" and i:
+                continue
+            rows.append(
+                [
+                    "images" if kind == "image" else name,
+                    kind,
+                    s["low"],
+                    s["mid"],
+                    s["high"],
+                    s["slope"],
+                    s["mean_frequency"],
+                    s.get("edge_correlation"),
+                ]
+            )
+    return rows
+
+
+def gradients(
+    model: ModelOpt = "builtin:standard",
+    vs: Annotated[str, typer.Option("--vs", help="Second model ('' for none).")] = (
+        "builtin:adversarial"
+    ),
+    weights: WeightsOpt = None,
+    data: DataOpt = "builtin",
+    n_images: Annotated[int, typer.Option("--n-images", help="Test images.")] = 256,
+    steps: Annotated[int, typer.Option("--steps", help="Integrated-gradient path points.")] = 32,
+    show: Annotated[int, typer.Option("--show", help="Image rows in the figure.")] = 4,
+    out: Annotated[Path, typer.Option("--out", help="Output directory.")] = Path(
+        "spectral-gradients"
+    ),
+    seed: SeedOpt = 0,
+    device: DeviceOpt = "cpu",
+    force: ForceOpt = False,
+) -> None:
+    """Input and integrated gradients: figure next to the images, spectra and smoothness."""
+    import spectral as sp
+    from spectral.plot import save_figure
+
+    with user_errors():
+        if n_images < 1 or steps < 1 or show < 1:
+            raise UserError(
+                f"--n-images, --steps, --show: expected >= 1, got {n_images}, {steps}, {show}"
+            )
+        dev = parse_device(device)
+        check_out(out, force)
+        test = sp.load_dataset(data, "test", seed=seed).subset(n_images, seed=seed)
+        nets = load_models(model, vs, weights, dev)
+        x, y = test.images.to(dev), test.labels.to(dev)
+        with progress() as bar:
+            result, fig = gradient_analysis(nets, x, y, steps=steps, show=show, bar=bar)
+        result["seed"] = seed
+        with output_dir(out, force) as tmp:
+            write_json(tmp / "gradients.json", result)
+            save_figure(fig, tmp / "gradients.png")
+    for row in gradient_rows(result):
+        edge = "" if row[7] is None else f", edge correlation {row[7]:.3f}"
+        stdout.print(
+            f"{row[0]} {row[1]}: low/mid/high {row[2]:.3f}/{row[3]:.3f}/{row[4]:.3f}, "
+            f"slope {row[5]:.2f}, mean frequency {row[6]:.3f}{edge}",
+            soft_wrap=True,
+        )
+    stdout.print(f"wrote {out}/gradients.json, gradients.png", soft_wrap=True)
