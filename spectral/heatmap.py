@@ -104,8 +104,8 @@ def fourier_basis(
         raise SpectralValueError(f"freq: expected (k_y, k_x) as two ints, got {freq!r}")
     if not isinstance(dtype, torch.dtype) or not dtype.is_floating_point:
         raise SpectralTypeError(f"dtype: expected a floating torch dtype, got {dtype!r}")
-    ky = torch.tensor([int(freq[0])], device=device)
-    kx = torch.tensor([int(freq[1])], device=device)
+    ky = torch.tensor([int(freq[0]) % h], device=device)  # exact integer aliasing
+    kx = torch.tensor([int(freq[1]) % w], device=device)
     return _bases((h, w), ky, kx, dtype)[0]
 
 
@@ -125,16 +125,19 @@ def _unique_frequencies(h: int, w: int) -> tuple[np.ndarray, np.ndarray, np.ndar
 
 
 @contextmanager
-def _channels_last(model: nn.Module) -> Iterator[None]:
-    """Run ``model`` with channels-last weights (~2-3x faster small convs on the CPU).
+def _channels_last(model: nn.Module, enable: bool) -> Iterator[None]:
+    """Run ``model`` with channels-last 4-D weights (~2-3x faster small convs on the CPU).
 
-    The original parameter and buffer tensors are put back on exit, so the model is left
-    exactly as found.
+    Only materialised 4-D parameters and buffers are converted, and exactly those get
+    their original tensors back on exit, so the model is left as found (a lazy module
+    that materialises during the run keeps its new weights).
     """
-    saved = [(t, t.data) for t in [*model.parameters(), *model.buffers()]]
-    for t, data in saved:
-        if data.ndim == 4:
-            t.data = data.contiguous(memory_format=torch.channels_last)
+    saved = []
+    if enable:
+        for t in [*model.parameters(), *model.buffers()]:
+            if not nn.parameter.is_lazy(t) and t.ndim == 4:
+                saved.append((t, t.data))
+                t.data = t.data.contiguous(memory_format=torch.channels_last)
     try:
         yield
     finally:
@@ -196,6 +199,8 @@ def fourier_heatmap(
         raise SpectralValueError(f"eps: expected a finite number > 0, got {eps!r}")
     if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
         raise SpectralValueError(f"seed: expected an int >= 0, got {seed!r}")
+    if progress is not None and not callable(progress):
+        raise SpectralTypeError(f"progress: expected a callable, got {type(progress).__name__}")
     n, c, h, w = images.shape
     dev, dtype = images.device, images.dtype
     rows, cols, mrows, mcols = _unique_frequencies(h, w)
@@ -205,45 +210,62 @@ def fourier_heatmap(
     per_image = min(n, bs)
     per_pass = max(1, bs // per_image)
     errors = torch.zeros(total, dtype=torch.float64)
-    cl = torch.channels_last if dev.type == "cpu" else torch.contiguous_format
-    with _model_left_as_found(model), _channels_last(model), torch.inference_mode():
-        model.eval()
-        for k0 in range(0, total, per_pass):
-            k1 = min(total, k0 + per_pass)
-            u = _bases((h, w), ky_all[k0:k1], kx_all[k0:k1], dtype) * float(eps)
-            signs = (
-                torch.from_numpy(
-                    np.stack(
-                        [
-                            np.random.default_rng([seed, k]).integers(0, 2, (n, c))
-                            for k in range(k0, k1)
-                        ]
-                    )
+
+    def wrong_counts(u: torch.Tensor, signs: torch.Tensor, fast: bool) -> torch.Tensor:
+        fmt = torch.channels_last if fast else torch.contiguous_format
+        wrong = torch.zeros(u.shape[0], dtype=torch.float64)
+        for i0 in range(0, n, per_image):
+            i1 = min(n, i0 + per_image)
+            pert = signs[:, i0:i1, :, None, None] * u[:, None, None]
+            batch = (images[None, i0:i1] + pert).clamp_(0, 1).reshape(-1, c, h, w)
+            logits = model(batch.contiguous(memory_format=fmt))
+            if (
+                not isinstance(logits, torch.Tensor)
+                or logits.ndim != 2
+                or (logits.shape[0] != batch.shape[0])
+            ):
+                got = tuple(logits.shape) if isinstance(logits, torch.Tensor) else type(logits)
+                raise SpectralValueError(
+                    f"model: expected logits of shape ({batch.shape[0]}, num_classes), got {got}"
                 )
-                .to(device=dev, dtype=dtype)
-                .mul_(2)
-                .sub_(1)
-            )
-            wrong = torch.zeros(k1 - k0, dtype=torch.float64)
-            for i0 in range(0, n, per_image):
-                i1 = min(n, i0 + per_image)
-                pert = signs[:, i0:i1, :, None, None] * u[:, None, None]
-                batch = (images[None, i0:i1] + pert).clamp_(0, 1).reshape(-1, c, h, w)
-                logits = model(batch.contiguous(memory_format=cl))
-                if not isinstance(logits, torch.Tensor) or logits.shape[:1] != batch.shape[:1]:
-                    raise SpectralValueError(
-                        f"model: expected logits of shape ({batch.shape[0]}, num_classes)"
-                    )
-                if int(labels.max()) >= logits.shape[1]:
-                    raise SpectralValueError(
-                        f"labels: expected values < {logits.shape[1]} (the model's classes), "
-                        f"got {int(labels.max())}"
-                    )
-                pred = logits.argmax(1).reshape(k1 - k0, i1 - i0)
-                wrong += (pred != labels[None, i0:i1]).sum(1).cpu().double()
-            errors[k0:k1] = wrong / n
-            if progress is not None:
-                progress(k1, total)
+            if int(labels.max()) >= logits.shape[1]:
+                raise SpectralValueError(
+                    f"labels: expected values < {logits.shape[1]} (the model's classes), "
+                    f"got {int(labels.max())}"
+                )
+            pred = logits.argmax(1).reshape(u.shape[0], i1 - i0)
+            wrong += (pred != labels[None, i0:i1]).sum(1).cpu().double()
+        return wrong
+
+    def chunk(k0: int, k1: int) -> tuple[torch.Tensor, torch.Tensor]:
+        u = _bases((h, w), ky_all[k0:k1], kx_all[k0:k1], dtype) * float(eps)
+        draws = [np.random.default_rng([seed, k]).integers(0, 2, (n, c)) for k in range(k0, k1)]
+        signs = torch.from_numpy(np.stack(draws)).to(device=dev, dtype=dtype).mul_(2).sub_(1)
+        return u, signs
+
+    starts = range(0, total, per_pass)
+    with _model_left_as_found(model), torch.no_grad():
+        model.eval()
+        # channels-last is a CPU speed-up; a model it breaks (e.g. one that flattens with
+        # .view) fails on the first pass and then runs in the default layout
+        fast, k1 = dev.type == "cpu", min(total, per_pass)
+        u, signs = chunk(0, k1)
+        first = None
+        if fast:
+            try:
+                with _channels_last(model, True):
+                    first = wrong_counts(u, signs, True)
+            except (RuntimeError, SpectralValueError):
+                fast = False
+        errors[:k1] = (first if first is not None else wrong_counts(u, signs, False)) / n
+        if progress is not None:
+            progress(k1, total)
+        with _channels_last(model, fast):
+            for k0 in starts[1:]:
+                k1 = min(total, k0 + per_pass)
+                errors[k0:k1] = wrong_counts(*chunk(k0, k1), fast) / n
+                if progress is not None:
+                    progress(k1, total)
     heat = torch.zeros(h, w, dtype=torch.float64)
     heat[rows, cols] = errors
     heat[mrows, mcols] = errors
@@ -265,7 +287,7 @@ def heatmap_bands(
         >>> heatmap_bands(torch.ones(8, 8))
         {'low': 1.0, 'mid': 1.0, 'high': 1.0, 'dc': 1.0}
     """
-    if not isinstance(heat, torch.Tensor) or heat.ndim != 2:
+    if not isinstance(heat, torch.Tensor) or heat.ndim != 2 or heat.numel() == 0:
         shape = tuple(heat.shape) if isinstance(heat, torch.Tensor) else type(heat).__name__
         raise SpectralValueError(f"heat: expected an (H, W) map, got {shape}")
     c1, c2 = check_cutoffs(cutoffs)
