@@ -16,6 +16,7 @@ Attributions are of the *class score*: the logit of the given label.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -109,6 +110,29 @@ def input_gradients(
     return torch.cat(out)
 
 
+def _check_path(images: torch.Tensor, baseline: Any, steps: Any) -> torch.Tensor:
+    """Validate ``steps`` and return the baseline broadcast to ``images`` (detached)."""
+    if isinstance(steps, bool) or not isinstance(steps, int) or steps < 1:
+        raise SpectralValueError(f"steps: expected an int >= 1, got {steps!r}")
+    if isinstance(baseline, torch.Tensor):
+        try:
+            x0 = torch.broadcast_to(baseline.detach().to(images), images.shape)
+        except RuntimeError:
+            raise SpectralValueError(
+                f"baseline: expected a shape broadcastable to {tuple(images.shape)}, "
+                f"got {tuple(baseline.shape)}"
+            ) from None
+    elif isinstance(baseline, int | float) and not isinstance(baseline, bool):
+        x0 = torch.full_like(images, float(baseline)).detach()
+    else:
+        raise SpectralTypeError(
+            f"baseline: expected a number or a tensor, got {type(baseline).__name__}"
+        )
+    if not bool(torch.isfinite(x0).all()):
+        raise SpectralValueError("baseline: expected finite values, found NaN/Inf")
+    return x0
+
+
 def integrated_gradients(
     model: nn.Module,
     images: torch.Tensor,
@@ -149,31 +173,15 @@ def integrated_gradients(
         True
     """
     bs = _check(model, images, labels, batch_size)
-    if isinstance(steps, bool) or not isinstance(steps, int) or steps < 1:
-        raise SpectralValueError(f"steps: expected an int >= 1, got {steps!r}")
-    if isinstance(baseline, torch.Tensor):
-        try:
-            x0 = torch.broadcast_to(baseline.to(images), images.shape)
-        except RuntimeError:
-            raise SpectralValueError(
-                f"baseline: expected a shape broadcastable to {tuple(images.shape)}, "
-                f"got {tuple(baseline.shape)}"
-            ) from None
-    elif isinstance(baseline, int | float) and not isinstance(baseline, bool):
-        x0 = torch.full_like(images, float(baseline))
-    else:
-        raise SpectralTypeError(
-            f"baseline: expected a number or a tensor, got {type(baseline).__name__}"
-        )
-    if not bool(torch.isfinite(x0).all()):
-        raise SpectralValueError("baseline: expected finite values, found NaN/Inf")
+    x0 = _check_path(images, baseline, steps)
     alphas = (torch.arange(steps, dtype=images.dtype, device=images.device) + 0.5) / steps
     per_image = max(1, bs // steps)  # images per pass, each with all its path points
     out = []
     with _model_left_as_found(model), torch.enable_grad():
         model.eval()
         for i in range(0, images.shape[0], per_image):
-            x, b, y = images[i : i + per_image], x0[i : i + per_image], labels[i : i + per_image]
+            x = images[i : i + per_image].detach()
+            b, y = x0[i : i + per_image], labels[i : i + per_image]
             total = torch.zeros_like(x)
             for k in range(0, steps, bs):
                 a = alphas[k : k + bs]
@@ -207,8 +215,19 @@ def mean_frequency(x: torch.Tensor) -> torch.Tensor:
     p[:, h // 2, w // 2] = 0.0
     total = p.sum((1, 2))
     out = (p * r).sum((1, 2)) / total
-    noise = 1e-20 * (x.to(torch.float64).square().sum((1, 2, 3)) + 1e-300)
-    return torch.where(total > noise, out, torch.full_like(out, float("nan"))).to(x.dtype)
+    return torch.where(_has_spectrum(p, x), out, torch.full_like(out, float("nan"))).to(x.dtype)
+
+
+def _has_spectrum(p: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+    """``(B,)``: non-DC power above the FFT's round-off (as :func:`spectral.band_energy`).
+
+    ``p`` is the ``(B, H, W)`` power with DC zeroed; round-off of a transform in ``x``'s
+    precision is about ``64 eps^2 log2(N)`` of the total energy ``sum x^2``.
+    """
+    eps = torch.finfo(x.dtype).eps
+    n = x.shape[-1] * x.shape[-2]
+    energy = x.detach().to(torch.float64).square().sum((1, 2, 3))
+    return p.sum((1, 2)) > 64 * eps**2 * math.log2(max(n, 2)) * energy
 
 
 _SOBEL = torch.tensor([[1.0, 0.0, -1.0], [2.0, 0.0, -2.0], [1.0, 0.0, -1.0]])
@@ -243,9 +262,15 @@ def edge_correlation(attributions: torch.Tensor, images: torch.Tensor) -> torch.
     mag = attributions.to(torch.float64).abs().sum(1).flatten(1)
     a = mag - mag.mean(1, keepdim=True)
     b = edges - edges.mean(1, keepdim=True)
-    den = a.norm(dim=1) * b.norm(dim=1)
-    corr = (a * b).sum(1) / den
-    return torch.where(den > 0, corr, torch.full_like(corr, float("nan"))).to(attributions.dtype)
+    corr = (a * b).sum(1) / (a.norm(dim=1) * b.norm(dim=1))
+    varies = _varies(mag, attributions.dtype) & _varies(edges, images.dtype)
+    return torch.where(varies, corr, torch.full_like(corr, float("nan"))).to(attributions.dtype)
+
+
+def _varies(v: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
+    """``(B,)``: the rows of ``v`` are not constant up to round-off in ``dtype``."""
+    span = v.amax(1) - v.amin(1)
+    return span > 16 * torch.finfo(dtype).eps * v.abs().amax(1)
 
 
 @dataclass(frozen=True)
@@ -258,7 +283,8 @@ class GradientSpectra:
         radii: ring radii ``(n_bins,)`` in cycles/pixel.
         radial_power: kind -> ``(n_bins,)`` mean radial power of the per-image normalised
             maps (each image's non-DC power sums to 1, so models whose gradients differ
-            in scale compare); kinds ``gradient``, ``integrated`` and ``image``.
+            in scale compare; maps without non-DC power are left out, NaN if all are);
+            kinds ``gradient``, ``integrated`` and ``image``.
         band_energy: kind -> ``(B, C, 3)`` low/mid/high fractions.
         slope: kind -> ``(B, C)`` power-law slope of the radial power.
         mean_frequency: kind -> ``(B,)`` spectral centroid (:func:`mean_frequency`).
@@ -297,7 +323,10 @@ class GradientSpectra:
             "n_images": int(self.gradients.shape[0]),
             "cutoffs": list(self.cutoffs),
             "bands": list(BAND_NAMES),
-            "summary": self.summary(),
+            "summary": {
+                kind: {k: v if math.isfinite(v) else None for k, v in row.items()}
+                for kind, row in self.summary().items()
+            },
             "radii": _json_list(self.radii),
             "radial_power": {k: _json_list(v) for k, v in self.radial_power.items()},
             "per_image": {
@@ -339,6 +368,12 @@ def gradient_spectra(
         SpectralValueError: bad shapes, NaN, bad options.
     """
     cut = check_cutoffs(cutoffs)
+    _check(model, images, labels, batch_size)
+    _check_path(images, baseline, steps)
+    if min(images.shape[-2:]) < 2:
+        raise SpectralValueError(
+            f"images: expected H and W >= 2 for spectra, got {tuple(images.shape[-2:])}"
+        )
     grads = input_gradients(model, images, labels, batch_size=batch_size)
     ig = integrated_gradients(
         model, images, labels, baseline=baseline, steps=steps, batch_size=batch_size
@@ -353,11 +388,15 @@ def gradient_spectra(
     for kind, m in maps.items():
         p = power_spectrum(m.detach().to(torch.float64), center=True)
         p[..., h // 2, w // 2] = 0.0
+        ok = _has_spectrum(p.sum(1), m)  # maps with only round-off besides DC: left out
         total = p.sum((1, 2, 3), keepdim=True)
-        p = p / torch.where(total > 0, total, torch.ones_like(total))
+        p = torch.where(ok[:, None, None, None], p / total, torch.zeros_like(p))
         radii, prof = radial_profile(p)
-        radial[kind] = prof.sum(1).nanmean(0).to(images.dtype)
-        slopes[kind] = powerlaw_slope(radii, prof).to(images.dtype)
+        radial[kind] = prof[ok].sum(1).mean(0).to(images.dtype)
+        slope = powerlaw_slope(radii, prof)
+        slopes[kind] = torch.where(ok[:, None], slope, torch.full_like(slope, math.nan)).to(
+            images.dtype
+        )
         bands[kind] = band_energy(m.detach(), cutoffs=cut)
         centroid[kind] = mean_frequency(m.detach())
     return GradientSpectra(
