@@ -22,6 +22,15 @@ from spectral.datasets import BUILTIN_CLASSES, ImageDataset, load_dataset
 from spectral.errors import ImageReadError, SpectralError, SpectralTypeError, SpectralValueError
 from spectral.features import FeatureSpectra, feature_maps, feature_spectra, layer_names
 from spectral.fft import Backend, auto_order, available_backends, calibrate, set_auto_order
+from spectral.gradients import (
+    GradientSpectra,
+    edge_correlation,
+    gradient_spectra,
+    input_gradients,
+    integrated_gradients,
+    mean_frequency,
+)
+from spectral.heatmap import fourier_basis, fourier_heatmap, heatmap_bands
 from spectral.io import Alpha, read_image
 from spectral.metrics import (
     accuracy,
@@ -74,6 +83,7 @@ __all__ = [
     "BlurLayer",
     "FeatureSpectra",
     "FilterKind",
+    "GradientSpectra",
     "ImageDataset",
     "ImageReadError",
     "SmallCNN",
@@ -95,12 +105,19 @@ __all__ = [
     "calibration_metrics",
     "channel_names",
     "compare_spectra",
+    "edge_correlation",
     "feature_maps",
     "feature_spectra",
     "filter_metrics",
+    "fourier_basis",
+    "fourier_heatmap",
     "frequency_radius",
+    "gradient_spectra",
+    "heatmap_bands",
     "highpass",
+    "input_gradients",
     "insert_blur",
+    "integrated_gradients",
     "l2_dissimilarity",
     "layer_names",
     "linf_penalty",
@@ -110,6 +127,7 @@ __all__ = [
     "lowpass",
     "magnitude_spectrum",
     "make_attack",
+    "mean_frequency",
     "phase_spectrum",
     "power_spectrum",
     "powerlaw_slope",
