@@ -284,7 +284,7 @@ def heatmap_bands(
         SpectralValueError: not a 2-D map, or bad cutoffs.
 
     Examples:
-        >>> heatmap_bands(torch.ones(8, 8))
+        >>> heatmap_bands(torch.ones(16, 16))
         {'low': 1.0, 'mid': 1.0, 'high': 1.0, 'dc': 1.0}
     """
     if not isinstance(heat, torch.Tensor) or heat.ndim != 2 or heat.numel() == 0:
