@@ -27,7 +27,14 @@ class UserError(Exception):
     """A mistake in the command line or its files: reported as one line, exit code 1."""
 
 
-SeedOpt = Annotated[int, typer.Option("--seed", help="Random seed (sampling, noise, attacks).")]
+SeedOpt = Annotated[
+    int,
+    typer.Option("--seed", min=0, max=2**63 - 1, help="Random seed (sampling, noise, attacks)."),
+]
+VsWeightsOpt = Annotated[
+    Path | None,
+    typer.Option("--vs-weights", help="State dict for a module:factory --vs model."),
+]
 DeviceOpt = Annotated[str, typer.Option("--device", help="Torch device: cpu, cuda or cuda:N.")]
 ForceOpt = Annotated[
     bool,
@@ -168,11 +175,85 @@ def data_uri(png: Path) -> str:
     return "data:image/png;base64," + base64.b64encode(png.read_bytes()).decode("ascii")
 
 
-def load_models(model: str, vs: str, weights: Path | None, dev: Any) -> dict[str, Any]:
-    """``{--model: net, --vs: net}`` (``--vs`` left out when empty or the same model)."""
+def load_models(
+    model: str,
+    vs: str,
+    weights: Path | None,
+    dev: Any,
+    vs_weights: Path | None = None,
+    *,
+    options: tuple[str, str] = ("--model", "--vs"),
+) -> dict[str, Any]:
+    """``{name: net}`` for ``--model`` and ``--vs`` (left out when empty or identical).
+
+    Two entries with the same spec but different weights are named ``spec [file]``.
+    A load error names the option it came from.
+    """
     from spectral.models import load_model
 
-    nets = {model: load_model(model, weights=weights, device=dev)}
-    if vs and vs != model:
-        nets[vs] = load_model(vs, device=dev)
+    def load(spec: str, w: Path | None, option: str) -> Any:
+        try:
+            return load_model(spec, weights=w, device=dev)
+        except SpectralError as err:
+            message = str(err).splitlines()[0].removeprefix("model: ")
+            raise UserError(f"{option} {spec!r}: {message}") from None
+
+    entries = [(model, weights, options[0])]
+    if vs and (vs, vs_weights) != (model, weights):
+        entries.append((vs, vs_weights, options[1]))
+    same_spec = len(entries) == 2 and vs == model
+    nets: dict[str, Any] = {}
+    for spec, w, option in entries:
+        name = f"{spec} [{w.name if w else 'no weights'}]" if same_spec else spec
+        nets[name if name not in nets else f"{name} ({option})"] = load(spec, w, option)
     return nets
+
+
+def check_fit(nets: dict[str, Any], x: Any, y: Any) -> None:
+    """Run each model on two images: refuse (one line) a model that does not fit the data.
+
+    Catches a wrong number of input channels or image size, outputs that are not
+    ``(B, K)`` logits, and fewer classes than the data's labels, before any long work.
+    """
+    import torch
+
+    from spectral.models import Normalize
+
+    shape = tuple(x.shape[1:])
+    for name, net in nets.items():
+        for m in net.modules():  # a per-channel Normalize would broadcast 1 channel to 3
+            if isinstance(m, Normalize) and m.mean.shape[1] != shape[0]:
+                raise UserError(
+                    f"{name}: expects {m.mean.shape[1]}-channel images, the data has {shape[0]}"
+                )
+        flags = [(m, m.training) for m in net.modules()]
+        try:
+            net.eval()
+            with torch.no_grad():
+                out = net(x[:2])
+        except (RuntimeError, ValueError, TypeError, IndexError) as err:
+            first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+            raise UserError(
+                f"{name}: does not run on the data's images of shape (C, H, W) = {shape}: {first}"
+            ) from None
+        finally:
+            for m, flag in flags:
+                m.training = flag
+        if not isinstance(out, torch.Tensor) or out.ndim != 2:
+            got = tuple(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__
+            raise UserError(f"{name}: expected (batch, classes) logits, got {got}")
+        if len(y) and int(y.max()) >= out.shape[1]:
+            raise UserError(
+                f"{name}: has {out.shape[1]} classes but the data has labels up to {int(y.max())}"
+            )
+
+
+def check_attack(attack: str, net: Any, eps: float, steps: int) -> None:
+    """Build the attack once so an unknown name or a bad option fails before any work."""
+    import spectral as sp
+
+    try:
+        sp.make_attack(attack, net, eps=eps, steps=steps)
+    except SpectralError as err:
+        message = str(err).splitlines()[0].removeprefix("name: ")
+        raise UserError(f"--attack {attack}: {message}") from None

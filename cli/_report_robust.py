@@ -29,7 +29,7 @@ def robust_sections(
 ) -> tuple[dict[str, Any], list[Section]]:
     """Run the four analyses; return their JSON part and report sections."""
     from cli.calibrate import CALIBRATION_HEADER, calibration_analysis, calibration_rows
-    from cli.filters import FILTER_HEADER, filter_analysis
+    from cli.filters import FILTER_HEADER, filter_analysis, has_3x3_conv
     from cli.gradients import GRADIENT_HEADER, gradient_analysis, gradient_rows
     from cli.heatmap import HEATMAP_HEADER, heatmap_analysis, heatmap_rows
     from spectral.plot import save_figure
@@ -38,23 +38,30 @@ def robust_sections(
     sections: list[Section] = []
     names = " vs ".join(nets)
 
-    rows, table, fig = filter_analysis(nets)
-    save_figure(fig, figdir / "filters.png")
-    out["filters"] = rows
-    sections.append(
-        Section(
-            f"3x3 filter statistics: {names}",
-            [
-                "Per 3x3 conv layer (Gavrikov & Keuper 2022): sparsity = fraction of filters "
-                "whose weights are all below 1% of the layer's largest; variance entropy "
-                "(normalised: 0 = all filters alike, 1 = spread over all 9 directions), also "
-                "on the non-sparse filters only; orthogonality of the layer's output filters "
-                "(1 = orthogonal)."
-            ],
-            [Table("Per layer", FILTER_HEADER, table)],
-            [(figdir / "filters.png", "Metrics per layer and the first-layer filters")],
+    with3x3 = {name: net for name, net in nets.items() if has_3x3_conv(net)}
+    text = [
+        "Per 3x3 conv layer (Gavrikov & Keuper 2022): sparsity = fraction of filters "
+        "whose weights are all below 1% of the layer's largest; variance entropy "
+        "(normalised: 0 = all filters alike, 1 = spread over all 9 directions), also "
+        "on the non-sparse filters only; orthogonality of the layer's output filters "
+        "(1 = orthogonal)."
+    ]
+    if len(with3x3) < len(nets):
+        text.append(
+            "Left out (no Conv2d with 3x3 kernels): "
+            + ", ".join(name for name in nets if name not in with3x3)
+            + "."
         )
-    )
+    out["filters"] = {}
+    if with3x3:
+        rows, table, fig = filter_analysis(with3x3)
+        save_figure(fig, figdir / "filters.png")
+        out["filters"] = rows
+        tables = [Table("Per layer", FILTER_HEADER, table)]
+        figures = [(figdir / "filters.png", "Metrics per layer and the first-layer filters")]
+    else:
+        tables, figures = [], []
+    sections.append(Section(f"3x3 filter statistics: {names}", text, tables, figures))
 
     models, fig = calibration_analysis(nets, x, y, adversarial, n_bins=15)
     save_figure(fig, figdir / "calibration.png")

@@ -19,6 +19,7 @@ from cli._common import (
     UserError,
     WeightsOpt,
     check_eps,
+    check_fit,
     check_out,
     output_dir,
     parse_device,
@@ -117,6 +118,8 @@ def blur(
         wb_models = [(s, _alpha_of(s), load_model(s, device=dev)) for s in wb_specs]
         sub = test.subset(n_images, seed=seed)
         x, y = sub.images.to(dev), sub.labels.to(dev)
+        fit = {model: m} | ({surrogate: sur} if sur is not None else {})
+        check_fit(fit | {s: net for s, _, net in wb_models}, x, y)
         with progress() as bar:
             n_steps = 1 + len(size_list) * len(pos_list) + 1 + 2 * len(wb_models)
             task = bar.add_task("blur evaluation", total=n_steps)

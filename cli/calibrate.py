@@ -17,12 +17,16 @@ from cli._common import (
     SeedOpt,
     StepsOpt,
     UserError,
+    VsWeightsOpt,
     WeightsOpt,
+    check_attack,
     check_eps,
+    check_fit,
     check_out,
     load_models,
     output_dir,
     parse_device,
+    progress,
     stdout,
     user_errors,
     write_json,
@@ -88,6 +92,7 @@ def calibrate(
         "builtin:adversarial"
     ),
     weights: WeightsOpt = None,
+    vs_weights: VsWeightsOpt = None,
     data: DataOpt = "builtin",
     attack: AttackOpt = "pgd",
     eps: EpsOpt = 8 / 255,
@@ -115,12 +120,18 @@ def calibrate(
         dev = parse_device(device)
         check_out(out, force)
         test = sp.load_dataset(data, "test", seed=seed).subset(n_images, seed=seed)
-        nets = load_models(model, vs, weights, dev)
+        nets = load_models(model, vs, weights, dev, vs_weights)
         x, y = test.images.to(dev), test.labels.to(dev)
-        adversarial = {
-            name: sp.make_attack(attack, net, eps=eps, steps=steps, seed=seed)(x, y)
-            for name, net in nets.items()
-        }
+        check_fit(nets, x, y)
+        check_attack(attack, next(iter(nets.values())), eps, steps)
+        adversarial = {}
+        with progress() as bar:
+            task = bar.add_task(f"attack ({attack})", total=len(nets))
+            for name, net in nets.items():
+                adversarial[name] = sp.make_attack(attack, net, eps=eps, steps=steps, seed=seed)(
+                    x, y
+                )
+                bar.advance(task)
         models, fig = calibration_analysis(nets, x, y, adversarial, n_bins=n_bins)
         result = {"attack": attack, "eps": eps, "n_images": len(x), "models": models}
         with output_dir(out, force) as tmp:
@@ -134,3 +145,4 @@ def calibrate(
                 f"under-confidence {m['underconfidence']:.3f}",
                 soft_wrap=True,
             )
+    stdout.print(f"wrote {out}/calibrate.json, calibrate.png", soft_wrap=True)

@@ -12,6 +12,7 @@ from cli._common import (
     ForceOpt,
     ModelOpt,
     SeedOpt,
+    VsWeightsOpt,
     WeightsOpt,
     check_out,
     load_models,
@@ -31,6 +32,13 @@ METRICS = (
 
 
 FILTER_HEADER = ["model", "layer", "n", *(m.replace("_", " ") for m in METRICS)]
+
+
+def has_3x3_conv(net: Any) -> bool:
+    """Whether ``net`` has a ``Conv2d`` with 3x3 kernels (what the statistics need)."""
+    from torch import nn
+
+    return any(isinstance(m, nn.Conv2d) and tuple(m.kernel_size) == (3, 3) for m in net.modules())
 
 
 def filter_analysis(nets: dict[str, Any]) -> tuple[dict[str, Any], list[list[Any]], Any]:
@@ -53,6 +61,7 @@ def filters(
         "builtin:adversarial"
     ),
     weights: WeightsOpt = None,
+    vs_weights: VsWeightsOpt = None,
     out: Annotated[Path, typer.Option("--out", help="Output directory.")] = Path(
         "spectral-filters"
     ),
@@ -66,7 +75,7 @@ def filters(
     with user_errors():
         dev = parse_device(device)
         check_out(out, force)
-        nets = load_models(model, vs, weights, dev)
+        nets = load_models(model, vs, weights, dev, vs_weights)
         rows, table, fig = filter_analysis(nets)
         md = ["| " + " | ".join(FILTER_HEADER) + " |", "|---|---|---:|" + "---:|" * len(METRICS)]
         md += [

@@ -14,7 +14,9 @@ from cli._common import (
     ModelOpt,
     SeedOpt,
     UserError,
+    VsWeightsOpt,
     WeightsOpt,
+    check_fit,
     check_out,
     load_models,
     output_dir,
@@ -44,11 +46,14 @@ def gradient_analysis(
     from spectral.gradients import gradient_spectra
     from spectral.plot import gradient_figure
 
-    task = bar.add_task("input gradients", total=len(nets))
     results = {}
     for name, net in nets.items():
-        results[name] = gradient_spectra(net, x, y, steps=steps)
-        bar.advance(task)
+        task = bar.add_task(f"gradients {name}", total=None)
+
+        def tick(done: int, total: int, task: Any = task) -> None:
+            bar.update(task, completed=done, total=total)
+
+        results[name] = gradient_spectra(net, x, y, steps=steps, progress=tick)
     out = {
         "n_images": int(x.shape[0]),
         "steps": steps,
@@ -87,6 +92,7 @@ def gradients(
         "builtin:adversarial"
     ),
     weights: WeightsOpt = None,
+    vs_weights: VsWeightsOpt = None,
     data: DataOpt = "builtin",
     n_images: Annotated[int, typer.Option("--n-images", help="Test images.")] = 256,
     steps: Annotated[int, typer.Option("--steps", help="Integrated-gradient path points.")] = 32,
@@ -103,15 +109,15 @@ def gradients(
     from spectral.plot import save_figure
 
     with user_errors():
-        if n_images < 1 or steps < 1 or show < 1:
-            raise UserError(
-                f"--n-images, --steps, --show: expected >= 1, got {n_images}, {steps}, {show}"
-            )
+        for option, value in (("--n-images", n_images), ("--steps", steps), ("--show", show)):
+            if value < 1:
+                raise UserError(f"{option}: expected >= 1, got {value}")
         dev = parse_device(device)
         check_out(out, force)
         test = sp.load_dataset(data, "test", seed=seed).subset(n_images, seed=seed)
-        nets = load_models(model, vs, weights, dev)
+        nets = load_models(model, vs, weights, dev, vs_weights)
         x, y = test.images.to(dev), test.labels.to(dev)
+        check_fit(nets, x, y)
         with progress() as bar:
             result, fig = gradient_analysis(nets, x, y, steps=steps, show=show, bar=bar)
         result["seed"] = seed

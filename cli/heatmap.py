@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -14,7 +15,9 @@ from cli._common import (
     ModelOpt,
     SeedOpt,
     UserError,
+    VsWeightsOpt,
     WeightsOpt,
+    check_fit,
     check_out,
     load_models,
     output_dir,
@@ -97,6 +100,7 @@ def heatmap(
         "builtin:adversarial"
     ),
     weights: WeightsOpt = None,
+    vs_weights: VsWeightsOpt = None,
     data: DataOpt = "builtin",
     eps: Annotated[
         float, typer.Option("--eps", help="L2 norm of each channel's perturbation.")
@@ -118,16 +122,16 @@ def heatmap(
 
     with user_errors():
         check_heatmap_eps(eps)
-        if n_images < 1 or batch_size < 0:
-            raise UserError(
-                f"--n-images: expected >= 1 (got {n_images}); --batch-size: expected >= 0 "
-                f"(got {batch_size})"
-            )
+        if n_images < 1:
+            raise UserError(f"--n-images: expected >= 1, got {n_images}")
+        if batch_size < 0:
+            raise UserError(f"--batch-size: expected >= 0 (0: automatic), got {batch_size}")
         dev = parse_device(device)
         check_out(out, force)
         test = sp.load_dataset(data, "test", seed=seed).subset(n_images, seed=seed)
-        nets = load_models(model, vs, weights, dev)
+        nets = load_models(model, vs, weights, dev, vs_weights)
         x, y = test.images.to(dev), test.labels.to(dev)
+        check_fit(nets, x, y)
         bs = batch_size or (64 if dev.type == "cpu" else 4096)
         with progress() as bar:
             result, fig = heatmap_analysis(nets, x, y, eps=eps, seed=seed, batch_size=bs, bar=bar)
@@ -136,9 +140,9 @@ def heatmap(
             write_json(tmp / "heatmap.json", result)
             save_figure(fig, tmp / "heatmap.png")
     for row in heatmap_rows(result):
+        bands = "/".join("–" if math.isnan(v) else f"{v:.3f}" for v in row[3:6])
         stdout.print(
-            f"{row[0]}: clean error {row[1]:.3f}, mean error {row[2]:.3f}, "
-            f"low/mid/high {row[3]:.3f}/{row[4]:.3f}/{row[5]:.3f}",
+            f"{row[0]}: clean error {row[1]:.3f}, mean error {row[2]:.3f}, low/mid/high {bands}",
             soft_wrap=True,
         )
     stdout.print(f"wrote {out}/heatmap.json, heatmap.png", soft_wrap=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 import sys
 
 import typer
@@ -34,8 +35,14 @@ app.command("train")(train)
 app.command("zoo")(zoo)
 
 
+def _terminate(signum: int, _frame: object) -> None:
+    """SIGTERM (a scheduler, ``timeout``) unwinds like Ctrl-C: partial output is removed."""
+    raise SystemExit(128 + signum)
+
+
 def main() -> None:
     """Console-script entry point: usage errors become one ``error:`` line on stderr."""
+    signal.signal(signal.SIGTERM, _terminate)
     try:
         rv = app(standalone_mode=False)
     except typer.Abort:

@@ -36,8 +36,11 @@ from cli._common import (
     StepsOpt,
     UserError,
     WeightsOpt,
+    check_attack,
     check_eps,
+    check_fit,
     check_out,
+    load_models,
     output_dir,
     parse_device,
     progress,
@@ -68,6 +71,10 @@ def report(
             "next to builtin:standard; '' for none).",
         ),
     ] = "auto",
+    compare_weights: Annotated[
+        Path | None,
+        typer.Option("--compare-weights", help="State dict for a module:factory --compare-model."),
+    ] = None,
     data: DataOpt = "builtin",
     attack: AttackOpt = "pgd",
     eps: EpsOpt = 8 / 255,
@@ -133,16 +140,26 @@ def report(
         from spectral.features import resolve_layer
 
         test = sp.load_dataset(data, "test", seed=seed).subset(n_images, seed=seed)
-        net = sp.load_model(model, weights=weights, device=dev)
         if compare_model == "auto":
             compare_model = "builtin:adversarial" if model == "builtin:standard" else ""
-        other = sp.load_model(compare_model, device=dev) if compare_model else None
+        nets = load_models(
+            model,
+            compare_model,
+            weights,
+            dev,
+            compare_weights,
+            options=("--model", "--compare-model"),
+        )
+        names = list(nets)
+        net = nets[names[0]]
+        other = nets[names[1]] if len(names) > 1 else None
+        check_fit(nets, test.images.to(dev), test.labels.to(dev))
         layer_list = (
             [v.strip() for v in layers.split(",") if v.strip()] if layers else default_layers(net)
         )
         for layer in layer_list:
             resolve_layer(net, layer)
-        sp.make_attack(attack, net, eps=eps, steps=steps)  # unknown names fail here
+        check_attack(attack, net, eps, steps)
         result: dict[str, Any] = {
             "spectral_version": sp.__version__,
             "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
@@ -161,9 +178,9 @@ def report(
             x, y = test.images.to(dev), test.labels.to(dev)
             model_part, model_secs, adversarial = model_sections(
                 model=net,
-                model_name=model,
+                model_name=names[0],
                 compare=other,
-                compare_name=compare_model or None,
+                compare_name=names[1] if other is not None else None,
                 x=x,
                 y=y,
                 attack=attack,
@@ -192,7 +209,6 @@ def report(
             # robust vs normal: filters, calibration, gradients, Fourier heat map ----------------
             from cli._report_robust import robust_sections
 
-            nets = {model: net} | ({compare_model: other} if other is not None else {})
             robust_part, robust_secs = robust_sections(
                 nets=nets,
                 x=x,
@@ -397,7 +413,7 @@ def report(
                 )
             }
             (tmp / "report.html").write_text(
-                render("spectral report (built-in default)", meta, sections), encoding="utf-8"
+                render("spectral report", meta, sections), encoding="utf-8"
             )
 
     table = RichTable(title=f"spectral report -> {out}")

@@ -17,6 +17,7 @@ Attributions are of the *class score*: the logit of the given label.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -36,6 +37,8 @@ from spectral.spectra import (
     powerlaw_slope,
     radial_profile,
 )
+
+Progress = Callable[[int, int], None] | None
 
 __all__ = [
     "GradientSpectra",
@@ -68,7 +71,9 @@ def _score_grad(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> torch.Ten
     return g
 
 
-def _check(model: Any, images: Any, labels: Any, batch_size: Any) -> int:
+def _check(model: Any, images: Any, labels: Any, batch_size: Any, progress: Any = None) -> int:
+    if progress is not None and not callable(progress):
+        raise SpectralTypeError(f"progress: expected a callable, got {type(progress).__name__}")
     _check_model(model)
     check_images(images, "images")
     _check_labels(labels, images)
@@ -76,7 +81,12 @@ def _check(model: Any, images: Any, labels: Any, batch_size: Any) -> int:
 
 
 def input_gradients(
-    model: nn.Module, images: torch.Tensor, labels: torch.Tensor, *, batch_size: int = 128
+    model: nn.Module,
+    images: torch.Tensor,
+    labels: torch.Tensor,
+    *,
+    batch_size: int = 128,
+    progress: Progress = None,
 ) -> torch.Tensor:
     """Gradient of each image's class score (the logit of its label) w.r.t. the image.
 
@@ -87,6 +97,7 @@ def input_gradients(
         labels: ``(B,)`` classes whose score is differentiated (true labels, or the
             model's predictions from :func:`spectral.predict`).
         batch_size: images per backward pass.
+        progress: called with ``(images done, images)`` after each pass.
 
     Returns:
         ``(B, C, H, W)`` gradients like ``images``.
@@ -101,12 +112,15 @@ def input_gradients(
         >>> torch.equal(g[0].flatten(), net[1].weight[0].detach())
         True
     """
-    bs = _check(model, images, labels, batch_size)
+    bs = _check(model, images, labels, batch_size, progress)
     out = []
+    n = images.shape[0]
     with _model_left_as_found(model), torch.enable_grad():
         model.eval()
-        for i in range(0, images.shape[0], bs):
+        for i in range(0, n, bs):
             out.append(_score_grad(model, images[i : i + bs], labels[i : i + bs]))
+            if progress is not None:
+                progress(min(n, i + bs), n)
     return torch.cat(out)
 
 
@@ -141,6 +155,7 @@ def integrated_gradients(
     baseline: float | torch.Tensor = 0.0,
     steps: int = 32,
     batch_size: int = 128,
+    progress: Progress = None,
 ) -> torch.Tensor:
     """Integrated gradients of each image's class score (Sundararajan et al. 2017).
 
@@ -156,6 +171,8 @@ def integrated_gradients(
             or a tensor broadcastable to ``images``.
         steps: points on the straight path (>= 1).
         batch_size: path points per backward pass.
+        progress: called with ``(images done, images)`` after each image's path (or
+            group of images' paths).
 
     Returns:
         ``(B, C, H, W)`` attributions like ``images``.
@@ -172,7 +189,7 @@ def integrated_gradients(
         >>> torch.allclose(ig.sum((1, 2, 3)), f(x) - f(torch.zeros_like(x)), atol=1e-5)
         True
     """
-    bs = _check(model, images, labels, batch_size)
+    bs = _check(model, images, labels, batch_size, progress)
     x0 = _check_path(images, baseline, steps)
     alphas = (torch.arange(steps, dtype=images.dtype, device=images.device) + 0.5) / steps
     per_image = max(1, bs // steps)  # images per pass, each with all its path points
@@ -189,6 +206,8 @@ def integrated_gradients(
                 g = _score_grad(model, path.reshape(-1, *x.shape[1:]), y.repeat(len(a)))
                 total += g.reshape(len(a), *x.shape).sum(0)
             out.append((x - b) * total / steps)
+            if progress is not None:
+                progress(min(images.shape[0], i + per_image), images.shape[0])
     return torch.cat(out)
 
 
@@ -345,6 +364,7 @@ def gradient_spectra(
     baseline: float | torch.Tensor = 0.0,
     cutoffs: tuple[float, float] = (1 / 8, 1 / 4),
     batch_size: int = 128,
+    progress: Progress = None,
 ) -> GradientSpectra:
     """Input and integrated gradients of ``model`` and how smooth and image-like they are.
 
@@ -359,6 +379,8 @@ def gradient_spectra(
         baseline: integrated-gradient baseline.
         cutoffs: band cutoffs for :func:`spectral.band_energy`.
         batch_size: images (or path points) per backward pass.
+        progress: called with ``(done, total)`` in units of one image's backward pass
+            (``total = B * (1 + steps)``).
 
     Returns:
         A :class:`GradientSpectra`.
@@ -368,15 +390,32 @@ def gradient_spectra(
         SpectralValueError: bad shapes, NaN, bad options.
     """
     cut = check_cutoffs(cutoffs)
-    _check(model, images, labels, batch_size)
+    _check(model, images, labels, batch_size, progress)
     _check_path(images, baseline, steps)
     if min(images.shape[-2:]) < 2:
         raise SpectralValueError(
             f"images: expected H and W >= 2 for spectra, got {tuple(images.shape[-2:])}"
         )
-    grads = input_gradients(model, images, labels, batch_size=batch_size)
+    n = images.shape[0]
+    work = n * (1 + steps)
+
+    def grad_tick(done: int, _: int) -> None:
+        if progress is not None:
+            progress(done, work)
+
+    def ig_tick(done: int, _: int) -> None:
+        if progress is not None:
+            progress(n + done * steps, work)
+
+    grads = input_gradients(model, images, labels, batch_size=batch_size, progress=grad_tick)
     ig = integrated_gradients(
-        model, images, labels, baseline=baseline, steps=steps, batch_size=batch_size
+        model,
+        images,
+        labels,
+        baseline=baseline,
+        steps=steps,
+        batch_size=batch_size,
+        progress=ig_tick,
     )
     maps = {"gradient": grads, "integrated": ig, "image": images}
     radii = torch.empty(0)
@@ -389,8 +428,8 @@ def gradient_spectra(
         p = power_spectrum(m.detach().to(torch.float64), center=True)
         p[..., h // 2, w // 2] = 0.0
         ok = _has_spectrum(p.sum(1), m)  # maps with only round-off besides DC: left out
-        total = p.sum((1, 2, 3), keepdim=True)
-        p = torch.where(ok[:, None, None, None], p / total, torch.zeros_like(p))
+        energy = p.sum((1, 2, 3), keepdim=True)
+        p = torch.where(ok[:, None, None, None], p / energy, torch.zeros_like(p))
         radii, prof = radial_profile(p)
         radial[kind] = prof[ok].sum(1).mean(0).to(images.dtype)
         slope = powerlaw_slope(radii, prof)

@@ -205,3 +205,31 @@ def test_same_seed_same_numbers(tmp_path: Path, report_dir: Path) -> None:
     assert a["dataset_spectrum"] == b["dataset_spectrum"]
     for key in ("filters", "calibration", "gradients", "heatmap"):
         assert a[key] == b[key], key
+
+
+def test_sigterm_leaves_nothing_behind(tmp_path: Path) -> None:
+    """A scheduler's SIGTERM unwinds like Ctrl-C: no report, no hidden partial folder."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    out = tmp_path / "r"
+    root = Path(__file__).resolve().parents[1]
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "cli.main", "report", "--out", str(out), "--n-images", "64"],
+        cwd=root,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        env={**os.environ, "PYTHONPATH": str(root)},
+    )
+    deadline = time.monotonic() + 120
+    while not list(tmp_path.glob(".r.partial-*")) and time.monotonic() < deadline:
+        if proc.poll() is not None:
+            pytest.fail(f"report ended before it could be interrupted: {proc.stderr.read()!r}")
+        time.sleep(0.05)
+    assert list(tmp_path.glob(".r.partial-*")), "the report never started writing"
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(timeout=60) == 128 + signal.SIGTERM
+    assert list(tmp_path.iterdir()) == []
