@@ -19,7 +19,7 @@ import numpy as np
 import torch
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
-from matplotlib.ticker import NullFormatter
+from matplotlib.ticker import FixedLocator, MaxNLocator, NullFormatter
 
 __all__ = [
     "blur_figure",
@@ -111,6 +111,7 @@ def plot_radial_profile(
     *,
     title: str | None = None,
     slopes: Mapping[str, float] | None = None,
+    styles: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> list[Any]:
     """Draw radial power profiles on log-log axes (DC and zero power left out).
 
@@ -120,6 +121,7 @@ def plot_radial_profile(
         profiles: label -> ``(n_bins,)`` profile.
         title: axes title.
         slopes: optional label -> fitted power-law slope, shown in the legend.
+        styles: optional label -> keyword arguments for ``ax.plot`` (colour, line style).
 
     Returns:
         The drawn :class:`matplotlib.lines.Line2D` objects, one per profile.
@@ -134,12 +136,19 @@ def plot_radial_profile(
         text = label
         if slopes and label in slopes and np.isfinite(slopes[label]):
             text = f"{label} (slope {slopes[label]:.2f})"
-        (line,) = ax.plot(r[keep], p[keep], label=text)
+        (line,) = ax.plot(r[keep], p[keep], label=text, **dict((styles or {}).get(label, {})))
         lines.append(line)
     if any_points:
         ax.set_xscale("log")
         ax.set_yscale("log")
         ax.xaxis.set_minor_formatter(NullFormatter())  # minor labels crowd a short decade
+        pos = r[r > 0]
+        if pos.size:  # radii of a small image span a decade or so: label octaves 1/2^k
+            ks = range(int(np.floor(-np.log2(pos.max()))), int(np.ceil(-np.log2(pos.min()))) + 1)
+            ticks = sorted(2.0**-k for k in ks if pos.min() * 0.99 <= 2.0**-k <= pos.max() * 1.01)
+            if 2 <= len(ticks) <= 6:  # wider ranges keep the decade labels
+                ax.xaxis.set_major_locator(FixedLocator(ticks))
+                ax.set_xticklabels([f"1/{round(1 / t)}" for t in ticks])
     ax.set_xlabel("radius (cycles/px)")
     ax.set_ylabel("mean power")
     ax.grid(True, which="both", alpha=0.3)
@@ -454,6 +463,9 @@ def plot_filter_metric(
         (line,) = ax.plot(range(1, len(y) + 1), y, marker="o", label=label)
         lines.append(line)
     ax.set_xlabel("3x3 conv layer (depth)")
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    if metric.startswith("sparsity"):  # a fraction, mostly 0: a [0, 1] axis keeps it honest
+        ax.set_ylim(-0.03, 1.03)
     ax.set_title(title or metric.replace("_", " "))
     ax.grid(True, alpha=0.3)
     if lines:
@@ -487,7 +499,8 @@ def plot_filter_grid(
     lo = tiles.amin(dim=(1, 2, 3), keepdim=True)
     span = (tiles.amax(dim=(1, 2, 3), keepdim=True) - lo).clamp_min(1e-12)
     tiles = (tiles - lo) / span
-    mosaic = np.ones((rows * (k + 1) - 1, cols * (k + 1) - 1, 3 if colour else 1))
+    # mid-grey gaps: white would merge with each tile's brightest weight
+    mosaic = np.full((rows * (k + 1) - 1, cols * (k + 1) - 1, 3 if colour else 1), 0.5)
     for i in range(n):
         r, c = divmod(i, cols)
         mosaic[r * (k + 1) : r * (k + 1) + k, c * (k + 1) : c * (k + 1) + k] = (
@@ -591,6 +604,9 @@ def heatmap_figure(
 ) -> Figure:
     """Fourier heat maps side by side on one shared colour scale (Yin et al. 2019).
 
+    With two maps a third panel shows their difference (second minus first) on a
+    symmetric diverging scale: red where the second model errs more.
+
     Args:
         maps: label -> centred ``(H, W)`` error map from :func:`spectral.fourier_heatmap`.
         eps: the perturbation norm, for the title.
@@ -599,15 +615,38 @@ def heatmap_figure(
     Returns:
         The figure.
     """
-    vmax = max((float(m.max()) for m in maps.values()), default=1.0) or 1.0
-    fig, axes = new_figure(1, max(1, len(maps)), size=(3.9, 3.4))
-    for j, (label, heat) in enumerate(maps.items()):
+    items = list(maps.items())
+    vmax = max((float(m.max()) for _, m in items), default=1.0) or 1.0
+    panels = len(items) + (1 if len(items) == 2 else 0)
+    fig, axes = new_figure(1, max(1, panels), size=(3.9, 3.4))
+    for j, (label, heat) in enumerate(items):
         extra = ""
         if clean_error and label in clean_error:
-            extra = f" (clean {clean_error[label]:.1%})"
-        plot_spectrum(
-            axes[0, j], heat, title=f"{label}{extra}", cmap="viridis", vmin=0.0, vmax=vmax
+            extra = f"\n(clean error {clean_error[label]:.1%})"
+        im = plot_spectrum(
+            axes[0, j],
+            heat,
+            title=f"{label}{extra}",
+            cmap="viridis",
+            vmin=0.0,
+            vmax=vmax,
+            colorbar=False,
         )
+        fig.colorbar(im, ax=axes[0, j], fraction=0.046, pad=0.04, label="error rate")
+    if len(items) == 2:
+        (a_label, a), (b_label, b) = items
+        diff = b.detach().double().cpu() - a.detach().double().cpu()
+        lim = float(diff.abs().max()) or 1.0
+        im = plot_spectrum(
+            axes[0, 2],
+            diff,
+            title=f"{b_label}\nminus {a_label}",
+            cmap="RdBu_r",
+            vmin=-lim,
+            vmax=lim,
+            colorbar=False,
+        )
+        fig.colorbar(im, ax=axes[0, 2], fraction=0.046, pad=0.04, label="error rate difference")
     fig.suptitle(
         "error rate under Fourier basis perturbations" + (f", eps = {eps:g}" if eps else "")
     )
@@ -651,9 +690,10 @@ def gradient_figure(
     """Images next to each model's input and integrated gradients, then their spectra.
 
     The top rows show, per image: the image, then for each model its input gradient and
-    integrated gradient (:func:`plot_attribution`). The bottom row has the mean radial
-    power of each kind of map, one line per model, with the images' own for reference,
-    and the band energies.
+    integrated gradient (:func:`plot_attribution`; each panel scaled on its own, so
+    compare patterns, not magnitudes). The bottom row has the mean normalised radial
+    power of each kind of map and the band energies: one colour per model (solid:
+    gradient, hatched/dashed: integrated gradients), grey for the images themselves.
 
     Args:
         images: ``(B, C, H, W)`` images in ``[0, 1]``.
@@ -665,8 +705,8 @@ def gradient_figure(
     """
     n = min(n_images, int(images.shape[0]))
     cols = 1 + 2 * len(results)
-    fig = Figure(figsize=(max(2.2 * cols, 11.0), 2.2 * n + 3.4), layout="constrained")
-    top, bottom = np.asarray(fig.subfigures(2, 1, height_ratios=[2.2 * n, 3.4])).ravel()
+    fig = Figure(figsize=(max(2.2 * cols, 11.0), 2.2 * n + 3.8), layout="constrained")
+    top, bottom = np.asarray(fig.subfigures(2, 1, height_ratios=[2.2 * n, 3.8])).ravel()
     axes = np.atleast_2d(top.subplots(n, cols, squeeze=False))
     low = bottom.subplots(1, 3, squeeze=False)[0]
     for i in range(n):
@@ -674,6 +714,8 @@ def gradient_figure(
         axes[i, 0].imshow(
             img.permute(1, 2, 0).numpy() if img.shape[0] == 3 else img.mean(0).numpy(),
             cmap=None if img.shape[0] == 3 else "gray",
+            vmin=0.0,
+            vmax=1.0,
             interpolation="nearest",
         )
         axes[i, 0].set_axis_off()
@@ -684,19 +726,48 @@ def gradient_figure(
                 plot_attribution(
                     axes[i, 1 + 2 * j + k], maps[i], title=f"{label}: {kind}" if i == 0 else None
                 )
+    top.suptitle("attributions, each panel scaled to its own 99th percentile", fontsize="small")
     first = next(iter(results.values()), None)
     if first is None:
         for ax in low:
             ax.set_axis_off()
         return fig
+    colour = {label: f"C{j}" for j, label in enumerate(results)}
     for k, kind in enumerate(("gradient", "integrated")):
         profiles = {label: r.radial_power[kind] for label, r in results.items()}
-        profiles["image"] = first.radial_power["image"]
-        plot_radial_profile(low[k], first.radii, profiles, title=f"{kind}: radial power")
-    fractions = {
-        f"{label}: {kind}": [r.summary()[kind][b] for b in ("low", "mid", "high")]
+        profiles["images"] = first.radial_power["image"]
+        styles: dict[str, dict[str, Any]] = {
+            label: {"color": colour[label], "linestyle": "-" if k == 0 else "--"}
+            for label in results
+        }
+        styles["images"] = {"color": "0.5", "linestyle": ":"}
+        plot_radial_profile(
+            low[k], first.radii, profiles, title=f"{kind}: radial power", styles=styles
+        )
+        low[k].set_ylabel("mean power (each map's sums to 1)")
+    ax = low[2]
+    bars = [
+        (f"{label}: {kind}", r.summary()[key], colour[label], hatch)
         for label, r in results.items()
-        for kind in ("gradient", "integrated")
-    }
-    plot_band_energy(low[2], fractions, title="band energy")
+        for kind, key, hatch in (("gradient", "gradient", None), ("IG", "integrated", "//"))
+    ]
+    bars.append(("images", first.summary()["image"], "0.6", None))
+    width = 0.8 / len(bars)
+    x = np.arange(3)
+    for t, (name, row, col, hatch) in enumerate(bars):
+        vals = [row[b] for b in ("low", "mid", "high")]
+        ax.bar(
+            x + (t - (len(bars) - 1) / 2) * width,
+            vals,
+            width,
+            label=name,
+            color=col,
+            hatch=hatch,
+            edgecolor="white" if hatch else None,
+        )
+    ax.set_xticks(x, ["low", "mid", "high"])
+    ax.set_ylim(0, 1)
+    ax.set_ylabel("fraction of non-DC energy")
+    ax.set_title("band energy")
+    ax.legend(fontsize="x-small", loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
     return fig

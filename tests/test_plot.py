@@ -156,3 +156,84 @@ def test_reliability_and_confidence_histogram() -> None:
     conf = torch.softmax(logits, 1).max(1).values
     (patches,) = plot.plot_confidence_histogram(ax, {"clean": conf}, n_bins=5)
     assert len(patches) == 1 and ax.get_xlabel() == "confidence"
+
+
+def test_heatmap_figure_shares_one_scale_and_draws_the_difference() -> None:
+    a = torch.rand(8, 8, dtype=torch.float64) * 0.5
+    b = torch.rand(8, 8, dtype=torch.float64)
+    fig = plot.heatmap_figure({"A": a, "B": b}, eps=2.0, clean_error={"A": 0.1, "B": 0.25})
+    ims = [ax.images[0] for ax in fig.axes if ax.images]
+    assert len(ims) == 3
+    np.testing.assert_allclose(ims[0].get_array(), a.numpy())
+    np.testing.assert_allclose(ims[2].get_array(), (b - a).numpy())
+    assert ims[0].get_clim() == ims[1].get_clim() == (0.0, float(b.max()))
+    lim = float((b - a).abs().max())
+    assert ims[2].get_clim() == pytest.approx((-lim, lim))
+    titles = [ax.get_title() for ax in fig.axes if ax.images]
+    assert "clean error 10.0%" in titles[0] and "clean error 25.0%" in titles[1]
+    assert "eps = 2" in fig.get_suptitle()
+    # one map: no difference panel
+    one = plot.heatmap_figure({"A": a})
+    assert sum(1 for ax in one.axes if ax.images) == 1
+
+
+def test_plot_attribution_maps_zero_to_grey_and_clips() -> None:
+    a = torch.zeros(3, 4, 4, dtype=torch.float64)
+    a[0, 0, 0] = 100.0  # one outlier above the 99th percentile is clipped
+    a[1] = torch.linspace(-1, 1, 16).reshape(4, 4)
+    ax = _ax()
+    img = np.asarray(plot.plot_attribution(ax, a).get_array())
+    assert img.shape == (4, 4, 3) and img.min() >= 0 and img.max() <= 1
+    q = float(torch.quantile(a.abs().flatten(), 0.99))
+    np.testing.assert_allclose(img[..., 2], 0.5)  # an all-zero channel is mid-grey
+    np.testing.assert_allclose(img[..., 1], np.clip(0.5 + a[1].numpy() / (2 * q), 0, 1))
+    assert img[0, 0, 0] == 1.0
+    grey = plot.plot_attribution(_ax(), a[1:2])  # one channel: diverging, symmetric scale
+    lo, hi = grey.get_clim()
+    assert lo == -hi and grey.get_cmap().name == "RdBu_r"
+    with pytest.raises(ValueError, match="C, H, W"):
+        plot.plot_attribution(_ax(), a[0])
+
+
+def test_gradient_figure_panels_and_bars_match_the_results() -> None:
+    torch.manual_seed(0)
+    net = torch.nn.Sequential(
+        torch.nn.Conv2d(3, 4, 3, padding=1), torch.nn.Tanh(), torch.nn.Flatten(),
+        torch.nn.Linear(4 * 16 * 16, 3),
+    )  # fmt: skip
+    x, y = torch.rand(5, 3, 16, 16), torch.tensor([0, 1, 2, 0, 1])
+    res = {"m1": sp.gradient_spectra(net, x, y, steps=4), "m2": sp.gradient_spectra(net, x, y)}
+    fig = plot.gradient_figure(x, res, n_images=2)
+    image_axes = [ax for ax in fig.axes if ax.images]
+    assert len(image_axes) == 2 * (1 + 2 * 2)
+    bar_ax = next(ax for ax in fig.axes if ax.get_title() == "band energy")
+    heights = [p.get_height() for p in bar_ax.patches]
+    want = []
+    for row in (
+        res["m1"].summary()["gradient"],
+        res["m1"].summary()["integrated"],
+        res["m2"].summary()["gradient"],
+        res["m2"].summary()["integrated"],
+        res["m1"].summary()["image"],
+    ):
+        want += [row["low"], row["mid"], row["high"]]
+    np.testing.assert_allclose(heights, want)
+
+
+def test_radial_profile_labels_octaves_on_a_short_axis() -> None:
+    radii = torch.arange(17, dtype=torch.float64) / 32
+    ax = _ax()
+    plot.plot_radial_profile(ax, radii, {"p": 1.0 / (radii + 0.01)})
+    labels = [t.get_text() for t in ax.get_xticklabels()]
+    assert labels == ["1/32", "1/16", "1/8", "1/4", "1/2"]
+    np.testing.assert_allclose(ax.get_xticks(), [1 / 32, 1 / 16, 1 / 8, 1 / 4, 1 / 2])
+
+
+def test_filter_grid_gaps_are_mid_grey() -> None:
+    w = torch.randn(4, 1, 3, 3)
+    im = plot.plot_filter_grid(_ax(), w)
+    mosaic = np.asarray(im.get_array())
+    assert mosaic.shape == (7, 7)
+    np.testing.assert_allclose(mosaic[3, :], 0.5)  # the row between tile rows
+    np.testing.assert_allclose(mosaic[:, 3], 0.5)
+    assert mosaic[:3, :3].min() == 0.0 and mosaic[:3, :3].max() == 1.0  # a tile spans 0..1
