@@ -46,7 +46,14 @@ class Normalize(nn.Module):
         self.register_buffer("std", torch.tensor(std, dtype=torch.float32).view(1, -1, 1, 1))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """Normalise ``x`` ``(B, C, H, W)``."""
+        """Normalise ``x`` ``(B, C, H, W)``; other channel counts are refused, not broadcast."""
+        if x.dim() != 4 or x.shape[1] != self.mean.shape[1]:
+            raise ValueError(
+                "Normalize: expected (B, "
+                + str(self.mean.shape[1])
+                + ", H, W) images, got shape "
+                + str(list(x.shape))
+            )
         return (x - self.mean) / self.std
 
 

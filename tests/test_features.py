@@ -234,8 +234,8 @@ def test_runs_in_eval_mode_and_restores_mixed_training_flags(small: SmallCNN) ->
 def test_failed_forward_propagates_and_leaves_model_as_found(small: SmallCNN) -> None:
     flags = mixed_mode(small)
     before = snapshot(small)
-    bad = torch.rand(2, 2, 8, 8)  # two channels; the model expects three (one would broadcast)
-    with pytest.raises(RuntimeError):
+    bad = torch.rand(2, 2, 8, 8)  # two channels; the model's Normalize expects three
+    with pytest.raises(ValueError, match="Normalize"):
         feature_maps(small, bad, ["first_conv", "features.relu2", "classifier"])
     assert_no_hooks(small)
     assert {n: m.training for n, m in small.named_modules()} == flags

@@ -229,3 +229,10 @@ def test_pgd_attack_keeps_mixed_training_flags() -> None:
         generator=torch.Generator().manual_seed(0),
     )
     assert {n: m.training for n, m in model.named_modules()} == before
+
+
+def test_normalize_refuses_other_channel_counts_instead_of_broadcasting() -> None:
+    m = load_model("builtin:standard")
+    with pytest.raises(ValueError, match=r"expected \(B, 3, H, W\).*\[2, 1, 32, 32\]"):
+        m(torch.rand(2, 1, 32, 32))
+    assert m(torch.rand(2, 3, 32, 32)).shape == (2, 10)
