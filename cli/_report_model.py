@@ -44,95 +44,31 @@ def model_sections(
     Returns their JSON part, the report sections, and each model's adversarial examples
     by name (the calibration section reuses them).
     """
-    import spectral as sp
+    from spectral.analysis import attack_analysis
     from spectral.defense import blackbox_blur_table
     from spectral.features import feature_spectra
-    from spectral.plot import (
-        blur_figure,
-        comparison_figure,
-        feature_spectra_figure,
-        new_figure,
-        plot_band_energy,
-        plot_radial_profile,
-        save_figure,
-    )
+    from spectral.plot import attack_figures, blur_figure, feature_spectra_figure, save_figure
 
-    out: dict[str, Any] = {}
     sections: list[Section] = []
-    models = [(model_name, model)] + ([(compare_name, compare)] if compare is not None else [])
+    models = {model_name: model} | ({compare_name: compare} if compare is not None else {})
     task = bar.add_task(f"attack ({attack})", total=len(models))
-    per_model: dict[str, Any] = {}
-    x_adv_main = None
-    adversarial: dict[str, Any] = {}
-    for name, m in models:
-        x_adv = sp.make_attack(attack, m, eps=eps, steps=steps, seed=seed)(x, y)
-        adversarial[name] = x_adv
-        cmp = sp.compare_spectra(x, x_adv)
-        per_model[name] = {
-            "clean_accuracy": sp.accuracy(m, x, y),
-            "adversarial_accuracy": sp.accuracy(m, x_adv, y),
-            "attack_success_rate": sp.attack_success_rate(m, x, x_adv),
-            "l2_dissimilarity": sp.l2_dissimilarity(x, x_adv),
-            "band_energy": cmp.to_dict()["band_energy"],
-        }
-        if x_adv_main is None:
-            x_adv_main, cmp_main = x_adv, cmp
-        bar.advance(task)
-    main = per_model[model_name]
-    out.update(
-        {
-            k: main[k]
-            for k in (
-                "clean_accuracy",
-                "adversarial_accuracy",
-                "attack_success_rate",
-                "l2_dissimilarity",
-            )
-        }
-    )
-    out["band_energy"] = {
-        k: main["band_energy"][k] for k in ("clean", "adversarial", "perturbation")
-    }
-    out["models"] = per_model
-    assert x_adv_main is not None
+    done: list[str] = []
 
-    # figure 1: RGB input spectra, natural / perturbed / difference
-    save_figure(
-        comparison_figure(
-            cmp_main,
-            labels=("natural", "perturbed"),
-            title=f"{model_name}, {attack} eps {eps:.4g}: input spectra of image 0",
-        ),
-        figdir / "fig1_input_spectra.png",
+    def tick(name: str) -> None:
+        if done:
+            bar.advance(task)
+        done.append(name)
+
+    analysis = attack_analysis(
+        models, x, y, attack=attack, eps=eps, steps=steps, seed=seed, progress=tick
     )
-    # figure 4: radial power profiles of clean, adversarial and perturbation
-    radii, p_clean = sp.radial_profile(sp.power_spectrum(x).mean(0, keepdim=True))
-    _, p_adv = sp.radial_profile(sp.power_spectrum(x_adv_main).mean(0, keepdim=True))
-    _, p_pert = sp.radial_profile(sp.power_spectrum(x_adv_main - x).mean(0, keepdim=True))
-    fig, axes = new_figure(1, 1, size=(5.5, 4.0))
-    profiles = {
-        "clean": p_clean[0].mean(0),
-        "adversarial": p_adv[0].mean(0),
-        "perturbation": p_pert[0].mean(0),
-    }
-    slopes = {k: float(sp.powerlaw_slope(radii, v)) for k, v in profiles.items()}
-    plot_radial_profile(
-        axes[0, 0],
-        radii,
-        profiles,
-        slopes=slopes,
-        title="Radial power (mean over images and channels)",
-    )
-    save_figure(fig, figdir / "fig4_radial_profiles.png")
-    out["radial_slope"] = slopes
-    # figure 5: band energies per model
-    fig, axes = new_figure(1, len(models), size=(4.6, 3.4))
-    for i, (name, _) in enumerate(models):
-        be = per_model[name]["band_energy"]
-        plot_band_energy(
-            axes[0, i], {k: be[k] for k in ("clean", "adversarial", "perturbation")}, title=name
-        )
-    save_figure(fig, figdir / "fig5_band_energy.png")
+    bar.advance(task)
+    out = analysis.to_dict()
+    per_model = analysis.metrics
+    adversarial = analysis.adversarial
+    x_adv_main = adversarial[model_name]
+    for stem, fig in attack_figures(analysis).items():
+        save_figure(fig, figdir / f"{stem}.png")
 
     rows = [
         [

@@ -11,16 +11,17 @@ from pathlib import Path
 import torch
 
 import spectral as sp
+from spectral.analysis import attack_analysis
 from spectral.data import builtin_patches, builtin_photo
 from spectral.defense import blackbox_blur_table
 from spectral.features import feature_spectra
+from spectral.plot import attack_figures as plot_attack_figures
 from spectral.plot import (
     blur_figure,
     comparison_figure,
     feature_spectra_figure,
     new_figure,
     plot_band_energy,
-    plot_radial_profile,
     save_figure,
     summary_figure,
 )
@@ -61,57 +62,21 @@ def attack_figures(n: int = 256, eps: float = 8 / 255, seed: int = 0) -> list[Pa
     """The report's figures 1, 2, 4, 5 and 6 for builtin:standard under PGD-10."""
     test = sp.load_dataset("builtin", "test").subset(n, seed=seed)
     x, y = test.images, test.labels
-    models = {
-        "standard": sp.load_model("builtin:standard"),
-        "adversarial": sp.load_model("builtin:adversarial"),
-    }
-    advs = {
-        k: sp.make_attack("pgd", m, eps=eps, steps=10, seed=seed)(x, y) for k, m in models.items()
-    }
-    x_adv = advs["standard"]
-    cmp = sp.compare_spectra(x, x_adv)
+    models = {name: sp.load_model(name) for name in ("builtin:standard", "builtin:adversarial")}
+    analysis = attack_analysis(models, x, y, attack="pgd", eps=eps, steps=10, seed=seed)
     paths = [
-        save_figure(
-            comparison_figure(
-                cmp,
-                labels=("natural", "perturbed"),
-                title="builtin:standard, PGD-10 8/255: image 0",
-            ),
-            HERE / "fig1_input_spectra.png",
-            dpi=DPI,
-        )
+        save_figure(fig, HERE / f"{stem}.png", dpi=DPI)
+        for stem, fig in plot_attack_figures(analysis).items()
     ]
-    fs = feature_spectra(models["standard"], x, x_adv, ["first_conv"])["first_conv"]
+    x_adv = analysis.adversarial["builtin:standard"]
+    fs = feature_spectra(models["builtin:standard"], x, x_adv, ["first_conv"])["first_conv"]
     paths.append(
         save_figure(
             feature_spectra_figure(fs, max_rows=4), HERE / "fig2_feature_spectra.png", dpi=DPI
         )
     )
-    radii, pc = sp.radial_profile(sp.power_spectrum(x).mean(0, keepdim=True))
-    _, pa = sp.radial_profile(sp.power_spectrum(x_adv).mean(0, keepdim=True))
-    _, pp = sp.radial_profile(sp.power_spectrum(x_adv - x).mean(0, keepdim=True))
-    prof = {"clean": pc[0].mean(0), "adversarial": pa[0].mean(0), "perturbation": pp[0].mean(0)}
-    fig, axes = new_figure(1, 1, size=(5.0, 3.6))
-    plot_radial_profile(
-        axes[0, 0],
-        radii,
-        prof,
-        slopes={k: float(sp.powerlaw_slope(radii, v)) for k, v in prof.items()},
-        title="Radial power, builtin:standard under PGD",
-    )
-    paths.append(save_figure(fig, HERE / "fig4_radial_profiles.png", dpi=DPI))
-    fig, axes = new_figure(1, 2, size=(4.4, 3.2))
-    for i, (k, xa) in enumerate(advs.items()):
-        be = sp.compare_spectra(x, xa).to_dict()["band_energy"]
-        plot_band_energy(
-            axes[0, i],
-            {s: be[s] for s in ("clean", "adversarial", "perturbation")},
-            title=f"builtin:{k}",
-        )
-    paths.append(save_figure(fig, HERE / "fig5_band_energy.png", dpi=DPI))
-    bb, ad = blackbox_blur_table(models["standard"], x[:100], y[:100], eps=eps, seed=seed)
-    fig = blur_figure(bb, ad)
-    paths.append(save_figure(fig, HERE / "fig6_blur.png", dpi=DPI))
+    bb, ad = blackbox_blur_table(models["builtin:standard"], x[:100], y[:100], eps=eps, seed=seed)
+    paths.append(save_figure(blur_figure(bb, ad), HERE / "fig6_blur.png", dpi=DPI))
     return paths
 
 

@@ -22,6 +22,7 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import FixedLocator, MaxNLocator, NullFormatter
 
 __all__ = [
+    "attack_figures",
     "blur_figure",
     "comparison_figure",
     "feature_spectra_figure",
@@ -771,3 +772,39 @@ def gradient_figure(
     ax.set_title("band energy")
     ax.legend(fontsize="x-small", loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
     return fig
+
+
+def attack_figures(analysis: Any) -> dict[str, Figure]:
+    """Figures 1, 4 and 5 of the report from a :class:`spectral.analysis.AttackAnalysis`.
+
+    Returns:
+        ``fig1_input_spectra`` (the main model's image 0: natural / perturbed /
+        difference spectra), ``fig4_radial_profiles`` (radial power of the clean batch,
+        the adversarial batch and the perturbation, with slopes) and
+        ``fig5_band_energy`` (band energies, one panel per model).
+    """
+    main = analysis.main
+    figs = {
+        "fig1_input_spectra": comparison_figure(
+            analysis.comparison[main],
+            labels=("natural", "perturbed"),
+            title=f"{main}, {analysis.attack} eps {analysis.eps:.4g}: input spectra of image 0",
+        )
+    }
+    fig, axes = new_figure(1, 1, size=(5.5, 4.0))
+    plot_radial_profile(
+        axes[0, 0],
+        analysis.radii,
+        analysis.radial_power,
+        slopes=analysis.radial_slope,
+        title=f"Radial power, {main} (mean over images and channels)",
+    )
+    figs["fig4_radial_profiles"] = fig
+    fig, axes = new_figure(1, len(analysis.metrics), size=(4.6, 3.4))
+    for i, (name, m) in enumerate(analysis.metrics.items()):
+        be = m["band_energy"]
+        plot_band_energy(
+            axes[0, i], {k: be[k] for k in ("clean", "adversarial", "perturbation")}, title=name
+        )
+    figs["fig5_band_energy"] = fig
+    return figs
