@@ -8,7 +8,7 @@ import math
 import os
 import shutil
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Any, NoReturn
@@ -31,6 +31,7 @@ SeedOpt = Annotated[
     int,
     typer.Option("--seed", min=0, max=2**63 - 1, help="Random seed (sampling, noise, attacks)."),
 ]
+VsOpt = Annotated[str, typer.Option("--vs", help="Second model to compare with ('' for none).")]
 VsWeightsOpt = Annotated[
     Path | None,
     typer.Option("--vs-weights", help="State dict for a module:factory --vs model."),
@@ -61,6 +62,12 @@ def check_eps(eps: float) -> None:
     """Refuse an ``--eps`` outside (0, 1] (images are in [0, 1])."""
     if not 0.0 < eps <= 1.0:
         raise UserError(f"--eps: expected 0 < eps <= 1 (images are in [0, 1]), got {eps}")
+
+
+def check_l2_eps(eps: float, option: str) -> None:
+    """Refuse an L2 norm (heat-map ``eps``) that is not a positive finite number."""
+    if not 0.0 < eps < float("inf"):
+        raise UserError(f"{option}: expected an L2 norm > 0 (Yin et al. use 4 on 32x32), got {eps}")
 
 
 def fail(message: str, code: int = 1) -> NoReturn:
@@ -257,3 +264,42 @@ def check_attack(attack: str, net: Any, eps: float, steps: int) -> None:
     except SpectralError as err:
         message = str(err).splitlines()[0].removeprefix("name: ")
         raise UserError(f"--attack {attack}: {message}") from None
+
+
+def load_compared(
+    *,
+    model: str,
+    vs: str,
+    weights: Path | None,
+    vs_weights: Path | None,
+    data: str,
+    n_images: int,
+    seed: int,
+    device: str,
+    out: Path,
+    force: bool,
+) -> tuple[dict[str, Any], Any, Any]:
+    """The shared start of the two-model commands: ``(nets, images, labels)`` on the device.
+
+    Validates ``--device`` and ``--out``, takes ``n_images`` test images of ``--data``,
+    loads ``--model`` and ``--vs`` and checks that both run on those images.
+    """
+    import spectral as sp
+
+    dev = parse_device(device)
+    check_out(out, force)
+    test = sp.load_dataset(data, "test", seed=seed).subset(n_images, seed=seed)
+    nets = load_models(model, vs, weights, dev, vs_weights)
+    x, y = test.images.to(dev), test.labels.to(dev)
+    check_fit(nets, x, y)
+    return nets, x, y
+
+
+def count_task(bar: Progress, description: str) -> Callable[[int, int], None]:
+    """A progress task of unknown size and the ``(done, total)`` callback that drives it."""
+    task = bar.add_task(description, total=None)
+
+    def tick(done: int, total: int) -> None:
+        bar.update(task, completed=done, total=total)
+
+    return tick

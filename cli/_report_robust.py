@@ -109,9 +109,8 @@ def robust_sections(
 
     if heatmap_images:
         n = min(heatmap_images, len(x))
-        bs = 64 if x.device.type == "cpu" else 4096
         heat, fig = heatmap_analysis(
-            nets, x[:n], y[:n], eps=heatmap_eps, seed=seed, batch_size=bs, bar=bar
+            nets, x[:n], y[:n], eps=heatmap_eps, seed=seed, batch_size=0, bar=bar
         )
         save_figure(fig, figdir / "heatmap.png")
         out["heatmap"] = heat

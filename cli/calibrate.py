@@ -17,15 +17,13 @@ from cli._common import (
     SeedOpt,
     StepsOpt,
     UserError,
+    VsOpt,
     VsWeightsOpt,
     WeightsOpt,
     check_attack,
     check_eps,
-    check_fit,
-    check_out,
-    load_models,
+    load_compared,
     output_dir,
-    parse_device,
     progress,
     stdout,
     user_errors,
@@ -88,9 +86,7 @@ def calibration_rows(models: dict[str, Any]) -> list[list[Any]]:
 
 def calibrate(
     model: ModelOpt = "builtin:standard",
-    vs: Annotated[str, typer.Option("--vs", help="Second model ('' for none).")] = (
-        "builtin:adversarial"
-    ),
+    vs: VsOpt = "builtin:adversarial",
     weights: WeightsOpt = None,
     vs_weights: VsWeightsOpt = None,
     data: DataOpt = "builtin",
@@ -117,12 +113,18 @@ def calibrate(
                 f"--n-images: expected >= 2 (got {n_images}); --bins, --steps: expected >= 1 "
                 f"(got {n_bins}, {steps})"
             )
-        dev = parse_device(device)
-        check_out(out, force)
-        test = sp.load_dataset(data, "test", seed=seed).subset(n_images, seed=seed)
-        nets = load_models(model, vs, weights, dev, vs_weights)
-        x, y = test.images.to(dev), test.labels.to(dev)
-        check_fit(nets, x, y)
+        nets, x, y = load_compared(
+            model=model,
+            vs=vs,
+            weights=weights,
+            vs_weights=vs_weights,
+            data=data,
+            n_images=n_images,
+            seed=seed,
+            device=device,
+            out=out,
+            force=force,
+        )
         check_attack(attack, next(iter(nets.values())), eps, steps)
         adversarial = {}
         with progress() as bar:

@@ -12,6 +12,7 @@ from cli._common import (
     ForceOpt,
     ModelOpt,
     SeedOpt,
+    VsOpt,
     VsWeightsOpt,
     WeightsOpt,
     check_out,
@@ -57,9 +58,7 @@ def filter_analysis(nets: dict[str, Any]) -> tuple[dict[str, Any], list[list[Any
 
 def filters(
     model: ModelOpt = "builtin:standard",
-    vs: Annotated[str, typer.Option("--vs", help="Model to compare with ('' for none).")] = (
-        "builtin:adversarial"
-    ),
+    vs: VsOpt = "builtin:adversarial",
     weights: WeightsOpt = None,
     vs_weights: VsWeightsOpt = None,
     out: Annotated[Path, typer.Option("--out", help="Output directory.")] = Path(

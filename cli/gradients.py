@@ -14,13 +14,12 @@ from cli._common import (
     ModelOpt,
     SeedOpt,
     UserError,
+    VsOpt,
     VsWeightsOpt,
     WeightsOpt,
-    check_fit,
-    check_out,
-    load_models,
+    count_task,
+    load_compared,
     output_dir,
-    parse_device,
     progress,
     stdout,
     user_errors,
@@ -48,11 +47,7 @@ def gradient_analysis(
 
     results = {}
     for name, net in nets.items():
-        task = bar.add_task(f"gradients {name}", total=None)
-
-        def tick(done: int, total: int, task: Any = task) -> None:
-            bar.update(task, completed=done, total=total)
-
+        tick = count_task(bar, f"gradients {name}")
         results[name] = gradient_spectra(net, x, y, steps=steps, progress=tick)
     out = {
         "n_images": int(x.shape[0]),
@@ -88,9 +83,7 @@ def gradient_rows(result: dict[str, Any]) -> list[list[Any]]:
 
 def gradients(
     model: ModelOpt = "builtin:standard",
-    vs: Annotated[str, typer.Option("--vs", help="Second model ('' for none).")] = (
-        "builtin:adversarial"
-    ),
+    vs: VsOpt = "builtin:adversarial",
     weights: WeightsOpt = None,
     vs_weights: VsWeightsOpt = None,
     data: DataOpt = "builtin",
@@ -105,19 +98,24 @@ def gradients(
     force: ForceOpt = False,
 ) -> None:
     """Input and integrated gradients: figure next to the images, spectra and smoothness."""
-    import spectral as sp
     from spectral.plot import save_figure
 
     with user_errors():
         for option, value in (("--n-images", n_images), ("--steps", steps), ("--show", show)):
             if value < 1:
                 raise UserError(f"{option}: expected >= 1, got {value}")
-        dev = parse_device(device)
-        check_out(out, force)
-        test = sp.load_dataset(data, "test", seed=seed).subset(n_images, seed=seed)
-        nets = load_models(model, vs, weights, dev, vs_weights)
-        x, y = test.images.to(dev), test.labels.to(dev)
-        check_fit(nets, x, y)
+        nets, x, y = load_compared(
+            model=model,
+            vs=vs,
+            weights=weights,
+            vs_weights=vs_weights,
+            data=data,
+            n_images=n_images,
+            seed=seed,
+            device=device,
+            out=out,
+            force=force,
+        )
         with progress() as bar:
             result, fig = gradient_analysis(nets, x, y, steps=steps, show=show, bar=bar)
         result["seed"] = seed

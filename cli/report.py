@@ -39,6 +39,7 @@ from cli._common import (
     check_attack,
     check_eps,
     check_fit,
+    check_l2_eps,
     check_out,
     load_models,
     output_dir,
@@ -130,8 +131,7 @@ def report(
                 "--steps: expected >= 1; --blur-images, --gradient-images, --heatmap-images: "
                 f"expected >= 0 (got {steps}, {blur_images}, {gradient_images}, {heatmap_images})"
             )
-        if not 0 < heatmap_eps < float("inf"):
-            raise UserError(f"--heatmap-eps: expected an L2 norm > 0, got {heatmap_eps}")
+        check_l2_eps(heatmap_eps, "--heatmap-eps")
         dev = parse_device(device)
         check_out(out, force)
         torch.manual_seed(seed)
@@ -153,7 +153,8 @@ def report(
         names = list(nets)
         net = nets[names[0]]
         other = nets[names[1]] if len(names) > 1 else None
-        check_fit(nets, test.images.to(dev), test.labels.to(dev))
+        x, y = test.images.to(dev), test.labels.to(dev)
+        check_fit(nets, x, y)
         layer_list = (
             [v.strip() for v in layers.split(",") if v.strip()] if layers else default_layers(net)
         )
@@ -175,7 +176,6 @@ def report(
             figdir.mkdir()
 
             # 1-3. model, attack, feature maps, blur ------------------------------------------
-            x, y = test.images.to(dev), test.labels.to(dev)
             model_part, model_secs, adversarial = model_sections(
                 model=net,
                 model_name=names[0],
