@@ -27,7 +27,13 @@ from torch import nn
 
 from spectral._validate import check_cutoffs, check_images
 from spectral.errors import SpectralTypeError, SpectralValueError
-from spectral.metrics import _check_batch_size, _check_labels, _check_model, _model_left_as_found
+from spectral.metrics import (
+    _check_batch_size,
+    _check_labels,
+    _check_model,
+    _logits,
+    _model_left_as_found,
+)
 from spectral.spectra import (
     BAND_NAMES,
     _json_list,
@@ -50,24 +56,11 @@ __all__ = [
 ]
 
 
-def _class_scores(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-    out = model(x)
-    if not isinstance(out, torch.Tensor) or out.ndim != 2 or out.shape[0] != x.shape[0]:
-        got = tuple(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__
-        raise SpectralValueError(
-            f"model: expected logits of shape ({x.shape[0]}, num_classes), got {got}"
-        )
-    if int(y.max()) >= out.shape[1]:
-        raise SpectralValueError(
-            f"labels: expected values < {out.shape[1]} (the model's classes), got {int(y.max())}"
-        )
-    return out.gather(1, y[:, None])[:, 0]
-
-
 def _score_grad(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     """Gradient of ``sum_i f(x_i)[y_i]`` with respect to ``x`` (no graph kept)."""
     xg = x.detach().requires_grad_(True)
-    (g,) = torch.autograd.grad(_class_scores(model, xg, y).sum(), xg)
+    scores = _logits(model, xg, y).gather(1, y[:, None])[:, 0]
+    (g,) = torch.autograd.grad(scores.sum(), xg)
     return g
 
 

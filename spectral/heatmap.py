@@ -26,7 +26,13 @@ from torch import nn
 
 from spectral._validate import check_cutoffs, check_images
 from spectral.errors import SpectralTypeError, SpectralValueError
-from spectral.metrics import _check_batch_size, _check_labels, _check_model, _model_left_as_found
+from spectral.metrics import (
+    _check_batch_size,
+    _check_labels,
+    _check_model,
+    _logits,
+    _model_left_as_found,
+)
 from spectral.spectra import BAND_NAMES, frequency_radius
 
 __all__ = ["fourier_basis", "fourier_heatmap", "heatmap_bands"]
@@ -218,21 +224,7 @@ def fourier_heatmap(
             i1 = min(n, i0 + per_image)
             pert = signs[:, i0:i1, :, None, None] * u[:, None, None]
             batch = (images[None, i0:i1] + pert).clamp_(0, 1).reshape(-1, c, h, w)
-            logits = model(batch.contiguous(memory_format=fmt))
-            if (
-                not isinstance(logits, torch.Tensor)
-                or logits.ndim != 2
-                or (logits.shape[0] != batch.shape[0])
-            ):
-                got = tuple(logits.shape) if isinstance(logits, torch.Tensor) else type(logits)
-                raise SpectralValueError(
-                    f"model: expected logits of shape ({batch.shape[0]}, num_classes), got {got}"
-                )
-            if int(labels.max()) >= logits.shape[1]:
-                raise SpectralValueError(
-                    f"labels: expected values < {logits.shape[1]} (the model's classes), "
-                    f"got {int(labels.max())}"
-                )
+            logits = _logits(model, batch.contiguous(memory_format=fmt), labels)
             pred = logits.argmax(1).reshape(u.shape[0], i1 - i0)
             wrong += (pred != labels[None, i0:i1]).sum(1).cpu().double()
         return wrong

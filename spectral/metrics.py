@@ -112,12 +112,18 @@ def _model_left_as_found(model: nn.Module) -> Iterator[None]:
             p.grad = grad
 
 
-def _logits(model: nn.Module, x: torch.Tensor) -> torch.Tensor:
+def _logits(model: nn.Module, x: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
+    """``model(x)``, checked to be ``(B, K)`` logits (and ``K`` to cover ``labels``)."""
     out = model(x)
     if not isinstance(out, torch.Tensor) or out.ndim != 2 or out.shape[0] != x.shape[0]:
         got = tuple(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__
         raise SpectralValueError(
             f"model: expected logits of shape ({x.shape[0]}, num_classes), got {got}"
+        )
+    if labels is not None and labels.numel() and int(labels.max()) >= out.shape[1]:
+        raise SpectralValueError(
+            f"labels: expected values < {out.shape[1]} (the model's classes), "
+            f"got {int(labels.max())}"
         )
     return out
 
