@@ -166,6 +166,7 @@ def plot_band_energy(
     *,
     bands: Sequence[str] = ("low", "mid", "high"),
     title: str | None = None,
+    styles: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> list[Any]:
     """Grouped bars of low/mid/high energy fractions, one group per band.
 
@@ -174,6 +175,7 @@ def plot_band_energy(
         fractions: label (e.g. "clean", "perturbation") -> one fraction per band.
         bands: band names for the x axis.
         title: axes title.
+        styles: optional label -> keyword arguments for ``ax.bar`` (colour, hatch).
 
     Returns:
         One :class:`matplotlib.container.BarContainer` per label.
@@ -184,7 +186,8 @@ def plot_band_energy(
     bars = []
     for i, (label, vals) in enumerate(fractions.items()):
         v = np.array([np.nan if f is None else f for f in vals], dtype=np.float64)
-        bars.append(ax.bar(x + (i - (n - 1) / 2) * width, v, width, label=label))
+        kw = dict((styles or {}).get(label, {}))
+        bars.append(ax.bar(x + (i - (n - 1) / 2) * width, v, width, label=label, **kw))
     ax.set_xticks(x, list(bands))
     ax.set_ylim(0, 1)
     ax.set_ylabel("fraction of non-DC energy")
@@ -746,31 +749,20 @@ def gradient_figure(
             low[k], first.radii, profiles, title=f"{kind}: radial power", styles=styles
         )
         low[k].set_ylabel("mean power (each map's sums to 1)")
-    ax = low[2]
-    bars = [
-        (f"{label}: {kind}", r.summary()[key], colour[label], hatch)
-        for label, r in results.items()
-        for kind, key, hatch in (("gradient", "gradient", None), ("IG", "integrated", "//"))
-    ]
-    bars.append(("images", first.summary()["image"], "0.6", None))
-    width = 0.8 / len(bars)
-    x = np.arange(3)
-    for t, (name, row, col, hatch) in enumerate(bars):
-        vals = [row[b] for b in ("low", "mid", "high")]
-        ax.bar(
-            x + (t - (len(bars) - 1) / 2) * width,
-            vals,
-            width,
-            label=name,
-            color=col,
-            hatch=hatch,
-            edgecolor="white" if hatch else None,
-        )
-    ax.set_xticks(x, ["low", "mid", "high"])
-    ax.set_ylim(0, 1)
-    ax.set_ylabel("fraction of non-DC energy")
-    ax.set_title("band energy")
-    ax.legend(fontsize="x-small", loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
+    fractions: dict[str, list[float]] = {}
+    bar_styles: dict[str, dict[str, Any]] = {}
+    for label, r in results.items():
+        summary = r.summary()
+        for kind, key, hatch in (("gradient", "gradient", None), ("IG", "integrated", "//")):
+            name = f"{label}: {kind}"
+            fractions[name] = [summary[key][b] for b in ("low", "mid", "high")]
+            bar_styles[name] = {"color": colour[label]}
+            if hatch:
+                bar_styles[name] |= {"hatch": hatch, "edgecolor": "white"}
+    fractions["images"] = [first.summary()["image"][b] for b in ("low", "mid", "high")]
+    bar_styles["images"] = {"color": "0.6"}
+    plot_band_energy(low[2], fractions, title="band energy", styles=bar_styles)
+    low[2].legend(fontsize="x-small", loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
     return fig
 
 
