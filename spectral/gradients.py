@@ -221,12 +221,21 @@ def mean_frequency(x: torch.Tensor) -> torch.Tensor:
         [0.5]
     """
     check_images(x)
-    p = power_spectrum(x, center=True).sum(1).to(torch.float64)
-    r = torch.from_numpy(frequency_radius(*x.shape[-2:])).to(p.device)
+    return _centroid(_power_without_dc(x).sum(1), x)
+
+
+def _power_without_dc(x: torch.Tensor) -> torch.Tensor:
+    """Centred float64 power spectrum ``(B, C, H, W)`` of ``x`` with the DC bin zeroed."""
+    p = power_spectrum(x.detach().to(torch.float64), center=True)
     h, w = x.shape[-2:]
-    p[:, h // 2, w // 2] = 0.0
-    total = p.sum((1, 2))
-    out = (p * r).sum((1, 2)) / total
+    p[..., h // 2, w // 2] = 0.0
+    return p
+
+
+def _centroid(p: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+    """:func:`mean_frequency` from ``p``, the channel-summed ``(B, H, W)`` DC-free power."""
+    r = torch.from_numpy(frequency_radius(*x.shape[-2:])).to(p.device)
+    out = (p * r).sum((1, 2)) / p.sum((1, 2))
     return torch.where(_has_spectrum(p, x), out, torch.full_like(out, float("nan"))).to(x.dtype)
 
 
@@ -416,11 +425,10 @@ def gradient_spectra(
     bands: dict[str, torch.Tensor] = {}
     slopes: dict[str, torch.Tensor] = {}
     centroid: dict[str, torch.Tensor] = {}
-    h, w = images.shape[-2:]
     for kind, m in maps.items():
-        p = power_spectrum(m.detach().to(torch.float64), center=True)
-        p[..., h // 2, w // 2] = 0.0
+        p = _power_without_dc(m)
         ok = _has_spectrum(p.sum(1), m)  # maps with only round-off besides DC: left out
+        centroid[kind] = _centroid(p.sum(1), m)
         energy = p.sum((1, 2, 3), keepdim=True)
         p = torch.where(ok[:, None, None, None], p / energy, torch.zeros_like(p))
         radii, prof = radial_profile(p)
@@ -430,7 +438,6 @@ def gradient_spectra(
             images.dtype
         )
         bands[kind] = band_energy(m.detach(), cutoffs=cut)
-        centroid[kind] = mean_frequency(m.detach())
     return GradientSpectra(
         gradients=grads,
         integrated=ig,
