@@ -224,6 +224,7 @@ def check_fit(nets: dict[str, Any], x: Any, y: Any) -> None:
     """
     import torch
 
+    from spectral.metrics import _model_left_as_found
     from spectral.models import Normalize
 
     shape = tuple(x.shape[1:])
@@ -233,19 +234,15 @@ def check_fit(nets: dict[str, Any], x: Any, y: Any) -> None:
                 raise UserError(
                     f"{name}: expects {m.mean.shape[1]}-channel images, the data has {shape[0]}"
                 )
-        flags = [(m, m.training) for m in net.modules()]
         try:
-            net.eval()
-            with torch.no_grad():
+            with _model_left_as_found(net), torch.no_grad():
+                net.eval()
                 out = net(x[:2])
         except (RuntimeError, ValueError, TypeError, IndexError) as err:
             first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
             raise UserError(
                 f"{name}: does not run on the data's images of shape (C, H, W) = {shape}: {first}"
             ) from None
-        finally:
-            for m, flag in flags:
-                m.training = flag
         if not isinstance(out, torch.Tensor) or out.ndim != 2:
             got = tuple(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__
             raise UserError(f"{name}: expected (batch, classes) logits, got {got}")
@@ -278,21 +275,23 @@ def load_compared(
     device: str,
     out: Path,
     force: bool,
-) -> tuple[dict[str, Any], Any, Any]:
-    """The shared start of the two-model commands: ``(nets, images, labels)`` on the device.
+    options: tuple[str, str] = ("--model", "--vs"),
+) -> tuple[Any, dict[str, Any], Any, Any]:
+    """The shared start of the two-model commands: ``(device, nets, images, labels)``.
 
     Validates ``--device`` and ``--out``, takes ``n_images`` test images of ``--data``,
-    loads ``--model`` and ``--vs`` and checks that both run on those images.
+    loads the two models (``options`` name them in errors) and checks that both run on
+    those images.
     """
     import spectral as sp
 
     dev = parse_device(device)
     check_out(out, force)
     test = sp.load_dataset(data, "test", seed=seed).subset(n_images, seed=seed)
-    nets = load_models(model, vs, weights, dev, vs_weights)
+    nets = load_models(model, vs, weights, dev, vs_weights, options=options)
     x, y = test.images.to(dev), test.labels.to(dev)
     check_fit(nets, x, y)
-    return nets, x, y
+    return dev, nets, x, y
 
 
 def count_task(bar: Progress, description: str) -> Callable[[int, int], None]:

@@ -113,7 +113,7 @@ def calibrate(
                 f"--n-images: expected >= 2 (got {n_images}); --bins, --steps: expected >= 1 "
                 f"(got {n_bins}, {steps})"
             )
-        nets, x, y = load_compared(
+        _, nets, x, y = load_compared(
             model=model,
             vs=vs,
             weights=weights,

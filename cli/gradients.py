@@ -104,7 +104,7 @@ def gradients(
         for option, value in (("--n-images", n_images), ("--steps", steps), ("--show", show)):
             if value < 1:
                 raise UserError(f"{option}: expected >= 1, got {value}")
-        nets, x, y = load_compared(
+        _, nets, x, y = load_compared(
             model=model,
             vs=vs,
             weights=weights,

@@ -124,7 +124,7 @@ def heatmap(
             raise UserError(f"--n-images: expected >= 1, got {n_images}")
         if batch_size < 0:
             raise UserError(f"--batch-size: expected >= 0 (0: automatic), got {batch_size}")
-        nets, x, y = load_compared(
+        _, nets, x, y = load_compared(
             model=model,
             vs=vs,
             weights=weights,

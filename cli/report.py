@@ -38,12 +38,9 @@ from cli._common import (
     WeightsOpt,
     check_attack,
     check_eps,
-    check_fit,
     check_l2_eps,
-    check_out,
-    load_models,
+    load_compared,
     output_dir,
-    parse_device,
     progress,
     stdout,
     user_errors,
@@ -132,29 +129,29 @@ def report(
                 f"expected >= 0 (got {steps}, {blur_images}, {gradient_images}, {heatmap_images})"
             )
         check_l2_eps(heatmap_eps, "--heatmap-eps")
-        dev = parse_device(device)
-        check_out(out, force)
-        torch.manual_seed(seed)
+        torch.manual_seed(seed)  # before loading: a module:factory may initialise randomly
         # load and validate everything before any work: one clear line for a mistake
         from cli._report_model import default_layers, model_sections
         from spectral.features import resolve_layer
 
-        test = sp.load_dataset(data, "test", seed=seed).subset(n_images, seed=seed)
         if compare_model == "auto":
             compare_model = "builtin:adversarial" if model == "builtin:standard" else ""
-        nets = load_models(
-            model,
-            compare_model,
-            weights,
-            dev,
-            compare_weights,
+        dev, nets, x, y = load_compared(
+            model=model,
+            vs=compare_model,
+            weights=weights,
+            vs_weights=compare_weights,
+            data=data,
+            n_images=n_images,
+            seed=seed,
+            device=device,
+            out=out,
+            force=force,
             options=("--model", "--compare-model"),
         )
         names = list(nets)
         net = nets[names[0]]
         other = nets[names[1]] if len(names) > 1 else None
-        x, y = test.images.to(dev), test.labels.to(dev)
-        check_fit(nets, x, y)
         layer_list = (
             [v.strip() for v in layers.split(",") if v.strip()] if layers else default_layers(net)
         )
