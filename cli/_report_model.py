@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from cli._common import count_task
 from cli._html import Section, Table
 
 BANDS = ("low", "mid", "high")
@@ -51,18 +52,16 @@ def model_sections(
 
     sections: list[Section] = []
     models = {model_name: model} | ({compare_name: compare} if compare is not None else {})
-    task = bar.add_task(f"attack ({attack})", total=len(models))
-    done: list[str] = []
-
-    def tick(name: str) -> None:
-        if done:
-            bar.advance(task)
-        done.append(name)
-
     analysis = attack_analysis(
-        models, x, y, attack=attack, eps=eps, steps=steps, seed=seed, progress=tick
+        models,
+        x,
+        y,
+        attack=attack,
+        eps=eps,
+        steps=steps,
+        seed=seed,
+        progress=count_task(bar, f"attack ({attack})"),
     )
-    bar.advance(task)
     out = analysis.to_dict()
     per_model = analysis.metrics
     adversarial = analysis.adversarial

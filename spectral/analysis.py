@@ -84,7 +84,7 @@ def attack_analysis(
     eps: float = 8 / 255,
     steps: int = 10,
     seed: int = 0,
-    progress: Callable[[str], None] | None = None,
+    progress: Callable[[int, int], None] | None = None,
 ) -> AttackAnalysis:
     """Attack each model on ``images`` and compare clean and adversarial spectra.
 
@@ -97,7 +97,7 @@ def attack_analysis(
         eps: L-inf budget.
         steps: attack iterations.
         seed: attack seed.
-        progress: called with the model's name before each attack.
+        progress: called with ``(models done, models)`` after each attack.
 
     Returns:
         An :class:`AttackAnalysis`.
@@ -113,9 +113,7 @@ def attack_analysis(
     metrics: dict[str, dict[str, Any]] = {}
     adversarial: dict[str, torch.Tensor] = {}
     comparison: dict[str, SpectrumComparison] = {}
-    for name, m in models.items():
-        if progress is not None:
-            progress(name)
+    for i, (name, m) in enumerate(models.items()):
         x_adv = make_attack(attack, m, eps=eps, steps=steps, seed=seed)(images, labels)
         cmp = compare_spectra(images, x_adv)
         adversarial[name], comparison[name] = x_adv, cmp
@@ -126,6 +124,8 @@ def attack_analysis(
             "l2_dissimilarity": l2_dissimilarity(images, x_adv),
             "band_energy": cmp.to_dict()["band_energy"],
         }
+        if progress is not None:
+            progress(i + 1, len(models))
     x_adv = adversarial[next(iter(models))]
     radii = torch.empty(0)
     profiles: dict[str, torch.Tensor] = {}

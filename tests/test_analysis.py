@@ -24,16 +24,23 @@ def case():  # type: ignore[no-untyped-def]
     models = {"a": _net(0), "b": _net(1)}
     x = torch.rand(6, 3, 8, 8, generator=torch.Generator().manual_seed(2))
     y = torch.tensor([0, 1, 2, 0, 1, 2])
-    seen: list[str] = []
+    seen: list[tuple[int, int]] = []
     res = attack_analysis(
-        models, x, y, attack="fgsm", eps=0.05, steps=1, seed=3, progress=seen.append
+        models,
+        x,
+        y,
+        attack="fgsm",
+        eps=0.05,
+        steps=1,
+        seed=3,
+        progress=lambda done, total: seen.append((done, total)),
     )
     return models, x, y, res, seen
 
 
 def test_metrics_equal_the_library_functions(case) -> None:  # type: ignore[no-untyped-def]
     models, x, y, res, seen = case
-    assert seen == ["a", "b"] and res.main == "a"
+    assert seen == [(1, 2), (2, 2)] and res.main == "a"
     for name, m in models.items():
         x_adv = sp.make_attack("fgsm", m, eps=0.05, steps=1, seed=3)(x, y)
         torch.testing.assert_close(res.adversarial[name], x_adv, rtol=0, atol=0)
