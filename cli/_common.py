@@ -182,6 +182,13 @@ def data_uri(png: Path) -> str:
     return "data:image/png;base64," + base64.b64encode(png.read_bytes()).decode("ascii")
 
 
+WEIGHTS_OPTION = {
+    "--model": "--weights",
+    "--vs": "--vs-weights",
+    "--compare-model": "--compare-weights",
+}
+
+
 def load_models(
     model: str,
     vs: str,
@@ -203,6 +210,8 @@ def load_models(
             return load_model(spec, weights=w, device=dev)
         except SpectralError as err:
             message = str(err).splitlines()[0].removeprefix("model: ")
+            if message.startswith("weights: "):  # the error is in the weights option
+                raise UserError(f"{WEIGHTS_OPTION[option]}: {message[9:]}") from None
             raise UserError(f"{option} {spec!r}: {message}") from None
 
     entries = [(model, weights, options[0])]

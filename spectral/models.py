@@ -333,7 +333,9 @@ def load_model(
             "'package.module:factory' or 'robustbench:<dataset>/<threat>/<name>'"
         )
     if weights is not None and not (":" in spec and not spec.startswith("builtin:")):
-        raise SpectralValueError("--weights: only used with a 'package.module:factory' model")
+        raise SpectralValueError(
+            f"weights: only used with a 'package.module:factory' model, not {spec!r}"
+        )
     model = model.to(device)
     try:
         model.eval()

@@ -130,6 +130,8 @@ def test_vs_weights_compares_two_checkpoints_of_one_factory(mods: Path, tmp_path
     [
         (["--vs", "builtin:nope"], "--vs 'builtin:nope': unknown built-in model"),
         (["--model", "builtin:nope"], "--model 'builtin:nope'"),
+        (["--vs-weights", "w.pt"], "--vs-weights: only used with a 'package.module:factory'"),
+        (["--weights", "w.pt"], "--weights: only used with a 'package.module:factory'"),
     ],
 )
 def test_load_errors_name_the_option(tmp_path: Path, args: list[str], needle: str) -> None:
