@@ -12,7 +12,8 @@ import json
 import os
 import warnings
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -25,6 +26,7 @@ from spectral.errors import SpectralValueError
 __all__ = [
     "Normalize",
     "SmallCNN",
+    "base_arch",
     "build_builtin",
     "install_builtin",
     "list_models",
@@ -58,17 +60,25 @@ class Normalize(nn.Module):
 
 
 class SmallCNN(nn.Module):
-    """A small CNN whose first layers are 3x3 convolutions (the built-in zoo's architecture).
+    """A small VGG-style CNN whose first layers are 3x3 convolutions (the zoo's architecture).
 
-    ``normalize -> [conv3x3-BN-ReLU] x2 -> maxpool -> [conv3x3-BN-ReLU] x2 -> maxpool ->
-    conv3x3-BN-ReLU -> global average pool -> linear``. Module names are stable
-    (``features.conv1`` is the first conv layer), so analyses can address layers by name.
+    ``normalize -> stage 1 -> maxpool -> stage 2 -> maxpool -> stage 3 -> global average
+    pool -> linear``, where stage ``s`` is ``blocks[s]`` layers of conv3x3-BN-ReLU with
+    ``width * 2**s`` channels. The default ``blocks=(2, 2, 1)`` is the original 5-conv
+    network; the CIFAR-10 zoo uses ``width=64, blocks=(2, 2, 2)``. Module names are stable
+    and numbered through the stages (``features.conv1`` is the first conv layer,
+    ``features.relu1`` its activation, ``features.pool1``/``pool2`` the pools), so analyses
+    can address layers by name.
 
     Args:
         num_classes: number of outputs.
-        width: channels of the first two conv layers (doubled twice deeper in).
+        width: channels of the first stage (doubled in each later stage).
         mean: per-channel mean for the built-in :class:`Normalize`.
         std: per-channel std for the built-in :class:`Normalize`.
+        blocks: conv layers per stage (three stages, each >= 1).
+
+    Raises:
+        SpectralValueError: ``blocks`` is not three ints >= 1, or ``width`` < 1.
     """
 
     def __init__(
@@ -77,31 +87,34 @@ class SmallCNN(nn.Module):
         width: int = 32,
         mean: Sequence[float] = BUILTIN_MEAN,
         std: Sequence[float] = BUILTIN_STD,
+        blocks: Sequence[int] = (2, 2, 1),
     ) -> None:
         super().__init__()
-        w = width
-
-        def block(i: int, cin: int, cout: int) -> list[tuple[str, nn.Module]]:
-            return [
-                (f"conv{i}", nn.Conv2d(cin, cout, 3, padding=1, bias=False)),
-                (f"bn{i}", nn.BatchNorm2d(cout)),
-                (f"relu{i}", nn.ReLU()),
-            ]
-
-        layers = [
-            *block(1, 3, w),
-            *block(2, w, w),
-            ("pool1", nn.MaxPool2d(2)),
-            *block(3, w, 2 * w),
-            *block(4, 2 * w, 2 * w),
-            ("pool2", nn.MaxPool2d(2)),
-            *block(5, 2 * w, 4 * w),
-            ("gap", nn.AdaptiveAvgPool2d(1)),
-            ("flatten", nn.Flatten()),
-        ]
+        blocks = tuple(blocks)
+        if len(blocks) != 3 or any(
+            isinstance(b, bool) or not isinstance(b, int) or b < 1 for b in blocks
+        ):
+            raise SpectralValueError(f"blocks: expected three ints >= 1, got {blocks!r}")
+        if isinstance(width, bool) or not isinstance(width, int) or width < 1:
+            raise SpectralValueError(f"width: expected an int >= 1, got {width!r}")
+        layers: list[tuple[str, nn.Module]] = []
+        cin, i = 3, 0
+        for stage, n in enumerate(blocks):
+            if stage:
+                layers.append((f"pool{stage}", nn.MaxPool2d(2)))
+            cout = width * 2**stage
+            for _ in range(n):
+                i += 1
+                layers += [
+                    (f"conv{i}", nn.Conv2d(cin, cout, 3, padding=1, bias=False)),
+                    (f"bn{i}", nn.BatchNorm2d(cout)),
+                    (f"relu{i}", nn.ReLU()),
+                ]
+                cin = cout
+        layers += [("gap", nn.AdaptiveAvgPool2d(1)), ("flatten", nn.Flatten())]
         self.normalize = Normalize(mean, std)
         self.features = nn.Sequential(OrderedDict(layers))
-        self.classifier = nn.Linear(4 * w, num_classes)
+        self.classifier = nn.Linear(cin, num_classes)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Logits ``(B, num_classes)`` for images ``(B, 3, H, W)`` in [0, 1]."""
@@ -163,19 +176,44 @@ def install_builtin(
     tmp = path.with_suffix(".pt.tmp")
     torch.save(state, tmp)
     os.replace(tmp, path)
-    index = _zoo_index()
-    index[name] = {
-        "file": path.name,
-        "description": description,
-        "arch": arch,
-        "edits": edits or [],
-        "metrics": metrics,
-        "command": command,
-    }
-    tmp_json = folder / "zoo.json.tmp"
-    tmp_json.write_text(json.dumps(index, indent=2) + "\n")
-    os.replace(tmp_json, folder / "zoo.json")
+    with _zoo_lock(folder):  # concurrent installs (several training runs) each keep theirs
+        index = _zoo_index()
+        index[name] = {
+            "file": path.name,
+            "description": description,
+            "arch": arch,
+            "edits": edits or [],
+            "metrics": metrics,
+            "command": command,
+        }
+        tmp_json = folder / "zoo.json.tmp"
+        tmp_json.write_text(json.dumps(index, indent=2) + "\n")
+        os.replace(tmp_json, folder / "zoo.json")
     return path
+
+
+@contextmanager
+def _zoo_lock(folder: Path) -> Iterator[None]:
+    import fcntl
+
+    with open(folder / ".zoo.lock", "w") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+def base_arch(name: str = "standard") -> dict[str, Any]:
+    """The ``zoo.json`` architecture of a built-in model (what a fine-tune of it starts from).
+
+    Raises:
+        SpectralValueError: no such built-in model.
+    """
+    index = _zoo_index()
+    if name not in index:
+        raise SpectralValueError(f"model: unknown built-in model {name!r}")
+    return dict(index[name]["arch"])
 
 
 def build_builtin(arch: dict[str, Any]) -> nn.Module:
@@ -183,7 +221,8 @@ def build_builtin(arch: dict[str, Any]) -> nn.Module:
     kind = arch.get("kind", "SmallCNN")
     if kind != "SmallCNN":
         raise SpectralValueError(f"zoo.json: unknown architecture {kind!r}")
-    return SmallCNN(num_classes=int(arch["num_classes"]), width=int(arch["width"]))
+    blocks = tuple(int(b) for b in arch.get("blocks", (2, 2, 1)))
+    return SmallCNN(num_classes=int(arch["num_classes"]), width=int(arch["width"]), blocks=blocks)
 
 
 def _load_builtin(name: str) -> nn.Module:

@@ -22,10 +22,16 @@ from PIL import Image
 from spectral import loaders
 from spectral.datasets import (
     BUILTIN_CLASSES,
+    BUILTIN_FILE,
+    CIFAR10_CLASSES,
+    PATCH_CLASSES,
     ImageDataset,
     Split,
     builtin_dataset,
+    decode_jpeg_pack,
     load_dataset,
+    make_builtin_subset,
+    patch_dataset,
 )
 from spectral.errors import ImageReadError, SpectralError, SpectralTypeError, SpectralValueError
 
@@ -852,19 +858,20 @@ def test_dispatch_errors(tmp_path: Path) -> None:
         load_dataset(tmp_path, "validation")
 
 
-def test_dispatch_builtin(builtin_test: ImageDataset) -> None:
+def test_dispatch_builtin(builtin_test: ImageDataset, patches_test: ImageDataset) -> None:
     ds = load_dataset("builtin", "test")
     assert torch.equal(ds.images, builtin_test.images) and ds.classes == BUILTIN_CLASSES
+    ds = load_dataset("patches", "test", seed=0)
+    assert torch.equal(ds.images, patches_test.images) and ds.classes == PATCH_CLASSES
 
 
 # ---------------------------------------------------------------------------------------
-# the built-in dataset
+# the built-in dataset: a CIFAR-10 test subset shipped as JPEG bytes
 # ---------------------------------------------------------------------------------------
 
-
-@pytest.fixture(scope="module")
-def builtin_train() -> ImageDataset:
-    return builtin_dataset("train")
+SHARED_CIFAR = Path(__file__).resolve().parents[2] / "shared" / "data" / "cifar10"
+#: sha256 of the decoded built-in pixels, uint8 (2000, 3, 32, 32) in C order
+BUILTIN_PIXELS_SHA256 = "227a7cdd023f47a52ada9a49f49700522fcc6b4f00928c54caf4312687dd1bbe"
 
 
 @pytest.fixture(scope="module")
@@ -872,57 +879,157 @@ def builtin_test() -> ImageDataset:
     return builtin_dataset("test")
 
 
+def test_builtin_is_a_balanced_cifar10_test_subset(builtin_test: ImageDataset) -> None:
+    check_dataset(builtin_test, 2000, 3, 32, 32)
+    assert builtin_test.classes == CIFAR10_CLASSES == BUILTIN_CLASSES
+    assert CIFAR10_CLASSES[0] == "airplane" and CIFAR10_CLASSES[9] == "truck"
+    assert torch.bincount(builtin_test.labels).tolist() == [200] * 10
+    # labels come in class blocks, in CIFAR-10's label order
+    assert torch.equal(builtin_test.labels, torch.arange(10).repeat_interleave(200))
+
+
+def test_builtin_pixels_decode_exactly(builtin_test: ImageDataset) -> None:
+    import hashlib
+
+    pixels, labels, names = decode_jpeg_pack(BUILTIN_FILE)
+    assert pixels.dtype == np.uint8 and pixels.shape == (2000, 3, 32, 32)
+    assert hashlib.sha256(pixels.tobytes()).hexdigest() == BUILTIN_PIXELS_SHA256
+    # the float images are exactly the uint8 pixels / 255
+    assert np.array_equal(as_uint8(builtin_test.images), pixels)
+    assert names[0] == "airplane/0000.jpg" and names[-1] == "truck/0199.jpg"
+    assert [CIFAR10_CLASSES[int(k)] for k in labels] == [n.split("/")[0] for n in names]
+
+
+def test_builtin_is_cached_but_not_shared(builtin_test: ImageDataset) -> None:
+    again = builtin_dataset()
+    again.images.zero_()  # a caller writing into its copy does not change the next load
+    assert torch.equal(builtin_dataset("test").images, builtin_test.images)
+
+
+def test_builtin_has_no_training_split() -> None:
+    with pytest.raises(SpectralValueError, match="--data") as info:
+        builtin_dataset("train")
+    assert "not the training set" in str(info.value)
+    with pytest.raises(SpectralValueError, match="training set"):
+        load_dataset("builtin", "train")
+    with pytest.raises(SpectralValueError, match="split"):
+        builtin_dataset("validation")
+
+
+def _jpeg_folder(root: Path, per_class: int) -> None:
+    rng = np.random.default_rng(0)
+    for name in CIFAR10_CLASSES:
+        (root / name).mkdir(parents=True)
+        for i in range(per_class):
+            a = rng.integers(0, 256, (8, 8, 3), dtype=np.uint8)
+            Image.fromarray(a).save(root / name / f"{i:04d}.jpg", quality=75)
+
+
+def test_make_builtin_subset_keeps_the_jpeg_bytes(tmp_path: Path) -> None:
+    _jpeg_folder(tmp_path / "test", 3)
+    (tmp_path / "test" / "cat" / "notes.txt").write_text("ignored")
+    out = make_builtin_subset(tmp_path / "test", tmp_path / "pack.npz", per_class=2)
+    pixels, labels, names = decode_jpeg_pack(out)
+    assert labels.tolist() == [c for c in range(10) for _ in range(2)]
+    assert names[:3] == ["airplane/0000.jpg", "airplane/0001.jpg", "automobile/0000.jpg"]
+    folder = loaders.load_image_folder(tmp_path / "test", "test")
+    keep = [i for i in range(30) if i % 3 != 2]  # the first two files of each class
+    assert np.array_equal(pixels, as_uint8(folder.images[keep]))
+    with np.load(out) as z:  # the stored bytes are the files' bytes, unchanged
+        blob = z["jpeg"][z["offsets"][3] : z["offsets"][4]].tobytes()
+    assert blob == (tmp_path / "test" / "automobile" / "0001.jpg").read_bytes()
+    assert not list(tmp_path.glob("*.tmp*"))
+
+
+def test_make_builtin_subset_refuses_short_or_missing_classes(tmp_path: Path) -> None:
+    _jpeg_folder(tmp_path / "t", 2)
+    with pytest.raises(SpectralValueError, match=r"at least 3 \.jpg files, found 2"):
+        make_builtin_subset(tmp_path / "t", tmp_path / "p.npz", per_class=3)
+    with pytest.raises(SpectralValueError, match="found 0"):
+        make_builtin_subset(tmp_path / "missing", tmp_path / "p.npz")
+    with pytest.raises(SpectralValueError, match="per_class"):
+        make_builtin_subset(tmp_path / "t", tmp_path / "p.npz", per_class=0)
+    assert not (tmp_path / "p.npz").exists()
+    with pytest.raises(SpectralValueError, match="not a built-in JPEG pack"):
+        decode_jpeg_pack(tmp_path / "p.npz")
+
+
+@pytest.mark.skipif(not SHARED_CIFAR.is_dir(), reason="shared/data/cifar10 is not present")
+def test_shared_cifar10_folder_loads_in_label_order(builtin_test: ImageDataset) -> None:
+    ds = load_dataset(SHARED_CIFAR, "test")
+    check_dataset(ds, 10000, 3, 32, 32)
+    assert ds.classes == CIFAR10_CLASSES
+    assert torch.bincount(ds.labels).tolist() == [1000] * 10
+    # the built-in subset is the first 200 files of each class folder, pixel for pixel
+    idx = torch.cat([torch.arange(200) + 1000 * c for c in range(10)])
+    assert torch.equal(ds.images[idx], builtin_test.images)
+    assert torch.equal(ds.labels[idx], builtin_test.labels)
+
+
+# ---------------------------------------------------------------------------------------
+# the photograph-patch task ("patches")
+# ---------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def patches_train() -> ImageDataset:
+    return patch_dataset("train")
+
+
+@pytest.fixture(scope="module")
+def patches_test() -> ImageDataset:
+    return patch_dataset("test")
+
+
 @pytest.mark.parametrize(("split", "per_class"), [("train", 600), ("test", 150)])
-def test_builtin_shape_and_balance(
-    split: str, per_class: int, builtin_train: ImageDataset, builtin_test: ImageDataset
+def test_patches_shape_and_balance(
+    split: str, per_class: int, patches_train: ImageDataset, patches_test: ImageDataset
 ) -> None:
-    ds = builtin_train if split == "train" else builtin_test
-    n = per_class * len(BUILTIN_CLASSES)
+    ds = patches_train if split == "train" else patches_test
+    n = per_class * len(PATCH_CLASSES)
     check_dataset(ds, n, 3, 32, 32)
-    assert ds.classes == BUILTIN_CLASSES
-    assert torch.bincount(ds.labels).tolist() == [per_class] * len(BUILTIN_CLASSES)
+    assert ds.classes == PATCH_CLASSES
+    assert torch.bincount(ds.labels).tolist() == [per_class] * len(PATCH_CLASSES)
 
 
-def test_builtin_deterministic_for_a_seed(
-    builtin_train: ImageDataset, builtin_test: ImageDataset
+def test_patches_deterministic_for_a_seed(
+    patches_train: ImageDataset, patches_test: ImageDataset
 ) -> None:
-    again = builtin_dataset(Split.TRAIN, seed=0)
-    assert torch.equal(again.images, builtin_train.images)
-    assert torch.equal(again.labels, builtin_train.labels)
-    assert torch.equal(builtin_dataset("test", seed=0).images, builtin_test.images)
-    other = builtin_dataset("test", seed=1)
-    assert not torch.equal(other.images, builtin_test.images)
-    assert torch.equal(other.labels, builtin_test.labels)
+    again = patch_dataset(Split.TRAIN, seed=0)
+    assert torch.equal(again.images, patches_train.images)
+    assert torch.equal(again.labels, patches_train.labels)
+    assert torch.equal(patch_dataset("test", seed=0).images, patches_test.images)
+    other = patch_dataset("test", seed=1)
+    assert not torch.equal(other.images, patches_test.images)
+    assert torch.equal(other.labels, patches_test.labels)
 
 
-def test_builtin_train_and_test_patches_are_disjoint(
-    builtin_train: ImageDataset, builtin_test: ImageDataset
+def test_patches_train_and_test_are_disjoint(
+    patches_train: ImageDataset, patches_test: ImageDataset
 ) -> None:
-    seen = {p.numpy().tobytes() for p in builtin_train.images}
+    seen = {p.numpy().tobytes() for p in patches_train.images}
     # every test patch (not just a sample) against every training patch, exactly
-    assert not any(p.numpy().tobytes() in seen for p in builtin_test.images)
+    assert not any(p.numpy().tobytes() in seen for p in patches_test.images)
     # sanity of the check itself: a training patch is found
-    assert builtin_train.images[123].numpy().tobytes() in seen
+    assert patches_train.images[123].numpy().tobytes() in seen
 
 
-def test_builtin_patches_are_textured(
-    builtin_train: ImageDataset, builtin_test: ImageDataset
-) -> None:
-    for ds in (builtin_train, builtin_test):
+def test_patches_are_textured(patches_train: ImageDataset, patches_test: ImageDataset) -> None:
+    for ds in (patches_train, patches_test):
         std = ds.images.double().flatten(1).std(dim=1, correction=0)
         assert float(std.min()) >= 0.03 - 1e-6
 
 
-def test_subset_is_balanced_and_deterministic(builtin_train: ImageDataset) -> None:
-    sub = builtin_train.subset(50, seed=3)
-    assert len(sub) == 50 and sub.classes == builtin_train.classes
+def test_subset_is_balanced_and_deterministic(patches_train: ImageDataset) -> None:
+    sub = patches_train.subset(50, seed=3)
+    assert len(sub) == 50 and sub.classes == patches_train.classes
     assert torch.bincount(sub.labels, minlength=10).tolist() == [5] * 10
-    counts = torch.bincount(builtin_train.subset(37, seed=3).labels, minlength=10)
+    counts = torch.bincount(patches_train.subset(37, seed=3).labels, minlength=10)
     assert int(counts.max() - counts.min()) <= 1 and int(counts.sum()) == 37
-    again = builtin_train.subset(50, seed=3)
+    again = patches_train.subset(50, seed=3)
     assert torch.equal(again.images, sub.images) and torch.equal(again.labels, sub.labels)
-    assert not torch.equal(builtin_train.subset(50, seed=4).images, sub.images)
-    members = {p.numpy().tobytes() for p in builtin_train.images}
+    assert not torch.equal(patches_train.subset(50, seed=4).images, sub.images)
+    members = {p.numpy().tobytes() for p in patches_train.images}
     assert all(p.numpy().tobytes() in members for p in sub.images)
     assert len({p.numpy().tobytes() for p in sub.images}) == 50  # no image drawn twice
 
