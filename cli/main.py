@@ -9,6 +9,7 @@ import typer
 
 from cli.blur import blur
 from cli.calibrate import calibrate
+from cli.evaluate import evaluate
 from cli.filters import filters
 from cli.gradients import gradients
 from cli.heatmap import heatmap
@@ -27,6 +28,7 @@ app = typer.Typer(
 app.command("report")(report)
 app.command("blur")(blur)
 app.command("calibrate")(calibrate)
+app.command("evaluate")(evaluate)
 app.command("filters")(filters)
 app.command("gradients")(gradients)
 app.command("heatmap")(heatmap)

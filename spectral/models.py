@@ -31,6 +31,7 @@ __all__ = [
     "install_builtin",
     "list_models",
     "load_model",
+    "record_metrics",
     "zoo_dir",
 ]
 
@@ -190,6 +191,23 @@ def install_builtin(
         tmp_json.write_text(json.dumps(index, indent=2) + "\n")
         os.replace(tmp_json, folder / "zoo.json")
     return path
+
+
+def record_metrics(name: str, key: str, value: dict[str, Any]) -> None:
+    """Store ``value`` under ``metrics[key]`` of built-in model ``name`` in ``zoo.json``.
+
+    Raises:
+        SpectralValueError: no such built-in model.
+    """
+    folder = zoo_dir()
+    with _zoo_lock(folder):
+        index = _zoo_index()
+        if name not in index:
+            raise SpectralValueError(f"model: unknown built-in model {name!r}")
+        index[name].setdefault("metrics", {})[key] = value
+        tmp_json = folder / "zoo.json.tmp"
+        tmp_json.write_text(json.dumps(index, indent=2) + "\n")
+        os.replace(tmp_json, folder / "zoo.json")
 
 
 @contextmanager

@@ -532,3 +532,54 @@ def test_targeted_success_rates_rejects_an_untargetable_attack(task: dict[str, A
             lambda: torchattacks.DeepFool(task["cnn"], steps=1),
             num_classes=K,
         )
+
+
+def test_apgdt_needs_n_classes_and_builds_torchattacks_apgdt() -> None:
+    import torchattacks
+
+    model = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(12, 3))
+    with pytest.raises(SpectralValueError, match="n_classes"):
+        make_attack("apgdt", model, eps=8 / 255)
+    with pytest.raises(SpectralValueError, match="n_classes"):
+        make_attack("apgdt", model, eps=8 / 255, n_classes=3)  # DLR needs 4 logits
+    atk = make_attack("apgdt", model, eps=8 / 255, steps=3, n_classes=4, seed=0)
+    assert isinstance(atk, torchattacks.APGDT) and atk.n_target_classes == 3
+
+
+def test_apgd_robust_accuracy_counts_survivors_of_both_attacks() -> None:
+    from spectral.attacks import apgd_robust_accuracy
+    from spectral.metrics import predict
+
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(12, 5))
+    x = torch.rand(40, 3, 2, 2)
+    y = predict(model, x)
+    y[:10] = (y[:10] + 1) % 5  # ten images misclassified from the start
+    calls = []
+    r = apgd_robust_accuracy(
+        model,
+        x,
+        y,
+        eps=0.05,
+        steps=5,
+        n_classes=5,
+        batch_size=16,
+        progress=lambda d, t: calls.append((d, t)),
+    )
+    assert r["n"] == 40 and r["clean_correct"] == 30
+    assert r["clean_correct"] >= r["apgd_ce_correct"] >= r["apgd_t_correct"] >= 0
+    assert r["robust_accuracy"] == r["apgd_t_correct"] / 40
+    assert calls == [(16, 40), (32, 40), (40, 40)]
+    # the first stage's count is real: APGD-CE alone on the clean-correct images
+    ok = (predict(model, x) == y).nonzero().flatten()
+    ce = make_attack("apgd", model, eps=0.05, steps=5, loss="ce", seed=0)
+    survived = 0
+    for part in ok.split(16):
+        survived += int((predict(model, ce(x[part], y[part])) == y[part]).sum())
+    assert r["apgd_ce_correct"] <= survived + 2  # batches differ, the random starts too
+    # a larger budget breaks more images, never fewer (APGD on a linear model)
+    big = apgd_robust_accuracy(model, x, y, eps=0.5, steps=5, n_classes=5)
+    assert big["robust_accuracy"] <= r["robust_accuracy"]
+    assert big["robust_accuracy"] < 0.75
+    with pytest.raises(SpectralValueError, match="labels"):
+        apgd_robust_accuracy(model, x, y[:3], n_classes=5)

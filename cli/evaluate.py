@@ -1,0 +1,144 @@
+"""`spectral evaluate`: clean, PGD and AutoAttack (APGD-CE + APGD-T) accuracy of a model."""
+
+from __future__ import annotations
+
+import shlex
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from cli._common import (
+    DataOpt,
+    DeviceOpt,
+    EpsOpt,
+    ForceOpt,
+    ModelOpt,
+    SeedOpt,
+    UserError,
+    WeightsOpt,
+    check_eps,
+    check_out,
+    check_fit,
+    load_models,
+    output_dir,
+    parse_device,
+    progress,
+    stdout,
+    user_errors,
+    write_json,
+)
+
+
+def evaluate(
+    model: ModelOpt = "builtin:adversarial",
+    weights: WeightsOpt = None,
+    data: DataOpt = "builtin",
+    n_images: Annotated[
+        int, typer.Option("--n-images", help="Test images (a class-balanced, seeded subset).")
+    ] = 1000,
+    eps: EpsOpt = 8 / 255,
+    pgd_steps: Annotated[
+        int, typer.Option("--pgd-steps", help="PGD iterations (step eps/4).")
+    ] = 10,
+    apgd_steps: Annotated[
+        int, typer.Option("--apgd-steps", help="Iterations of APGD-CE and of APGD-T (0: skip).")
+    ] = 100,
+    record: Annotated[
+        bool,
+        typer.Option(
+            "--record",
+            help="Write the result into zoo.json (builtin models only), with this command.",
+        ),
+    ] = False,
+    out: Annotated[Path, typer.Option("--out", help="Output directory.")] = Path(
+        "spectral-evaluate"
+    ),
+    seed: SeedOpt = 0,
+    device: DeviceOpt = "cpu",
+    force: ForceOpt = False,
+) -> None:
+    """Robust accuracy of a model: clean, PGD (L-inf) and AutoAttack's APGD-CE + APGD-T.
+
+    APGD-CE then targeted APGD (DLR loss, every other class) on the survivors, 100
+    iterations each by default, as AutoAttack's standard version starts; the result can be
+    held next to RobustBench's AutoAttack numbers (which add FAB-T and Square).
+    """
+    import spectral as sp
+    from spectral.attacks import apgd_robust_accuracy
+    from spectral.models import record_metrics
+    from spectral.train import evaluate as pgd_evaluate
+
+    with user_errors():
+        check_eps(eps)
+        if n_images < 1:
+            raise UserError(f"--n-images: expected >= 1, got {n_images}")
+        if pgd_steps < 1:
+            raise UserError(f"--pgd-steps: expected >= 1, got {pgd_steps}")
+        if apgd_steps < 0:
+            raise UserError(f"--apgd-steps: expected >= 0, got {apgd_steps}")
+        if record and not model.startswith("builtin:"):
+            raise UserError(f"--record: only a builtin: model has a zoo.json entry, got {model!r}")
+        dev = parse_device(device)
+        check_out(out, force)
+        test = sp.load_dataset(data, "test").subset(n_images, seed=seed)
+        nets = load_models(model, "", weights, dev)
+        net = nets[model]
+        x, y = test.images.to(dev), test.labels.to(dev)
+        check_fit(nets, x, y)
+        result: dict[str, Any] = {"model": model, "data": test.name, "n": len(test), "seed": seed}
+        with progress() as bar:
+            task = bar.add_task(f"PGD-{pgd_steps}", total=len(test))
+            pgd = pgd_evaluate(net, test, eps=eps, steps=pgd_steps, seed=seed)
+            bar.update(task, completed=len(test))
+            result["clean_accuracy"] = pgd["clean_accuracy"]
+            result[f"pgd{pgd_steps}_accuracy"] = pgd[f"pgd{pgd_steps}_accuracy"]
+            if apgd_steps:
+                task = bar.add_task("APGD-CE + APGD-T", total=len(test))
+
+                def tick(done: int, total: int) -> None:
+                    bar.update(task, completed=done, total=total)
+
+                result["apgd"] = apgd_robust_accuracy(
+                    net,
+                    x,
+                    y,
+                    eps=eps,
+                    steps=apgd_steps,
+                    n_classes=len(test.classes),
+                    seed=seed,
+                    progress=tick,
+                )
+        command = (
+            "spectral evaluate "
+            + shlex.join(
+                [
+                    "--model",
+                    model,
+                    "--data",
+                    data,
+                    "--n-images",
+                    str(n_images),
+                    "--eps",
+                    f"{eps:.10g}",
+                    "--pgd-steps",
+                    str(pgd_steps),
+                    "--apgd-steps",
+                    str(apgd_steps),
+                    "--seed",
+                    str(seed),
+                ]
+            )
+            + (" --record" if record else "")
+        )
+        result.update(eps=eps, command=command)
+        with output_dir(out, force) as tmp:
+            write_json(tmp / "evaluate.json", result)
+        if record:
+            record_metrics(model.removeprefix("builtin:"), "evaluate", result)
+    line = f"{model}: clean {result['clean_accuracy']:.3f}, PGD-{pgd_steps} "
+    line += f"{result[f'pgd{pgd_steps}_accuracy']:.3f}"
+    if apgd_steps:
+        line += f", APGD-CE {result['apgd']['apgd_ce_accuracy']:.3f}, "
+        line += f"APGD-CE+T {result['apgd']['robust_accuracy']:.3f}"
+    stdout.print(f"{line} on {len(test)} images (eps {eps:.4f}) -> {out}", soft_wrap=True)
