@@ -10,7 +10,7 @@ Sections:
    robust vs normal: 3x3 filter statistics, confidence and calibration (clean and
    adversarial), input and integrated gradients with their spectra, Fourier heat maps;
 4. input spectra of the bundled photographs (BlurNet-style figure, slopes, bands);
-5. the dataset-scale mean power spectrum of random patches (streaming accumulator);
+5. the dataset-scale mean power spectrum of the analysed test images (streaming accumulator);
 6. a random +-eps sign-noise baseline: the spectrum a perturbation has when it carries
    no structure, to hold adversarial perturbations against.
 """
@@ -81,9 +81,7 @@ def report(
         str | None,
         typer.Option("--layers", help="Comma-separated layers (default: first_conv + 2nd conv)."),
     ] = None,
-    n_images: Annotated[
-        int, typer.Option("--n-images", help="Test images analysed (and patches, >= 2).")
-    ] = 256,
+    n_images: Annotated[int, typer.Option("--n-images", help="Test images analysed (>= 2).")] = 256,
     blur_images: Annotated[
         int, typer.Option("--blur-images", help="Images for the blur table (0: skip it).")
     ] = 100,
@@ -96,7 +94,6 @@ def report(
     heatmap_eps: Annotated[
         float, typer.Option("--heatmap-eps", help="L2 norm of the heat map's basis perturbation.")
     ] = 4.0,
-    patch_size: Annotated[int, typer.Option("--patch-size", help="Patch side in pixels.")] = 64,
     backend: Annotated[Backend, typer.Option("--backend", help="FFT backend.")] = Backend.AUTO,
     seed: SeedOpt = 0,
     device: DeviceOpt = "cpu",
@@ -106,7 +103,7 @@ def report(
     import torch
 
     import spectral as sp
-    from spectral.data import builtin_patches, builtin_photo
+    from spectral.data import builtin_photo
     from spectral.plot import (
         comparison_figure,
         new_figure,
@@ -121,8 +118,6 @@ def report(
         if n_images < 2:
             raise UserError(f"--n-images: expected >= 2, got {n_images}")
         check_eps(eps)
-        if not 8 <= patch_size <= 256:
-            raise UserError(f"--patch-size: expected 8 <= size <= 256, got {patch_size}")
         if steps < 1 or min(blur_images, gradient_images, heatmap_images) < 0:
             raise UserError(
                 "--steps: expected >= 1; --blur-images, --gradient-images, --heatmap-images: "
@@ -223,6 +218,8 @@ def report(
             result.update(robust_part)
             sections.extend(robust_secs)
 
+            data_x = x  # the analysed test images (x is reused for the photographs below)
+
             # 1. input spectra of photographs -----------------------------------------------
             task = bar.add_task("photo spectra", total=len(PHOTOS))
             per_photo: dict[str, Any] = {}
@@ -279,14 +276,14 @@ def report(
                 )
             )
 
-            # 2. dataset-scale mean spectrum (streaming) --------------------------------------
-            patches = builtin_patches(n_images, size=patch_size, seed=seed)
+            # 2. dataset-scale mean spectrum (streaming) of the analysed data ----------------
             acc = sp.SpectrumAccumulator(backend=backend)
             batch = 64
-            task = bar.add_task("dataset spectrum", total=n_images)
-            for i in range(0, n_images, batch):
-                acc.update(patches[i : i + batch].to(dev))
-                bar.advance(task, min(batch, n_images - i))
+            n_data = len(data_x)
+            task = bar.add_task("dataset spectrum", total=n_data)
+            for i in range(0, n_data, batch):
+                acc.update(data_x[i : i + batch])
+                bar.advance(task, min(batch, n_data - i))
             mean_power = acc.mean()[None]
             radii, prof = sp.radial_profile(mean_power)
             slope = sp.powerlaw_slope(radii, prof)[0]
@@ -295,10 +292,11 @@ def report(
             hi = log_mean.amax(dim=(-2, -1), keepdim=True)
             norm = (log_mean - lo) / (hi - lo).clamp_min(1e-12)
             cv = (acc.var().sqrt() / acc.mean().clamp_min(1e-30)).mean().item()
-            ch = ["R", "G", "B"]
+            ch = sp.channel_names(int(data_x.shape[1]))
+            size = f"{data_x.shape[2]}x{data_x.shape[3]}"
             fig = spectrum_figure(
                 [norm.cpu()],
-                row_labels=[f"mean of {n_images}"],
+                row_labels=[f"mean of {n_data}"],
                 radial=[
                     (
                         radii.cpu(),
@@ -306,13 +304,13 @@ def report(
                         dict(zip(ch, slope.tolist(), strict=True)),
                     )
                 ],
-                title=f"Mean power spectrum of {n_images} random {patch_size}x{patch_size} patches"
-                " (log10, normalised)",
+                title=f"Mean power spectrum of {n_data} test images ({size}, log10, normalised)",
             )
             save_figure(fig, figdir / "dataset_spectrum.png")
             result["dataset_spectrum"] = {
                 "n_images": acc.count,
-                "patch_size": patch_size,
+                "data": data,
+                "size": size,
                 "radial_slope": dict(zip(ch, slope.tolist(), strict=True)),
                 "mean_coefficient_of_variation": cv,
             }
@@ -320,10 +318,10 @@ def report(
                 Section(
                     "Dataset-scale mean power spectrum",
                     [
-                        f"{acc.count} random {patch_size}x{patch_size} patches of the colour "
-                        "photographs, accumulated batch by batch with SpectrumAccumulator "
-                        "(memory does not grow with the number of images). Mean over frequencies "
-                        f"of the per-frequency coefficient of variation: {cv:.3g}.",
+                        f"The {acc.count} analysed test images ({size}, --data {data}), "
+                        "accumulated batch by batch with SpectrumAccumulator (memory does not "
+                        "grow with the number of images). Mean over frequencies of the "
+                        f"per-frequency coefficient of variation: {cv:.3g}.",
                     ],
                     [
                         Table(
@@ -339,7 +337,7 @@ def report(
             # 3. random sign-noise baseline --------------------------------------------------
             task = bar.add_task("noise baseline", total=1)
             g = torch.Generator().manual_seed(seed)
-            clean = patches[: min(64, n_images)]
+            clean = data_x[: min(64, n_data)].cpu()
             noise = eps * (torch.randint(0, 2, clean.shape, generator=g) * 2 - 1).to(clean.dtype)
             noisy = (clean + noise).clamp(0.0, 1.0)
             cmp = sp.compare_spectra(clean.to(dev), noisy.to(dev), backend=backend)
@@ -348,7 +346,7 @@ def report(
                 comparison_figure(
                     cmp,
                     labels=("natural", "noisy"),
-                    title=f"Random sign noise, eps = {eps:.4g}: spectra of patch 0",
+                    title=f"Random sign noise, eps = {eps:.4g}: spectra of test image 0",
                 ),
                 figdir / "noise_spectra.png",
             )
@@ -361,7 +359,7 @@ def report(
                     "noisy": d["band_energy"]["adversarial"],
                     "perturbation": d["band_energy"]["perturbation"],
                 },
-                title="Band energy (mean over patches and channels)",
+                title="Band energy (mean over images and channels)",
             )
             save_figure(fig, figdir / "noise_band_energy.png")
             result["noise_baseline"] = {"eps": eps, "n_images": int(clean.shape[0]), **d}
@@ -376,7 +374,7 @@ def report(
                     ],
                     [
                         Table(
-                            "Fraction of non-DC energy per band (mean over patches and channels)",
+                            "Fraction of non-DC energy per band (mean over images and channels)",
                             ["signal", *BANDS],
                             [
                                 ["clean", *_fmt_bands(d["band_energy"]["clean"])],

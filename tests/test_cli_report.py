@@ -9,11 +9,12 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+import spectral as sp
 import spectral.plot
 from cli.main import app
 
 runner = CliRunner()
-SMALL = ["--n-images", "8", "--patch-size", "16", "--steps", "2", "--blur-images", "4"]
+SMALL = ["--n-images", "8", "--steps", "2", "--blur-images", "4"]
 
 
 @pytest.fixture(scope="module")
@@ -47,7 +48,8 @@ def test_report_files_and_json_schema(report_dir: Path) -> None:
     assert 0.0 <= data["attack_success_rate"] <= 1.0 and data["l2_dissimilarity"] > 0
     assert list(data["feature_spectra"]) == ["first_conv", "features.conv2"]
     fs = data["feature_spectra"]["first_conv"]
-    assert fs["shape"] == [32, 32, 32] and fs["count"] == 8
+    width = sp.load_model("builtin:standard").features.conv1.out_channels
+    assert fs["shape"] == [width, 32, 32] and fs["count"] == 8
     assert [r["defense"] for r in data["blur"]["blackbox"]] == [
         "baseline",
         "input 3x3",
@@ -56,7 +58,15 @@ def test_report_files_and_json_schema(report_dir: Path) -> None:
         "5x5 on L1 feature maps",
     ]
     assert set(data["models"]) == {"builtin:standard", "builtin:adversarial"}
-    assert data["dataset_spectrum"]["n_images"] == 8
+    ds = data["dataset_spectrum"]
+    assert ds["n_images"] == 8 and ds["data"] == "builtin" and ds["size"] == "32x32"
+    # the spectrum is of the analysed test images (the same seeded subset), not of photos
+    test = sp.load_dataset("builtin", "test").subset(8, seed=0)
+    acc = sp.SpectrumAccumulator()
+    acc.update(test.images)
+    radii, prof = sp.radial_profile(acc.mean()[None])
+    slope = sp.powerlaw_slope(radii, prof)[0].tolist()
+    assert list(ds["radial_slope"].values()) == pytest.approx(slope, rel=1e-5)
     be = data["noise_baseline"]["band_energy"]
     for k in ("clean", "adversarial", "perturbation"):
         assert len(be[k]) == 3 and sum(be[k]) == pytest.approx(1.0, abs=1e-5)
