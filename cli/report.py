@@ -391,6 +391,42 @@ def report(
                 )
             )
 
+            # the seeds' phenomena: ours | paper | agrees? ---------------------------------
+            if len(result["models"]) >= 2:
+                from spectral.papers import paper_comparison
+
+                papers = paper_comparison(result)
+                result["papers"] = papers.to_dict()
+                sections.insert(
+                    0,
+                    Section(
+                        "The papers' phenomena, measured here",
+                        [
+                            f"Each claim of the source papers, checked on this report's "
+                            f"numbers: {papers.standard} as the standard model, {papers.robust} "
+                            "as the robust one. 'yes' means our numbers point the way the "
+                            "paper reports (no statistical test; see the sections below for "
+                            "the sample sizes). Nothing was tuned to agree.",
+                        ],
+                        [
+                            Table(
+                                "Claims", ["phenomenon", "paper", "ours", "agrees?"], papers.rows()
+                            )
+                        ],
+                        [],
+                    ),
+                )
+            else:
+                sections.insert(
+                    0,
+                    Section(
+                        "The papers' phenomena, measured here",
+                        ["Skipped: it needs two models (pass --compare-model)."],
+                        [],
+                        [],
+                    ),
+                )
+
             result["elapsed_s"] = round(time.perf_counter() - t_start, 2)
             write_json(tmp / "report.json", result)
             meta = {

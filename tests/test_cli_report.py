@@ -120,8 +120,22 @@ def test_robust_vs_normal_sections(report_dir: Path) -> None:
         "Confidence and calibration",
         "Input gradients",
         "Fourier heat map",
+        "phenomena, measured here",
     ):
         assert title in html
+
+
+def test_papers_section_is_computed_from_the_reports_numbers(report_dir: Path) -> None:
+    from spectral.papers import paper_comparison
+
+    data = json.loads((report_dir / "report.json").read_text())
+    papers = data.pop("papers")
+    assert papers == json.loads(json.dumps(paper_comparison(data).to_dict()))
+    assert papers["standard"] == "builtin:standard" and papers["robust"] == "builtin:adversarial"
+    assert all(c["agrees"] in (True, False, None) for c in papers["claims"])
+    html = (report_dir / "report.html").read_text()
+    # the section comes first, before the attack section
+    assert html.index("phenomena, measured here") < html.index("3x3 filter statistics")
 
 
 def test_html_is_self_contained_and_embeds_every_figure(report_dir: Path) -> None:
