@@ -347,3 +347,41 @@ def test_normalize_refuses_other_channel_counts_instead_of_broadcasting() -> Non
     with pytest.raises(ValueError, match=r"expected \(B, 3, H, W\).*\[2, 1, 32, 32\]"):
         m(torch.rand(2, 1, 32, 32))
     assert m(torch.rand(2, 3, 32, 32)).shape == (2, 10)
+
+
+def test_install_stores_float16_and_records_the_shipped_accuracy(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import spectral.models as models
+    import spectral.train as tr
+
+    monkeypatch.setattr(models, "zoo_dir", lambda: tmp_path)
+    net = SmallCNN(width=2)
+    net.features.conv1.weight.data[0, 0, 0, 0] = 1 / 3  # not representable in float16
+
+    def fake_train(**kw):  # type: ignore[no-untyped-def]
+        cfg = tr.TrainConfig(width=2, blocks=(2, 2, 1))
+        return net, {
+            "clean_accuracy": 0.1,
+            "pgd10_accuracy": 0.0,
+            "eps": cfg.eps,
+            "config": cfg.to_dict(),
+        }
+
+    monkeypatch.setattr(tr, "train_model", fake_train)
+    res = CliRunner().invoke(
+        app, ["train", "--data", "patches", "--install", "--out", str(tmp_path / "o")]
+    )
+    assert res.exit_code == 0, res.stderr
+    state = torch.load(tmp_path / "standard.pt", weights_only=True)
+    assert state["features.conv1.weight"].dtype == torch.float16
+    assert state["features.bn1.num_batches_tracked"].dtype == torch.int64
+    loaded = load_model("builtin:standard")
+    w = loaded.features.conv1.weight.detach()
+    assert w.dtype == torch.float32 and float(w[0, 0, 0, 0]) == float(torch.tensor(1 / 3).half())
+    entry = json.loads((tmp_path / "zoo.json").read_text())["standard"]
+    assert entry["arch"] == {"kind": "SmallCNN", "num_classes": 10, "width": 2, "blocks": [2, 2, 1]}
+    assert entry["command"].endswith("--data patches --install")
+    # the recorded slice accuracy is that of the reloaded float16 weights
+    again = tr.builtin_slice_accuracy(loaded)
+    assert entry["metrics"]["builtin_slice"] == again
