@@ -1,4 +1,4 @@
-"""Regenerate the README's figures from the built-in default (bundled photos and zoo).
+"""Regenerate the README's figures from the built-in default (CIFAR-10 subset, photos, zoo).
 
 Usage: .venv/bin/python figures/readme_figures.py   (writes figures/*.png next to this file;
 about 1.5 min, most of it the Fourier heat maps)
@@ -12,7 +12,7 @@ import torch
 
 import spectral as sp
 from spectral.analysis import attack_analysis
-from spectral.data import builtin_patches, builtin_photo
+from spectral.data import builtin_photo
 from spectral.defense import blackbox_blur_table
 from spectral.features import feature_spectra
 from spectral.plot import attack_figures as plot_attack_figures
@@ -40,12 +40,12 @@ def input_spectra() -> Path:
 
 
 def noise_baseline(eps: float = 8 / 255, seed: int = 0) -> list[Path]:
-    clean = builtin_patches(64, size=64, seed=seed)
+    clean = sp.load_dataset("builtin", "test").subset(64, seed=seed).images
     g = torch.Generator().manual_seed(seed)
     noise = eps * (torch.randint(0, 2, clean.shape, generator=g) * 2 - 1).float()
     cmp = sp.compare_spectra(clean, (clean + noise).clamp(0, 1))
     fig = comparison_figure(
-        cmp, labels=("natural", "noisy"), title="Random sign noise, eps = 8/255 (patch 0)"
+        cmp, labels=("natural", "noisy"), title="Random sign noise, eps = 8/255 (test image 0)"
     )
     p1 = save_figure(fig, HERE / "noise_spectra.png", dpi=DPI)
     d = cmp.to_dict()["band_energy"]
@@ -53,7 +53,7 @@ def noise_baseline(eps: float = 8 / 255, seed: int = 0) -> list[Path]:
     plot_band_energy(
         axes[0, 0],
         {"clean": d["clean"], "noisy": d["adversarial"], "perturbation": d["perturbation"]},
-        title="Band energy, 64 patches (mean over channels)",
+        title="Band energy, 64 CIFAR-10 test images (mean over channels)",
     )
     return [p1, save_figure(fig, HERE / "noise_band_energy.png", dpi=DPI)]
 
