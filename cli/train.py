@@ -68,6 +68,12 @@ def train(
         typer.Option("--test-data", help="Evaluation data (default: the test split of --data)."),
     ] = None,
     out: Annotated[Path, typer.Option("--out", help="Output directory.")] = Path("spectral-train"),
+    pgd_images: Annotated[
+        int,
+        typer.Option(
+            "--pgd-images", help="PGD-10 evaluation on this many test images (0: all of them)."
+        ),
+    ] = 0,
     name: Annotated[
         str | None,
         typer.Option(
@@ -97,6 +103,8 @@ def train(
     with user_errors():
         if name is not None and not name.replace("-", "").replace("_", "").isalnum():
             raise UserError(f"--name: expected letters, digits, '-' or '_', got {name!r}")
+        if pgd_images < 0:
+            raise UserError(f"--pgd-images: expected >= 0, got {pgd_images}")
         if epochs is not None and epochs < 1:
             raise UserError(f"--epochs: expected >= 1, got {epochs}")
         if alpha is not None and not alpha >= 0:
@@ -113,6 +121,8 @@ def train(
                 overrides["epochs"] = epochs
             if alpha is not None:
                 overrides["alpha"] = alpha
+            if pgd_images:
+                overrides["pgd_images"] = pgd_images
             task = bar.add_task(f"train {recipe.value}", total=epochs)
 
             def on_epoch(epoch: int, total: int, m: dict[str, float]) -> None:
@@ -142,6 +152,8 @@ def train(
             command += f" --kernel-size {cfg['kernel_size']} --alpha {cfg['alpha']:g}"
         elif recipe is Recipe.BLUR_TV:
             command += f" --alpha {cfg['alpha']:g}"
+        if pgd_images:
+            command += f" --pgd-images {pgd_images}"
         if name != zoo_name(recipe, cfg["kernel_size"], cfg["alpha"]):
             command += f" --name {name}"
         if install:

@@ -58,6 +58,8 @@ class TrainConfig:
         pad: random-crop padding (reflection) of the augmentation, in pixels.
         bf16: train under ``torch.autocast`` in bfloat16 (fast on CPUs with AMX and on
             GPUs); the evaluation always runs in float32.
+        pgd_images: PGD-10 evaluation on a class-balanced subset of this many test images
+            (0: all; clean accuracy is always on all of them).
         seed: seeds initialisation, data order, augmentation and the random starts.
         kernel_size: blur kernel side of the ``blur-linf`` recipe.
         alpha: penalty strength of the blur recipes (the slides' alpha / alpha_TV).
@@ -74,6 +76,7 @@ class TrainConfig:
     blocks: tuple[int, ...] = (2, 2, 2)
     pad: int = 4
     bf16: bool = True
+    pgd_images: int = 0
     seed: int = 0
     kernel_size: int = 3
     alpha: float = 1e-5
@@ -147,10 +150,18 @@ def evaluate(
     steps: int = 10,
     seed: int = 0,
     batch_size: int = 250,
+    pgd_images: int = 0,
 ) -> dict[str, float]:
-    """Clean accuracy and PGD-``steps`` (L-inf ``eps``, step ``eps/4``) robust accuracy."""
+    """Clean accuracy and PGD-``steps`` (L-inf ``eps``, step ``eps/4``) robust accuracy.
+
+    Clean accuracy is measured on all of ``data``; PGD on all of it, or with
+    ``pgd_images > 0`` on a class-balanced subset of that many images (seeded), recorded
+    as ``n_pgd``.
+    """
     g = torch.Generator().manual_seed(seed)
-    x, y = data.images, data.labels
+    clean = accuracy(model, data.images, data.labels)
+    pgd_data = data.subset(pgd_images, seed=seed) if 0 < pgd_images < len(data) else data
+    x, y = pgd_data.images, pgd_data.labels
     robust = 0
     for i in range(0, len(x), batch_size):
         yb = y[i : i + batch_size]
@@ -159,10 +170,11 @@ def evaluate(
         )
         robust += int((predict(model, xa) == yb).sum())
     return {
-        "clean_accuracy": accuracy(model, x, y),
+        "clean_accuracy": clean,
         f"pgd{steps}_accuracy": robust / len(x),
         "eps": eps,
-        "n_test": len(x),
+        "n_test": len(data),
+        "n_pgd": len(x),
     }
 
 
@@ -370,7 +382,9 @@ def train_model(
     model.eval()
     train_seconds = time.perf_counter() - start
     model = model.cpu().to(memory_format=torch.channels_last)  # faster for the evaluation
-    metrics = evaluate(model, test_data, eps=cfg.eps, steps=10, seed=cfg.seed)
+    metrics = evaluate(
+        model, test_data, eps=cfg.eps, steps=10, seed=cfg.seed, pgd_images=cfg.pgd_images
+    )
     model = model.to(memory_format=torch.contiguous_format)
     return model, {
         **metrics,

@@ -385,3 +385,16 @@ def test_install_stores_float16_and_records_the_shipped_accuracy(
     # the recorded slice accuracy is that of the reloaded float16 weights
     again = tr.builtin_slice_accuracy(loaded)
     assert entry["metrics"]["builtin_slice"] == again
+
+
+def test_evaluate_on_a_pgd_subset_keeps_clean_accuracy_on_all() -> None:
+    data = patch_dataset("test").subset(60)
+    model = SmallCNN(width=2)
+    full = evaluate(model, data, steps=2, seed=0)
+    part = evaluate(model, data, steps=2, seed=0, pgd_images=20)
+    assert full["n_test"] == full["n_pgd"] == 60 and part["n_test"] == 60
+    assert part["n_pgd"] == 20 and part["clean_accuracy"] == full["clean_accuracy"]
+    sub = data.subset(20, seed=0)
+    direct = evaluate(model, sub, steps=2, seed=0)
+    assert part["pgd2_accuracy"] == direct["pgd2_accuracy"]
+    assert evaluate(model, data, steps=2, pgd_images=600)["n_pgd"] == 60  # more than there are
