@@ -191,9 +191,7 @@ def install_builtin(
             "metrics": metrics,
             "command": command,
         }
-        tmp_json = folder / "zoo.json.tmp"
-        tmp_json.write_text(json.dumps(index, indent=2) + "\n")
-        os.replace(tmp_json, folder / "zoo.json")
+        _write_index(folder, index)
     return path
 
 
@@ -209,9 +207,7 @@ def record_metrics(name: str, key: str, value: dict[str, Any]) -> None:
         if name not in index:
             raise SpectralValueError(f"model: unknown built-in model {name!r}")
         index[name].setdefault("metrics", {})[key] = value
-        tmp_json = folder / "zoo.json.tmp"
-        tmp_json.write_text(json.dumps(index, indent=2) + "\n")
-        os.replace(tmp_json, folder / "zoo.json")
+        _write_index(folder, index)
 
 
 def half_state(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
@@ -226,6 +222,12 @@ def half_state(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         k: (v.detach().cpu().half() if v.is_floating_point() else v.detach().cpu()).contiguous()
         for k, v in state.items()
     }
+
+
+def _write_index(folder: Path, index: dict[str, Any]) -> None:
+    tmp_json = folder / "zoo.json.tmp"
+    tmp_json.write_text(json.dumps(index, indent=2) + "\n")
+    os.replace(tmp_json, folder / "zoo.json")
 
 
 @contextmanager
