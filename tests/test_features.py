@@ -386,9 +386,9 @@ def test_spectra_shapes_follow_the_layer(
 ) -> None:
     x, xa = pair
     res = feature_spectra(standard, x, xa, ["first_conv", "features.pool1", "features.conv5"])
-    assert res["first_conv"].clean.shape == (32, 32, 32)
-    assert res["features.pool1"].clean.shape == (32, 16, 16)
-    assert res["features.conv5"].difference.shape == (128, 8, 8)
+    assert res["first_conv"].clean.shape == (64, 32, 32)
+    assert res["features.pool1"].clean.shape == (64, 16, 16)
+    assert res["features.conv5"].difference.shape == (256, 8, 8)
 
 
 def test_spectra_leave_the_model_as_found(
