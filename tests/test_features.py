@@ -472,7 +472,7 @@ def test_to_dict_is_json_with_documented_keys(standard: nn.Module) -> None:
     assert json.loads(text) == d
     assert set(d) == {"layer", "shape", "count", "bands", "band_energy", "mean_power"}
     assert d["layer"] == "first_conv"
-    assert d["shape"] == [32, 32, 32]
+    assert d["shape"] == [64, 32, 32]
     assert d["count"] == 4
     assert d["bands"] == ["low", "mid", "high"]
     assert set(d["band_energy"]) == set(d["mean_power"]) == {"clean", "adversarial", "difference"}
