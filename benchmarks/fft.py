@@ -25,7 +25,7 @@ import pyfftw
 import torch
 
 import spectral as sp
-from spectral.fft import _n_workers
+from spectral.fourier.engine import n_workers
 
 WORKLOADS = {"input": (256, 3, 224, 224), "feature_maps": (1024, 64, 32, 32)}
 QUICK = {"input": (32, 3, 224, 224), "feature_maps": (128, 64, 32, 32)}
@@ -58,7 +58,7 @@ def bare_fftw(a: np.ndarray) -> Callable[[], object]:
     """A pre-planned FFTW rfft2 of the whole batch on all cores (planning not timed)."""
     inp = pyfftw.empty_aligned(a.shape, dtype=a.dtype)
     out = pyfftw.empty_aligned((*a.shape[:-1], a.shape[-1] // 2 + 1), dtype=np.complex64)
-    plan = pyfftw.FFTW(inp, out, axes=(-2, -1), threads=_n_workers(), flags=("FFTW_MEASURE",))
+    plan = pyfftw.FFTW(inp, out, axes=(-2, -1), threads=n_workers(), flags=("FFTW_MEASURE",))
     inp[...] = a
     return plan
 
@@ -73,7 +73,7 @@ def run_workload(name: str, shape: tuple[int, ...], repeats: int) -> dict[str, o
     a = x.numpy()
     loop_ms = interleaved_ms({"loop": lambda: per_image_loop(a)}, min(repeats, 3))["loop"]
     fns: dict[str, Callable[[], object]] = {"fftw": bare_fftw(a)}
-    backends = ["auto", *[be.value for be in sp.available_backends()]]
+    backends = ["auto", *[be.value for be in sp.fourier.available_backends()]]
     for b in backends:
         fns[f"mag:{b}"] = lambda b=b: sp.magnitude_spectrum(x, backend=b)
         fns[f"acc:{b}"] = lambda b=b: accumulate(x, b)
@@ -95,7 +95,7 @@ def run_workload(name: str, shape: tuple[int, ...], repeats: int) -> dict[str, o
         "name": name,
         "shape": list(shape),
         "dtype": "float32",
-        "auto_backend": sp.fft.resolve_backend("auto", x).value,
+        "auto_backend": sp.fourier.resolve_backend("auto", x).value,
         "references": {"per_image_loop_ms": loop_ms, "fftw_rfft2_ms": fftw_ms},
         "rows": rows,
         "targets": {
@@ -122,7 +122,7 @@ def main() -> None:
     result: dict[str, object] = {
         "machine": {
             "cpu_count": os.cpu_count(),
-            "workers": _n_workers(),
+            "workers": n_workers(),
             "python": platform.python_version(),
             "torch": torch.__version__,
             "numpy": np.__version__,

@@ -284,7 +284,7 @@ def load_models(
     Two entries with the same spec but different weights are named ``spec [file]``.
     A load error names the option it came from.
     """
-    from spectral.models import load_model
+    from spectral.models.load import load_model
 
     def load(spec: str, w: Path | None, option: str) -> Any:
         try:
@@ -314,8 +314,8 @@ def check_fit(nets: dict[str, Any], x: Any, y: Any) -> None:
     """
     import torch
 
-    from spectral.metrics import _model_left_as_found
-    from spectral.models import Normalize
+    from spectral._internal.modelstate import model_left_as_found
+    from spectral.models.smallcnn import Normalize
 
     shape = tuple(x.shape[1:])
     for name, net in nets.items():
@@ -325,7 +325,7 @@ def check_fit(nets: dict[str, Any], x: Any, y: Any) -> None:
                     f"{name}: expects {m.mean.shape[1]}-channel images, the data has {shape[0]}"
                 )
         try:
-            with _model_left_as_found(net), torch.no_grad():
+            with model_left_as_found(net), torch.no_grad():
                 net.eval()
                 out = net(x[:2])
         except (RuntimeError, ValueError, TypeError, IndexError) as err:

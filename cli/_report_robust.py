@@ -32,7 +32,7 @@ def robust_sections(
     from cli.filters import FILTER_HEADER, filter_analysis, has_3x3_conv
     from cli.gradients import GRADIENT_HEADER, gradient_analysis, gradient_rows
     from cli.heatmap import HEATMAP_HEADER, heatmap_analysis, heatmap_rows
-    from spectral.plot import save_figure
+    from spectral.plot.base import save_figure
 
     out: dict[str, Any] = {}
     sections: list[Section] = []

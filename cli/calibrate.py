@@ -53,8 +53,9 @@ def calibration_analysis(
     import torch
 
     import spectral as sp
-    from spectral.plot import new_figure, plot_confidence_histogram, plot_reliability
-    from spectral.robustness import calibration_bins
+    from spectral.metrics.calibration import calibration_bins
+    from spectral.plot.base import new_figure
+    from spectral.plot.robust import plot_confidence_histogram, plot_reliability
 
     result: dict[str, Any] = {}
     fig, axes = new_figure(2, len(nets), size=(4.4, 3.6))
@@ -104,7 +105,7 @@ def calibrate(
 ) -> None:
     """Accuracy, ECE and over-/under-confidence on clean and adversarial data; diagrams."""
     import spectral as sp
-    from spectral.plot import save_figure
+    from spectral.plot.base import save_figure
 
     with user_errors():
         check_eps(eps)

@@ -44,9 +44,9 @@ def has_3x3_conv(net: Any) -> bool:
 
 def filter_analysis(nets: dict[str, Any]) -> tuple[dict[str, Any], list[list[Any]], Any]:
     """Per-layer statistics of every model, the table rows, and the figure."""
-    from spectral.blur import first_conv_name
-    from spectral.plot import filter_figure
-    from spectral.robustness import filter_metrics
+    from spectral.analysis.filters import filter_metrics
+    from spectral.models.layers import first_conv_name
+    from spectral.plot.robust import filter_figure
 
     rows = {name: filter_metrics(net) for name, net in nets.items()}
     first = {name: net.get_submodule(first_conv_name(net)).weight for name, net in nets.items()}
@@ -69,7 +69,7 @@ def filters(
     force: ForceOpt = False,
 ) -> None:
     """Compare the 3x3 conv filters of --model and --vs: table, metric plots, filter grids."""
-    from spectral.plot import save_figure
+    from spectral.plot.base import save_figure
 
     with user_errors():
         dev = parse_device(device)

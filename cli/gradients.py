@@ -42,8 +42,8 @@ def gradient_analysis(
     nets: dict[str, Any], x: Any, y: Any, *, steps: int, show: int, bar: Any
 ) -> tuple[dict[str, Any], Any]:
     """:func:`spectral.gradients.gradient_spectra` of every model, and the figure."""
-    from spectral.gradients import gradient_spectra
-    from spectral.plot import gradient_figure
+    from spectral.analysis.gradients import gradient_spectra
+    from spectral.plot.robust import gradient_figure
 
     results = {}
     for name, net in nets.items():
@@ -98,7 +98,7 @@ def gradients(
     force: ForceOpt = False,
 ) -> None:
     """Input and integrated gradients: figure next to the images, spectra and smoothness."""
-    from spectral.plot import save_figure
+    from spectral.plot.base import save_figure
 
     with user_errors():
         for option, value in (("--n-images", n_images), ("--steps", steps), ("--show", show)):

@@ -45,9 +45,9 @@ def heatmap_analysis(
     convs are fastest there) and 4096 on a GPU.
     """
     import spectral as sp
-    from spectral.heatmap import fourier_heatmap, heatmap_bands
-    from spectral.plot import heatmap_figure
-    from spectral.spectra import _json_list
+    from spectral._internal.jsonable import json_list
+    from spectral.analysis.heatmap import fourier_heatmap, heatmap_bands
+    from spectral.plot.robust import heatmap_figure
 
     maps, clean_error, per_model = {}, {}, {}
     for name, net in nets.items():
@@ -66,7 +66,7 @@ def heatmap_analysis(
             "clean_error": clean_error[name],
             "mean_error": float(heat.double().mean()),
             "band_error": heatmap_bands(heat),
-            "map": _json_list(heat),
+            "map": json_list(heat),
         }
     result = {
         "eps": eps,
@@ -116,7 +116,7 @@ def heatmap(
     force: ForceOpt = False,
 ) -> None:
     """Error rate under each Fourier basis perturbation, for --model and --vs side by side."""
-    from spectral.plot import save_figure
+    from spectral.plot.base import save_figure
 
     with user_errors():
         check_l2_eps(eps, "--eps")

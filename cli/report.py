@@ -47,7 +47,7 @@ from cli._common import (
     write_json,
 )
 from cli._html import Section, Table, render
-from spectral.fft import Backend
+from spectral.fourier.backends import Backend
 
 PHOTOS = ("astronaut", "chelsea", "coffee", "rocket")
 BANDS = ("low", "mid", "high")
@@ -103,12 +103,11 @@ def report(
     import torch
 
     import spectral as sp
-    from spectral.data import builtin_photo
-    from spectral.plot import (
+    from spectral.data.builtin import builtin_photo
+    from spectral.plot.base import new_figure, save_figure
+    from spectral.plot.spectra import (
         comparison_figure,
-        new_figure,
         plot_band_energy,
-        save_figure,
         spectrum_figure,
         summary_figure,
     )
@@ -127,7 +126,7 @@ def report(
         torch.manual_seed(seed)  # before loading: a module:factory may initialise randomly
         # load and validate everything before any work: one clear line for a mistake
         from cli._report_model import default_layers, model_sections
-        from spectral.features import resolve_layer
+        from spectral.models.layers import resolve_layer
 
         if compare_model == "auto":
             compare_model = "builtin:adversarial" if model == "builtin:standard" else ""
@@ -227,7 +226,7 @@ def report(
             for name in PHOTOS:
                 x = builtin_photo(name).to(dev)
                 s = sp.spectrum_summary(x, backend=backend)
-                ch = sp.channel_names(int(x.shape[1]))
+                ch = sp.fourier.channel_names(int(x.shape[1]))
                 per_photo[name] = {
                     "height": int(x.shape[2]),
                     "width": int(x.shape[3]),
@@ -292,7 +291,7 @@ def report(
             hi = log_mean.amax(dim=(-2, -1), keepdim=True)
             norm = (log_mean - lo) / (hi - lo).clamp_min(1e-12)
             cv = (acc.var().sqrt() / acc.mean().clamp_min(1e-30)).mean().item()
-            ch = sp.channel_names(int(data_x.shape[1]))
+            ch = sp.fourier.channel_names(int(data_x.shape[1]))
             size = f"{data_x.shape[2]}x{data_x.shape[3]}"
             fig = spectrum_figure(
                 [norm.cpu()],
@@ -393,7 +392,7 @@ def report(
 
             # the seeds' phenomena: ours | paper | agrees? ---------------------------------
             if len(result["models"]) >= 2:
-                from spectral.papers import paper_comparison
+                from spectral.analysis.papers import paper_comparison
 
                 papers = paper_comparison(result)
                 result["papers"] = papers.to_dict()

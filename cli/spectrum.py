@@ -20,9 +20,9 @@ from cli._common import (
     user_errors,
     write_json,
 )
-from spectral._validate import check_cutoffs
-from spectral.fft import Backend
-from spectral.io import Alpha
+from spectral._internal.validate import check_cutoffs
+from spectral.data.io import Alpha
+from spectral.fourier.backends import Backend
 
 ROWS_PER_PAGE = 8
 
@@ -54,9 +54,11 @@ def spectrum(
     profile. The JSON holds, per image and channel, the low/mid/high fractions of non-DC
     energy and the fitted power-law slope of the radial power spectrum.
     """
-    from spectral.io import read_image
-    from spectral.plot import save_figure, summary_figure
-    from spectral.spectra import channel_names, powerlaw_slope, spectrum_summary
+    from spectral.data.io import read_image
+    from spectral.fourier.compare import channel_names, spectrum_summary
+    from spectral.fourier.radial import powerlaw_slope
+    from spectral.plot.base import save_figure
+    from spectral.plot.spectra import summary_figure
 
     with user_errors():
         import torch

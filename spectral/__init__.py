@@ -1,9 +1,23 @@
 """spectral: frequency-domain analysis of adversarial robustness.
 
 Tensors in, tensors and frozen dataclasses out. Images are real ``(B, C, H, W)``
-float tensors; results stay on the input's device. Figures live in
-:mod:`spectral.plot` (imported on demand, so ``import spectral`` does not load
-matplotlib).
+float tensors; results stay on the input's device.
+
+The top level holds the 45 names users reach first; everything else lives in its
+subpackage:
+
+- :mod:`spectral.fourier`: FFT backends, spectra, radial profiles, bands, filters,
+  comparisons, the streaming accumulator.
+- :mod:`spectral.data`: the built-in data, image IO, loaders.
+- :mod:`spectral.models`: the zoo, ``load_model``, layer names, blur layers, feature maps.
+- :mod:`spectral.metrics`: classification, attack and calibration metrics.
+- :mod:`spectral.attacks`: ``make_attack``, APGD, transfer, RP2, a training PGD.
+- :mod:`spectral.defenses`: blur penalties and the BlurNet evaluation.
+- :mod:`spectral.analysis`: the composite analyses the CLI runs.
+- :mod:`spectral.plot`: figures (the only subpackage that imports matplotlib).
+
+Names load lazily: ``import spectral`` imports no subpackage until one of its names is
+used, so it stays fast and never loads matplotlib or torchattacks.
 
 Examples:
     >>> import torch, spectral as sp
@@ -14,98 +28,153 @@ Examples:
 
 from __future__ import annotations
 
-from typing import Any
+import importlib
+from typing import TYPE_CHECKING, Any
 
-from spectral.accumulate import SpectrumAccumulator
-from spectral.blur import BlurLayer, insert_blur, linf_penalty, tv_penalty
-from spectral.datasets import BUILTIN_CLASSES, ImageDataset, load_dataset
-from spectral.errors import ImageReadError, SpectralError, SpectralTypeError, SpectralValueError
-from spectral.features import FeatureSpectra, feature_maps, feature_spectra, layer_names
-from spectral.fft import Backend, auto_order, available_backends, calibrate, set_auto_order
-from spectral.gradients import (
-    GradientSpectra,
-    edge_correlation,
-    gradient_spectra,
-    input_gradients,
-    integrated_gradients,
-    mean_frequency,
-)
-from spectral.heatmap import fourier_basis, fourier_heatmap, heatmap_bands
-from spectral.io import Alpha, read_image
-from spectral.metrics import (
-    accuracy,
-    attack_success_rate,
-    l2_dissimilarity,
-    predict,
-    robust_accuracy,
-    targeted_success_rates,
-)
-from spectral.models import SmallCNN, list_models, load_model
-from spectral.robustness import calibration_bins, calibration_metrics, filter_metrics
-from spectral.spectra import (
-    FilterKind,
-    SpectrumComparison,
-    SpectrumSummary,
-    band_energy,
-    channel_names,
-    compare_spectra,
-    frequency_radius,
-    highpass,
-    lowpass,
-    magnitude_spectrum,
-    phase_spectrum,
-    power_spectrum,
-    powerlaw_slope,
-    radial_profile,
-    spectrum_summary,
-)
+if TYPE_CHECKING:
+    from spectral.analysis import (
+        attack_analysis,
+        feature_spectra,
+        filter_metrics,
+        fourier_basis,
+        fourier_heatmap,
+        gradient_spectra,
+        heatmap_bands,
+        input_gradients,
+        integrated_gradients,
+    )
+    from spectral.attacks import make_attack, transfer_attack
+    from spectral.data import ImageDataset, load_dataset, read_image
+    from spectral.defenses import linf_penalty, tv_penalty
+    from spectral.errors import ImageReadError, SpectralError, SpectralTypeError, SpectralValueError
+    from spectral.fourier import (
+        SpectrumAccumulator,
+        SpectrumComparison,
+        band_energy,
+        compare_spectra,
+        frequency_radius,
+        highpass,
+        lowpass,
+        magnitude_spectrum,
+        phase_spectrum,
+        power_spectrum,
+        powerlaw_slope,
+        radial_profile,
+        spectrum_summary,
+    )
+    from spectral.metrics import (
+        accuracy,
+        attack_success_rate,
+        calibration_metrics,
+        l2_dissimilarity,
+        predict,
+        robust_accuracy,
+    )
+    from spectral.models import (
+        BlurLayer,
+        feature_maps,
+        insert_blur,
+        layer_names,
+        list_models,
+        load_model,
+    )
 
 __version__ = "0.1.0"
 
-# torchattacks takes seconds to import: the attack API loads on first use.
-_LAZY = {"AttackName", "RP2", "TransferResult", "make_attack", "transfer_attack"}
+_WHERE: dict[str, str] = {
+    **dict.fromkeys(
+        ["ImageReadError", "SpectralError", "SpectralTypeError", "SpectralValueError"],
+        "spectral.errors",
+    ),
+    **dict.fromkeys(
+        [
+            "SpectrumAccumulator",
+            "SpectrumComparison",
+            "band_energy",
+            "compare_spectra",
+            "frequency_radius",
+            "highpass",
+            "lowpass",
+            "magnitude_spectrum",
+            "phase_spectrum",
+            "power_spectrum",
+            "powerlaw_slope",
+            "radial_profile",
+            "spectrum_summary",
+        ],
+        "spectral.fourier",
+    ),
+    **dict.fromkeys(["ImageDataset", "load_dataset", "read_image"], "spectral.data"),
+    **dict.fromkeys(
+        ["BlurLayer", "feature_maps", "insert_blur", "layer_names", "list_models", "load_model"],
+        "spectral.models",
+    ),
+    **dict.fromkeys(
+        [
+            "accuracy",
+            "attack_success_rate",
+            "calibration_metrics",
+            "l2_dissimilarity",
+            "predict",
+            "robust_accuracy",
+        ],
+        "spectral.metrics",
+    ),
+    **dict.fromkeys(["make_attack", "transfer_attack"], "spectral.attacks"),
+    **dict.fromkeys(["linf_penalty", "tv_penalty"], "spectral.defenses"),
+    **dict.fromkeys(
+        [
+            "attack_analysis",
+            "feature_spectra",
+            "filter_metrics",
+            "fourier_basis",
+            "fourier_heatmap",
+            "gradient_spectra",
+            "heatmap_bands",
+            "input_gradients",
+            "integrated_gradients",
+        ],
+        "spectral.analysis",
+    ),
+}
+
+
+_SUBPACKAGES = frozenset(
+    {"analysis", "attacks", "data", "defenses", "fourier", "metrics", "models", "plot", "train"}
+)
 
 
 def __getattr__(name: str) -> Any:
-    if name in _LAZY:
-        from spectral import attacks
+    if name in _SUBPACKAGES:  # sp.fourier etc. without an explicit import
+        return importlib.import_module(f"spectral.{name}")
+    module = _WHERE.get(name)
+    if module is None:
+        raise AttributeError(f"module 'spectral' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
 
-        return getattr(attacks, name)
-    raise AttributeError(f"module 'spectral' has no attribute {name!r}")
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_WHERE) | _SUBPACKAGES)
 
 
 __all__ = [
-    "BUILTIN_CLASSES",
-    "RP2",
-    "Alpha",
-    "AttackName",
-    "Backend",
     "BlurLayer",
-    "FeatureSpectra",
-    "FilterKind",
-    "GradientSpectra",
     "ImageDataset",
     "ImageReadError",
-    "SmallCNN",
     "SpectralError",
     "SpectralTypeError",
     "SpectralValueError",
     "SpectrumAccumulator",
     "SpectrumComparison",
-    "SpectrumSummary",
-    "TransferResult",
     "__version__",
     "accuracy",
+    "attack_analysis",
     "attack_success_rate",
-    "auto_order",
-    "available_backends",
     "band_energy",
-    "calibrate",
-    "calibration_bins",
     "calibration_metrics",
-    "channel_names",
     "compare_spectra",
-    "edge_correlation",
     "feature_maps",
     "feature_spectra",
     "filter_metrics",
@@ -127,7 +196,6 @@ __all__ = [
     "lowpass",
     "magnitude_spectrum",
     "make_attack",
-    "mean_frequency",
     "phase_spectrum",
     "power_spectrum",
     "powerlaw_slope",
@@ -135,9 +203,7 @@ __all__ = [
     "radial_profile",
     "read_image",
     "robust_accuracy",
-    "set_auto_order",
     "spectrum_summary",
-    "targeted_success_rates",
     "transfer_attack",
     "tv_penalty",
 ]

@@ -14,10 +14,16 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from spectral.datasets import ImageDataset
+from spectral.attacks.pgd import pgd_attack
+from spectral.data.builtin import builtin_dataset
+from spectral.data.dataset import ImageDataset
+from spectral.defenses.penalties import linf_penalty, tv_penalty
 from spectral.errors import SpectralValueError
-from spectral.metrics import _model_left_as_found, accuracy, predict
-from spectral.models import SmallCNN
+from spectral.metrics.classification import accuracy, predict
+from spectral.models.blur import blur_layers, insert_blur
+from spectral.models.layers import first_activation_name
+from spectral.models.load import load_model
+from spectral.models.smallcnn import SmallCNN
 
 __all__ = [
     "BUILTIN_SLICE",
@@ -113,35 +119,6 @@ def _cols_index(dx: torch.Tensor, b: int, c: int, h: int, w: int) -> torch.Tenso
     return (dx[:, None] + torch.arange(w)[None]).view(b, 1, 1, w).expand(b, c, h, w)
 
 
-def pgd_attack(
-    model: nn.Module,
-    x: torch.Tensor,
-    y: torch.Tensor,
-    *,
-    eps: float,
-    alpha: float,
-    steps: int,
-    generator: torch.Generator | None = None,
-) -> torch.Tensor:
-    """L-inf PGD with a uniform random start (Madry et al.), deterministic for a generator.
-
-    Used for the zoo's robust-accuracy measurement (:func:`evaluate`); every module's
-    training flag and the parameter gradients are left as found.
-    """
-    with _model_left_as_found(model):
-        model.eval()
-        noise = torch.rand(x.shape, generator=generator, dtype=x.dtype)
-        delta = ((2 * noise - 1) * eps).to(x.device)
-        delta = (x + delta).clamp(0, 1) - x
-        for _ in range(steps):
-            delta.requires_grad_(True)
-            loss = F.cross_entropy(model(x + delta), y)
-            (grad,) = torch.autograd.grad(loss, delta)
-            delta = (delta.detach() + alpha * grad.sign()).clamp(-eps, eps)
-            delta = (x + delta).clamp(0, 1) - x
-    return (x + delta).detach()
-
-
 def evaluate(
     model: nn.Module,
     data: ImageDataset,
@@ -194,14 +171,11 @@ def _layer1_activation(model: nn.Module) -> nn.Module:
     (Penalising the conv output itself could be gamed: batch norm after it undoes any
     rescaling, so the conv could shrink to lower the penalty without changing anything.)
     """
-    from spectral.blur import first_activation_name
 
     return model.get_submodule(first_activation_name(model))
 
 
 def _finetune_start(cfg: TrainConfig) -> nn.Module:
-    from spectral.blur import insert_blur
-    from spectral.models import load_model
 
     base = load_model("builtin:standard")
     if cfg.recipe is Recipe.BLUR_LINF:
@@ -213,7 +187,6 @@ def _blur_penalty(
     cfg: TrainConfig, model: nn.Module
 ) -> tuple[Callable[[], torch.Tensor | float], Any]:
     """The recipe's regulariser (0 for the other recipes) and the hook to remove after."""
-    from spectral.blur import blur_layers, linf_penalty, tv_penalty
 
     if cfg.recipe is Recipe.BLUR_LINF:
         layers = list(blur_layers(model).values())
@@ -410,7 +383,6 @@ def builtin_slice_accuracy(model: nn.Module) -> dict[str, Any]:
     Returns:
         ``{"n", "seed", "correct", "clean_accuracy"}``.
     """
-    from spectral.datasets import builtin_dataset
 
     data = builtin_dataset("test").subset(BUILTIN_SLICE["n"], seed=BUILTIN_SLICE["seed"])
     correct = int((predict(model, data.images) == data.labels).sum())

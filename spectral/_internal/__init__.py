@@ -1,0 +1,1 @@
+"""Helpers shared across the subpackages (not public API: names here may change)."""

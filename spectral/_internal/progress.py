@@ -1,0 +1,10 @@
+"""The progress-callback type long-running functions accept."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+__all__ = ["Progress"]
+
+# Called as progress(done, total) after each unit of work; None means no reporting.
+Progress = Callable[[int, int], None] | None

@@ -1,0 +1,141 @@
+"""Attack analysis: accuracy, success, dissimilarity and spectra of clean vs adversarial."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+from torch import nn
+
+from spectral.errors import SpectralValueError
+from spectral.fourier.compare import SpectrumComparison, compare_spectra
+from spectral.fourier.radial import powerlaw_slope, radial_profile
+from spectral.fourier.spectra import power_spectrum
+from spectral.metrics.attack import attack_success_rate, l2_dissimilarity
+from spectral.metrics.classification import accuracy
+
+__all__ = ["AttackAnalysis", "attack_analysis"]
+
+
+METRICS = ("clean_accuracy", "adversarial_accuracy", "attack_success_rate", "l2_dissimilarity")
+
+
+@dataclass(frozen=True)
+class AttackAnalysis:
+    """An attack on several models (the first one is the main model).
+
+    Attributes:
+        attack: attack name; ``eps``, ``steps`` its budget and iterations.
+        metrics: model -> ``clean_accuracy``, ``adversarial_accuracy``,
+            ``attack_success_rate``, ``l2_dissimilarity`` and ``band_energy`` (the
+            :meth:`SpectrumComparison.to_dict` band means).
+        adversarial: model -> its adversarial examples ``(B, C, H, W)``.
+        comparison: model -> :class:`SpectrumComparison` of clean vs adversarial.
+        radii: ring radii in cycles/pixel of the main model's radial profiles.
+        radial_power: ``clean`` / ``adversarial`` / ``perturbation`` -> ``(n_bins,)`` radial
+            power of the main model's batch, mean over images and channels.
+        radial_slope: the power-law slopes of those profiles.
+    """
+
+    attack: str
+    eps: float
+    steps: int
+    metrics: dict[str, dict[str, Any]]
+    adversarial: dict[str, torch.Tensor]
+    comparison: dict[str, SpectrumComparison]
+    radii: torch.Tensor
+    radial_power: dict[str, torch.Tensor]
+    radial_slope: dict[str, float]
+
+    @property
+    def main(self) -> str:
+        """Name of the main (first) model."""
+        return next(iter(self.metrics))
+
+    def to_dict(self) -> dict[str, Any]:
+        """The report's JSON part: the main model's numbers at the top, then per model."""
+        main = self.metrics[self.main]
+        return {
+            **{k: main[k] for k in METRICS},
+            "band_energy": {
+                k: main["band_energy"][k] for k in ("clean", "adversarial", "perturbation")
+            },
+            "models": self.metrics,
+            "radial_slope": self.radial_slope,
+        }
+
+
+def attack_analysis(
+    models: Mapping[str, nn.Module],
+    images: torch.Tensor,
+    labels: torch.Tensor,
+    *,
+    attack: str = "pgd",
+    eps: float = 8 / 255,
+    steps: int = 10,
+    seed: int = 0,
+    progress: Callable[[int, int], None] | None = None,
+) -> AttackAnalysis:
+    """Attack each model on ``images`` and compare clean and adversarial spectra.
+
+    Args:
+        models: name -> classifier; the first is the main model, whose batch the radial
+            profiles describe.
+        images: ``(B, C, H, W)`` test images in [0, 1].
+        labels: ``(B,)`` their labels.
+        attack: a :func:`spectral.make_attack` name.
+        eps: L-inf budget.
+        steps: attack iterations.
+        seed: attack seed.
+        progress: called with ``(models done, models)`` after each attack.
+
+    Returns:
+        An :class:`AttackAnalysis`.
+
+    Raises:
+        SpectralValueError: no models, or what :func:`spectral.make_attack` and the
+            metrics raise.
+    """
+    from spectral.attacks.factory import make_attack
+
+    if not models:
+        raise SpectralValueError("models: expected at least one model")
+    metrics: dict[str, dict[str, Any]] = {}
+    adversarial: dict[str, torch.Tensor] = {}
+    comparison: dict[str, SpectrumComparison] = {}
+    for i, (name, m) in enumerate(models.items()):
+        x_adv = make_attack(attack, m, eps=eps, steps=steps, seed=seed)(images, labels)
+        cmp = compare_spectra(images, x_adv)
+        adversarial[name], comparison[name] = x_adv, cmp
+        metrics[name] = {
+            "clean_accuracy": accuracy(m, images, labels),
+            "adversarial_accuracy": accuracy(m, x_adv, labels),
+            "attack_success_rate": attack_success_rate(m, images, x_adv),
+            "l2_dissimilarity": l2_dissimilarity(images, x_adv),
+            "band_energy": cmp.to_dict()["band_energy"],
+        }
+        if progress is not None:
+            progress(i + 1, len(models))
+    x_adv = adversarial[next(iter(models))]
+    radii = torch.empty(0)
+    profiles: dict[str, torch.Tensor] = {}
+    for kind, batch in (
+        ("clean", images),
+        ("adversarial", x_adv),
+        ("perturbation", x_adv - images),
+    ):
+        radii, prof = radial_profile(power_spectrum(batch).mean(0, keepdim=True))
+        profiles[kind] = prof[0].mean(0)
+    return AttackAnalysis(
+        attack=attack,
+        eps=eps,
+        steps=steps,
+        metrics=metrics,
+        adversarial=adversarial,
+        comparison=comparison,
+        radii=radii,
+        radial_power=profiles,
+        radial_slope={k: float(powerlaw_slope(radii, v)) for k, v in profiles.items()},
+    )

@@ -1,0 +1,133 @@
+"""Spectra of first-layer feature maps, clean vs adversarial."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+from torch import nn
+
+from spectral._internal.jsonable import json_list
+from spectral._internal.validate import check_images, check_same_shape
+from spectral.errors import SpectralValueError
+from spectral.fourier.accumulate import SpectrumAccumulator
+from spectral.fourier.bands import BAND_NAMES, band_fractions, band_weights
+from spectral.models.features import feature_maps
+
+__all__ = ["FeatureSpectra", "feature_spectra"]
+
+
+@dataclass(frozen=True)
+class FeatureSpectra:
+    """Dataset-scale mean power spectra of one layer's feature maps.
+
+    Attributes:
+        layer: the layer name as given.
+        clean: mean power spectrum ``(C, H, W)`` (centred) of the clean feature maps.
+        adversarial: the same for the adversarial inputs.
+        difference: the same for ``maps(x_adv) - maps(x)`` (what the attack added).
+        count: number of images averaged.
+        cutoffs: band cutoffs in cycles/pixel.
+    """
+
+    layer: str
+    clean: torch.Tensor
+    adversarial: torch.Tensor
+    difference: torch.Tensor
+    count: int
+    cutoffs: tuple[float, float] = (1 / 8, 1 / 4)
+
+    def band_energy(self, which: str) -> torch.Tensor:
+        """``(C, 3)`` low/mid/high fractions of ``which``'s mean non-DC power, per channel."""
+        spec = {"clean": self.clean, "adversarial": self.adversarial, "difference": self.difference}
+        made_in = spec[which].dtype
+        p = torch.fft.ifftshift(spec[which].to(torch.float64), dim=(-2, -1))
+        c, h, w = p.shape
+        half = p[..., : w // 2 + 1].reshape(c, -1)
+        e = half @ torch.from_numpy(band_weights(h, w, self.cutoffs, "float64")).to(p.device)
+        return band_fractions(e, h * w, made_in)  # NaN where non-DC power is round-off
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON summary: shape, count, band fractions (mean over channels) per signal."""
+
+        def mean(which: str) -> list[float | None]:
+            return list(json_list(self.band_energy(which).nanmean(0)))
+
+        return {
+            "layer": self.layer,
+            "shape": list(self.clean.shape),
+            "count": self.count,
+            "bands": list(BAND_NAMES),
+            "band_energy": {k: mean(k) for k in ("clean", "adversarial", "difference")},
+            "mean_power": {
+                k: float(v.mean())
+                for k, v in (
+                    ("clean", self.clean),
+                    ("adversarial", self.adversarial),
+                    ("difference", self.difference),
+                )
+            },
+        }
+
+
+def feature_spectra(
+    model: nn.Module,
+    clean: torch.Tensor,
+    adversarial: torch.Tensor,
+    layers: str | Sequence[str],
+    *,
+    batch_size: int = 64,
+    cutoffs: tuple[float, float] = (1 / 8, 1 / 4),
+) -> dict[str, FeatureSpectra]:
+    """Mean feature-map power spectra for clean and adversarial inputs, streamed.
+
+    Batches of ``batch_size`` go through the model once each; their feature maps feed
+    :class:`~spectral.SpectrumAccumulator` s and are dropped, so memory does not grow with
+    the number of images (``benchmarks/feature_memory.py`` measures it).
+
+    Args:
+        model: the classifier.
+        clean: clean images ``(B, C, H, W)``.
+        adversarial: their adversarial versions (same shape).
+        layers: layer names or aliases.
+        batch_size: images per forward pass.
+        cutoffs: band cutoffs.
+
+    Returns:
+        ``{layer: FeatureSpectra}``.
+
+    Raises:
+        SpectralValueError: mismatched inputs, unknown layers, or non-4-D feature maps.
+    """
+    check_images(clean, "clean")
+    check_images(adversarial, "adversarial")
+    check_same_shape(clean, adversarial, ("clean", "adversarial"))
+    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+        raise SpectralValueError(f"batch_size: expected an int >= 1, got {batch_size!r}")
+    names = [layers] if isinstance(layers, str) else list(layers)
+    accs = {n: {k: SpectrumAccumulator() for k in ("c", "a", "d")} for n in names}
+    for i in range(0, clean.shape[0], batch_size):
+        fc = feature_maps(model, clean[i : i + batch_size], names)
+        fa = feature_maps(model, adversarial[i : i + batch_size], names)
+        for n in names:
+            if fc[n].ndim != 4:
+                raise SpectralValueError(
+                    f"layers: {n!r} outputs shape {tuple(fc[n].shape)}, expected (B, C, H, W)"
+                )
+            a, c = fa[n].float(), fc[n].float()
+            accs[n]["c"].update(c)
+            accs[n]["a"].update(a)
+            accs[n]["d"].update(a - c)
+    return {
+        n: FeatureSpectra(
+            layer=n,
+            clean=acc["c"].mean(),
+            adversarial=acc["a"].mean(),
+            difference=acc["d"].mean(),
+            count=acc["c"].count,
+            cutoffs=cutoffs,
+        )
+        for n, acc in accs.items()
+    }

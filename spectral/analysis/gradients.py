@@ -1,0 +1,275 @@
+"""Spectra of input gradients: band energy, slope, mean frequency, edge correlation."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from spectral._internal.jsonable import json_list
+from spectral._internal.progress import Progress
+from spectral._internal.validate import (
+    check_cutoffs,
+    check_images,
+)
+from spectral.analysis.attribution import _check, _check_path, input_gradients, integrated_gradients
+from spectral.errors import SpectralValueError
+from spectral.fourier.bands import BAND_NAMES, band_energy
+from spectral.fourier.radial import frequency_radius, powerlaw_slope, radial_profile
+from spectral.fourier.spectra import power_spectrum
+
+__all__ = ["GradientSpectra", "edge_correlation", "gradient_spectra", "mean_frequency"]
+
+
+def mean_frequency(x: torch.Tensor) -> torch.Tensor:
+    """Power-weighted mean frequency radius (spectral centroid) per image, DC left out.
+
+    ``sum_f |f| P(f) / sum_f P(f)`` over all non-DC frequencies, with the power of all
+    channels summed; in cycles/pixel (white noise: about 0.38 on a square image; smooth
+    images: much lower). NaN for an image with no non-DC power.
+
+    Returns:
+        ``(B,)`` tensor like ``x``.
+
+    Examples:
+        >>> x = torch.zeros(1, 1, 16, 16, dtype=torch.float64)
+        >>> x[..., ::2] = 1.0  # all non-DC power at f_x = 1/2
+        >>> mean_frequency(x).tolist()
+        [0.5]
+    """
+    check_images(x)
+    return _centroid(_power_without_dc(x).sum(1), x)
+
+
+def _power_without_dc(x: torch.Tensor) -> torch.Tensor:
+    """Centred float64 power spectrum ``(B, C, H, W)`` of ``x`` with the DC bin zeroed."""
+    p = power_spectrum(x.detach().to(torch.float64), center=True)
+    h, w = x.shape[-2:]
+    p[..., h // 2, w // 2] = 0.0
+    return p
+
+
+def _centroid(p: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+    """:func:`mean_frequency` from ``p``, the channel-summed ``(B, H, W)`` DC-free power."""
+    r = torch.from_numpy(frequency_radius(*x.shape[-2:])).to(p.device)
+    out = (p * r).sum((1, 2)) / p.sum((1, 2))
+    return torch.where(_has_spectrum(p, x), out, torch.full_like(out, float("nan"))).to(x.dtype)
+
+
+def _has_spectrum(p: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+    """``(B,)``: non-DC power above the FFT's round-off (as :func:`spectral.band_energy`).
+
+    ``p`` is the ``(B, H, W)`` power with DC zeroed; round-off of a transform in ``x``'s
+    precision is about ``64 eps^2 log2(N)`` of the total energy ``sum x^2``.
+    """
+    eps = torch.finfo(x.dtype).eps
+    n = x.shape[-1] * x.shape[-2]
+    energy = x.detach().to(torch.float64).square().sum((1, 2, 3))
+    return p.sum((1, 2)) > 64 * eps**2 * math.log2(max(n, 2)) * energy
+
+
+_SOBEL = torch.tensor([[1.0, 0.0, -1.0], [2.0, 0.0, -2.0], [1.0, 0.0, -1.0]])
+
+
+def edge_correlation(attributions: torch.Tensor, images: torch.Tensor) -> torch.Tensor:
+    """Pearson correlation of ``|attribution|`` with the image's Sobel edge magnitude.
+
+    Both are taken on the channel sum (``sum_c |a_c|``; the grey image ``mean_c x_c``),
+    so a value near 1 means the attribution is large exactly on the image's edges, as
+    for the perceptually aligned gradients of robust models; noise-like gradients give
+    values near 0. NaN where either map is constant.
+
+    Returns:
+        ``(B,)`` tensor like ``attributions``.
+
+    Raises:
+        SpectralValueError: shapes differ, or NaN/Inf.
+    """
+    check_images(attributions, "attributions")
+    check_images(images, "images")
+    if attributions.shape != images.shape:
+        raise SpectralValueError(
+            f"attributions: expected the shape of images {tuple(images.shape)}, "
+            f"got {tuple(attributions.shape)}"
+        )
+    grey = images.to(torch.float64).mean(1, keepdim=True)
+    k = _SOBEL.to(grey)
+    gx = F.conv2d(F.pad(grey, (1, 1, 1, 1), mode="replicate"), k[None, None])
+    gy = F.conv2d(F.pad(grey, (1, 1, 1, 1), mode="replicate"), k.T[None, None])
+    edges = torch.hypot(gx, gy).flatten(1)
+    mag = attributions.to(torch.float64).abs().sum(1).flatten(1)
+    a = mag - mag.mean(1, keepdim=True)
+    b = edges - edges.mean(1, keepdim=True)
+    corr = (a * b).sum(1) / (a.norm(dim=1) * b.norm(dim=1))
+    varies = _varies(mag, attributions.dtype) & _varies(edges, images.dtype)
+    return torch.where(varies, corr, torch.full_like(corr, float("nan"))).to(attributions.dtype)
+
+
+def _varies(v: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
+    """``(B,)``: the rows of ``v`` are not constant up to round-off in ``dtype``."""
+    span = v.amax(1) - v.amin(1)
+    return span > 16 * torch.finfo(dtype).eps * v.abs().amax(1)
+
+
+@dataclass(frozen=True)
+class GradientSpectra:
+    """Attributions of one model on a batch, with their spectra and smoothness.
+
+    Attributes:
+        gradients: input gradients ``(B, C, H, W)``.
+        integrated: integrated gradients ``(B, C, H, W)``.
+        radii: ring radii ``(n_bins,)`` in cycles/pixel.
+        radial_power: kind -> ``(n_bins,)`` mean radial power of the per-image normalised
+            maps (each image's non-DC power sums to 1, so models whose gradients differ
+            in scale compare; maps without non-DC power are left out, NaN if all are);
+            kinds ``gradient``, ``integrated`` and ``image``.
+        band_energy: kind -> ``(B, C, 3)`` low/mid/high fractions.
+        slope: kind -> ``(B, C)`` power-law slope of the radial power.
+        mean_frequency: kind -> ``(B,)`` spectral centroid (:func:`mean_frequency`).
+        edge_correlation: ``gradient``/``integrated`` -> ``(B,)`` (:func:`edge_correlation`).
+        cutoffs: band cutoffs in cycles/pixel.
+    """
+
+    gradients: torch.Tensor
+    integrated: torch.Tensor
+    radii: torch.Tensor
+    radial_power: dict[str, torch.Tensor]
+    band_energy: dict[str, torch.Tensor]
+    slope: dict[str, torch.Tensor]
+    mean_frequency: dict[str, torch.Tensor]
+    edge_correlation: dict[str, torch.Tensor]
+    cutoffs: tuple[float, float]
+
+    def summary(self) -> dict[str, dict[str, float]]:
+        """Kind -> means over images (and channels), NaN ignored."""
+        out: dict[str, dict[str, float]] = {}
+        for kind, be in self.band_energy.items():
+            bands = be.reshape(-1, 3).to(torch.float64).nanmean(0).tolist()
+            row = dict(zip(BAND_NAMES, bands, strict=True))
+            row["slope"] = float(self.slope[kind].to(torch.float64).nanmean())
+            row["mean_frequency"] = float(self.mean_frequency[kind].to(torch.float64).nanmean())
+            if kind in self.edge_correlation:
+                row["edge_correlation"] = float(
+                    self.edge_correlation[kind].to(torch.float64).nanmean()
+                )
+            out[kind] = row
+        return out
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-serialisable means, radial profiles and per-image smoothness (NaN -> None)."""
+        return {
+            "n_images": int(self.gradients.shape[0]),
+            "cutoffs": list(self.cutoffs),
+            "bands": list(BAND_NAMES),
+            "summary": {
+                kind: {k: v if math.isfinite(v) else None for k, v in row.items()}
+                for kind, row in self.summary().items()
+            },
+            "radii": json_list(self.radii),
+            "radial_power": {k: json_list(v) for k, v in self.radial_power.items()},
+            "per_image": {
+                "mean_frequency": {k: json_list(v) for k, v in self.mean_frequency.items()},
+                "edge_correlation": {k: json_list(v) for k, v in self.edge_correlation.items()},
+            },
+        }
+
+
+def gradient_spectra(
+    model: nn.Module,
+    images: torch.Tensor,
+    labels: torch.Tensor,
+    *,
+    steps: int = 32,
+    baseline: float | torch.Tensor = 0.0,
+    cutoffs: tuple[float, float] = (1 / 8, 1 / 4),
+    batch_size: int = 128,
+    progress: Progress = None,
+) -> GradientSpectra:
+    """Input and integrated gradients of ``model`` and how smooth and image-like they are.
+
+    The images themselves are analysed alongside as the reference ``image`` (their DC
+    left out like everywhere else).
+
+    Args:
+        model: classifier, as in :func:`input_gradients`.
+        images: ``(B, C, H, W)`` images, ``H, W >= 2``.
+        labels: ``(B,)`` classes whose score is attributed.
+        steps: integrated-gradient path points.
+        baseline: integrated-gradient baseline.
+        cutoffs: band cutoffs for :func:`spectral.band_energy`.
+        batch_size: images (or path points) per backward pass.
+        progress: called with ``(done, total)`` in units of one image's backward pass
+            (``total = B * (1 + steps)``).
+
+    Returns:
+        A :class:`GradientSpectra`.
+
+    Raises:
+        SpectralTypeError: not a model, not float images, non-integer labels.
+        SpectralValueError: bad shapes, NaN, bad options.
+    """
+    cut = check_cutoffs(cutoffs)
+    _check(model, images, labels, batch_size, progress)
+    _check_path(images, baseline, steps)
+    if min(images.shape[-2:]) < 2:
+        raise SpectralValueError(
+            f"images: expected H and W >= 2 for spectra, got {tuple(images.shape[-2:])}"
+        )
+    n = images.shape[0]
+    work = n * (1 + steps)
+
+    def grad_tick(done: int, _: int) -> None:
+        if progress is not None:
+            progress(done, work)
+
+    def ig_tick(done: int, _: int) -> None:
+        if progress is not None:
+            progress(n + done * steps, work)
+
+    grads = input_gradients(model, images, labels, batch_size=batch_size, progress=grad_tick)
+    ig = integrated_gradients(
+        model,
+        images,
+        labels,
+        baseline=baseline,
+        steps=steps,
+        batch_size=batch_size,
+        progress=ig_tick,
+    )
+    maps = {"gradient": grads, "integrated": ig, "image": images}
+    radii = torch.empty(0)
+    radial: dict[str, torch.Tensor] = {}
+    bands: dict[str, torch.Tensor] = {}
+    slopes: dict[str, torch.Tensor] = {}
+    centroid: dict[str, torch.Tensor] = {}
+    for kind, m in maps.items():
+        p = _power_without_dc(m)
+        ok = _has_spectrum(p.sum(1), m)  # maps with only round-off besides DC: left out
+        centroid[kind] = _centroid(p.sum(1), m)
+        energy = p.sum((1, 2, 3), keepdim=True)
+        p = torch.where(ok[:, None, None, None], p / energy, torch.zeros_like(p))
+        radii, prof = radial_profile(p)
+        radial[kind] = prof[ok].sum(1).mean(0).to(images.dtype)
+        slope = powerlaw_slope(radii, prof)
+        slopes[kind] = torch.where(ok[:, None], slope, torch.full_like(slope, math.nan)).to(
+            images.dtype
+        )
+        bands[kind] = band_energy(m.detach(), cutoffs=cut)
+    return GradientSpectra(
+        gradients=grads,
+        integrated=ig,
+        radii=radii.to(images.dtype),
+        radial_power=radial,
+        band_energy=bands,
+        slope=slopes,
+        mean_frequency=centroid,
+        edge_correlation={
+            "gradient": edge_correlation(grads, images),
+            "integrated": edge_correlation(ig, images),
+        },
+        cutoffs=cut,
+    )

@@ -1,0 +1,17 @@
+"""Attacks: make_attack (torchattacks by name), AutoAttack's APGD pair, transfer, RP2, a training PGD."""
+
+from __future__ import annotations
+
+from spectral.attacks.autoattack import apgd_robust_accuracy
+from spectral.attacks.factory import AttackName, make_attack
+from spectral.attacks.pgd import pgd_attack
+from spectral.attacks.transfer import TransferResult, transfer_attack
+
+__all__ = [
+    "AttackName",
+    "TransferResult",
+    "apgd_robust_accuracy",
+    "make_attack",
+    "pgd_attack",
+    "transfer_attack",
+]

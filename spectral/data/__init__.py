@@ -1,0 +1,46 @@
+"""The built-in data, image IO and data-set loaders (image folders, CIFAR-10 batches, tensor files)."""
+
+from __future__ import annotations
+
+from spectral.data.builtin import (
+    BUILTIN_CLASSES,
+    BUILTIN_FILE,
+    BUILTIN_PHOTOS,
+    CIFAR10_CLASSES,
+    PATCH_CLASSES,
+    builtin_dataset,
+    builtin_patches,
+    builtin_photo,
+    decode_jpeg_pack,
+    make_builtin_subset,
+    patch_dataset,
+)
+from spectral.data.cifar import load_cifar10
+from spectral.data.dataset import ImageDataset, Split
+from spectral.data.folders import IMAGE_EXTENSIONS, load_image_folder
+from spectral.data.io import Alpha, read_image
+from spectral.data.load import load_dataset
+from spectral.data.tensors import load_tensor_file
+
+__all__ = [
+    "Alpha",
+    "BUILTIN_CLASSES",
+    "BUILTIN_FILE",
+    "BUILTIN_PHOTOS",
+    "CIFAR10_CLASSES",
+    "IMAGE_EXTENSIONS",
+    "ImageDataset",
+    "PATCH_CLASSES",
+    "Split",
+    "builtin_dataset",
+    "builtin_patches",
+    "builtin_photo",
+    "decode_jpeg_pack",
+    "load_cifar10",
+    "load_dataset",
+    "load_image_folder",
+    "load_tensor_file",
+    "make_builtin_subset",
+    "patch_dataset",
+    "read_image",
+]

@@ -1,0 +1,364 @@
+"""The built-in data: a CIFAR-10 test subset shipped with the package, photos, photo patches."""
+
+from __future__ import annotations
+
+import os
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from spectral.data.dataset import ImageDataset, Split, _parse_split
+from spectral.errors import SpectralValueError
+
+__all__ = [
+    "BUILTIN_CLASSES",
+    "BUILTIN_FILE",
+    "BUILTIN_PHOTOS",
+    "CIFAR10_CLASSES",
+    "PATCH_CLASSES",
+    "builtin_dataset",
+    "builtin_patches",
+    "builtin_photo",
+    "decode_jpeg_pack",
+    "make_builtin_subset",
+    "patch_dataset",
+]
+
+
+# name -> scikit-image loader; every one reads a file shipped in the scikit-image wheel.
+BUILTIN_PHOTOS: dict[str, str] = {
+    "astronaut": "astronaut",
+    "chelsea": "chelsea",
+    "coffee": "coffee",
+    "rocket": "rocket",
+    "hubble_deep_field": "hubble_deep_field",
+    "immunohistochemistry": "immunohistochemistry",
+    "retina": "retina",
+    "stereo_motorcycle": "stereo_motorcycle",
+    "camera": "camera",
+    "brick": "brick",
+    "grass": "grass",
+    "gravel": "gravel",
+    "moon": "moon",
+    "coins": "coins",
+}
+
+
+def builtin_photo(name: str) -> torch.Tensor:
+    """Load a bundled photograph as ``(1, C, H, W)`` float32 in [0, 1] (C = 3, or 1 if grey).
+
+    Raises:
+        SpectralValueError: unknown name (the message lists the valid ones).
+
+    Examples:
+        >>> builtin_photo("chelsea").shape
+        torch.Size([1, 3, 300, 451])
+    """
+    if name not in BUILTIN_PHOTOS:
+        raise SpectralValueError(
+            f"photo: expected one of {', '.join(BUILTIN_PHOTOS)}, got {name!r}"
+        )
+    import skimage.data
+
+    a = getattr(skimage.data, BUILTIN_PHOTOS[name])()
+    if isinstance(a, tuple):  # stereo_motorcycle -> (left, right, disparity)
+        a = a[0]
+    a = np.asarray(a)
+    if a.ndim == 2:
+        a = a[..., None]
+    t = torch.from_numpy(np.ascontiguousarray(a.transpose(2, 0, 1))).float() / 255.0
+    return t[None]
+
+
+def builtin_patches(
+    n: int, *, size: int = 64, seed: int = 0, names: tuple[str, ...] | None = None
+) -> torch.Tensor:
+    """Random ``size x size`` RGB crops from the colour photographs, deterministic for ``seed``.
+
+    Args:
+        n: number of patches (spread round-robin over the photographs).
+        size: patch side in pixels.
+        seed: seed of the crop positions.
+        names: photographs to crop from (default: all colour ones).
+
+    Returns:
+        ``(n, 3, size, size)`` float32 in [0, 1].
+
+    Raises:
+        SpectralValueError: ``n < 1``, a bad size, or a grey/unknown photo name.
+    """
+    if n < 1:
+        raise SpectralValueError(f"n: expected >= 1 patches, got {n}")
+    photos = [builtin_photo(k) for k in (names or tuple(BUILTIN_PHOTOS))]
+    photos = [p for p in photos if p.shape[1] == 3]
+    if not photos:
+        raise SpectralValueError("names: expected at least one colour (RGB) photograph")
+    smallest = min(min(p.shape[-2:]) for p in photos)
+    if not 2 <= size <= smallest:
+        raise SpectralValueError(f"size: expected 2 <= size <= {smallest}, got {size}")
+    g = torch.Generator().manual_seed(seed)
+    out = torch.empty(n, 3, size, size)
+    for i in range(n):
+        p = photos[i % len(photos)]
+        h, w = p.shape[-2:]
+        top = int(torch.randint(0, h - size + 1, (1,), generator=g))
+        left = int(torch.randint(0, w - size + 1, (1,), generator=g))
+        out[i] = p[0, :, top : top + size, left : left + size]
+    return out
+
+
+#: CIFAR-10's class names in its label order (Krizhevsky 2009).
+CIFAR10_CLASSES: tuple[str, ...] = (
+    "airplane",
+    "automobile",
+    "bird",
+    "cat",
+    "deer",
+    "dog",
+    "frog",
+    "horse",
+    "ship",
+    "truck",
+)
+
+
+#: Class names of the built-in data set (a CIFAR-10 test subset).
+BUILTIN_CLASSES = CIFAR10_CLASSES
+
+
+#: The built-in data: JPEG bytes of a class-balanced CIFAR-10 test subset (see
+#: :func:`make_builtin_subset`), decoded on load.
+BUILTIN_FILE = Path(__file__).parent / "builtin_data" / "cifar10-test-subset.npz"
+
+
+BUILTIN_PER_CLASS = 200
+
+
+def make_builtin_subset(
+    test_folder: str | os.PathLike[str],
+    out: str | os.PathLike[str],
+    *,
+    per_class: int = BUILTIN_PER_CLASS,
+) -> Path:
+    """Pack the first ``per_class`` JPEG files of each class of a CIFAR-10 test folder.
+
+    This is how the shipped built-in data was made (``test_folder`` =
+    ``shared/data/cifar10/test``). The original JPEG bytes are stored unchanged, so the
+    decoded pixels are exactly those of the folder. Files are taken in sorted order of
+    name within each class folder; class folders must be CIFAR-10's ten classes.
+
+    Args:
+        test_folder: ``<class>/<image>.jpg`` folder of the CIFAR-10 test split.
+        out: the ``.npz`` file to write (replaced atomically).
+        per_class: images per class.
+
+    Returns:
+        The written file.
+
+    Raises:
+        SpectralValueError: missing class folders, or fewer than ``per_class`` images.
+    """
+    root = Path(test_folder)
+    if isinstance(per_class, bool) or not isinstance(per_class, int) or per_class < 1:
+        raise SpectralValueError(f"per_class: expected an int >= 1, got {per_class!r}")
+    blobs: list[bytes] = []
+    names: list[str] = []
+    labels: list[int] = []
+    for label, name in enumerate(CIFAR10_CLASSES):
+        folder = root / name
+        files = sorted(f for f in folder.glob("*.jpg") if f.is_file()) if folder.is_dir() else []
+        if len(files) < per_class:
+            raise SpectralValueError(
+                f"{folder}: expected at least {per_class} .jpg files, found {len(files)}"
+            )
+        for f in files[:per_class]:
+            blobs.append(f.read_bytes())
+            names.append(f"{name}/{f.name}")
+            labels.append(label)
+    offsets = np.cumsum([0] + [len(b) for b in blobs]).astype(np.int64)
+    target = Path(out)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_name(target.name + ".tmp.npz")
+    np.savez(
+        tmp,
+        jpeg=np.frombuffer(b"".join(blobs), dtype=np.uint8),
+        offsets=offsets,
+        labels=np.asarray(labels, dtype=np.int64),
+        names=np.asarray(names),
+        classes=np.asarray(CIFAR10_CLASSES),
+    )
+    os.replace(tmp, target)
+    return target
+
+
+def decode_jpeg_pack(path: str | os.PathLike[str]) -> tuple[np.ndarray, np.ndarray, list[str]]:
+    """Decode a pack written by :func:`make_builtin_subset`.
+
+    Returns:
+        ``(images (N, 3, H, W) uint8, labels (N,) int64, names)``.
+
+    Raises:
+        SpectralValueError: the file is missing or not such a pack.
+    """
+    from io import BytesIO
+
+    from PIL import Image
+
+    p = Path(path)
+    try:
+        with np.load(p, allow_pickle=False) as z:
+            jpeg, offsets, labels = z["jpeg"], z["offsets"], z["labels"]
+            names = [str(n) for n in z["names"]]
+    except (OSError, KeyError, ValueError) as err:
+        raise SpectralValueError(f"{p}: not a built-in JPEG pack ({err})") from None
+    images = []
+    for i in range(len(labels)):
+        blob = jpeg[offsets[i] : offsets[i + 1]].tobytes()
+        with Image.open(BytesIO(blob)) as im:
+            images.append(np.asarray(im.convert("RGB")).transpose(2, 0, 1))
+    return np.stack(images), labels.astype(np.int64), names
+
+
+@lru_cache(maxsize=1)
+def _builtin_pixels() -> tuple[np.ndarray, np.ndarray]:
+    images, labels, _ = decode_jpeg_pack(BUILTIN_FILE)
+    images.setflags(write=False)
+    labels.setflags(write=False)
+    return images, labels
+
+
+def builtin_dataset(split: str | Split = "test") -> ImageDataset:
+    """The built-in data: a fixed, class-balanced subset of the CIFAR-10 test set.
+
+    2,000 images (the first 200 files of each class of the JPEG copy of the test split, in
+    sorted order), CIFAR-10's class names and label order (:data:`CIFAR10_CLASSES`). The
+    original JPEG bytes ship inside the package and are decoded on load, so the pixels are
+    exactly those of the JPEG copy (baseline JPEG at quality 75: part of the
+    high-frequency content of the original CIFAR-10 pixels is quantised away; say so
+    when comparing spectra with published numbers). Nothing is downloaded.
+
+    Args:
+        split: ``"test"``; the training set is not shipped (``"train"`` raises and says
+            how to point ``--data`` at a CIFAR-10 folder).
+
+    Returns:
+        An :class:`ImageDataset` of ``(2000, 3, 32, 32)`` float32 images in [0, 1].
+
+    Raises:
+        SpectralValueError: ``split="train"`` or an unknown split.
+
+    Examples:
+        >>> ds = builtin_dataset("test")
+        >>> len(ds), ds.classes[3], int((ds.labels == 3).sum())
+        (2000, 'cat', 200)
+    """
+    sp = _parse_split(split)
+    if sp is Split.TRAIN:
+        raise SpectralValueError(
+            "builtin: only a 2,000-image CIFAR-10 test subset ships with spectral, not the "
+            "training set; pass --data <folder> (a CIFAR-10 image folder with train/ and "
+            "test/, or the cifar-10-batches-py folder) to use a training split"
+        )
+    images, labels = _builtin_pixels()
+    x = torch.from_numpy(images.astype(np.float32) / np.float32(255.0))
+    return ImageDataset(
+        x,
+        torch.from_numpy(labels.copy()),
+        CIFAR10_CLASSES,
+        name="builtin (CIFAR-10 test subset, 2000 JPEG images)",
+    )
+
+
+#: Photographs bundled with scikit-image, one class each (grey ones are replicated to RGB).
+PATCH_CLASSES: tuple[str, ...] = (
+    "astronaut",
+    "chelsea",
+    "coffee",
+    "rocket",
+    "hubble_deep_field",
+    "immunohistochemistry",
+    "stereo_motorcycle",
+    "brick",
+    "grass",
+    "gravel",
+)
+
+
+_PATCH = 32
+
+
+_SHORT_SIDE = 192  # photos are rescaled so patches cover a comparable share of each scene
+
+
+_TRAIN_FRACTION = 0.7  # top 70% of rows -> train, bottom 30% -> test (disjoint regions)
+
+
+_PER_CLASS = {Split.TRAIN: 600, Split.TEST: 150}
+
+
+_MIN_STD = 0.03  # reject nearly flat patches (black sky, borders): they carry no class
+
+
+@lru_cache(maxsize=len(PATCH_CLASSES))
+def _photo_rgb(name: str) -> np.ndarray:
+    from skimage.transform import rescale
+
+    x = builtin_photo(name)[0].numpy().transpose(1, 2, 0)
+    if x.shape[2] == 1:
+        x = np.repeat(x, 3, axis=2)
+    scale = _SHORT_SIDE / min(x.shape[:2])
+    return np.clip(rescale(x, scale, channel_axis=2, anti_aliasing=True), 0.0, 1.0)
+
+
+def patch_dataset(split: str | Split = "train", *, seed: int = 0) -> ImageDataset:
+    """The photograph-patch task (spec ``"patches"``): 32x32 RGB patches of bundled photos.
+
+    One class per photograph in :data:`PATCH_CLASSES`. A fast, easy task (separable
+    largely by colour) kept as quick test and demo data; it is not a benchmark. Each
+    photograph is rescaled to a shorter side of 192 px; training patches come from its
+    top 70% of rows and test patches from the bottom 30%, so no test pixel was seen in
+    training. Nearly flat
+    patches (std < 0.03) are rejected. 600 training and 150 test patches per class,
+    positions drawn from ``seed``.
+
+    Args:
+        split: ``"train"`` or ``"test"``.
+        seed: seed of the patch positions (>= 0; the test split draws from a different
+            stream of the same seed).
+
+    Returns:
+        An :class:`ImageDataset` with ``classes == PATCH_CLASSES``.
+    """
+    sp = _parse_split(split)
+    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+        raise SpectralValueError(f"seed: expected an int >= 0, got {seed!r}")
+    rng = np.random.default_rng(seed if sp is Split.TRAIN else seed + 1_000_003)
+    n = _PER_CLASS[sp]
+    images = np.empty((n * len(PATCH_CLASSES), 3, _PATCH, _PATCH), dtype=np.float32)
+    labels = np.repeat(np.arange(len(PATCH_CLASSES)), n)
+    for c, name in enumerate(PATCH_CLASSES):
+        photo = _photo_rgb(name)
+        h, w = photo.shape[:2]
+        cut = round(h * _TRAIN_FRACTION)
+        lo, hi = (0, cut - _PATCH) if sp is Split.TRAIN else (cut, h - _PATCH)
+        got = 0
+        for _ in range(200 * n):
+            top = int(rng.integers(lo, hi + 1))
+            left = int(rng.integers(0, w - _PATCH + 1))
+            patch = photo[top : top + _PATCH, left : left + _PATCH]
+            if patch.std() < _MIN_STD:
+                continue
+            images[c * n + got] = patch.transpose(2, 0, 1)
+            got += 1
+            if got == n:
+                break
+        else:  # pragma: no cover - every bundled photo has enough texture
+            raise SpectralValueError(f"patches: photo {name!r} has too few textured patches")
+    return ImageDataset(
+        torch.from_numpy(images),
+        torch.from_numpy(labels.astype(np.int64)),
+        PATCH_CLASSES,
+        name=f"patches ({sp.value}, seed {seed})",
+    )

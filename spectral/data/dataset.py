@@ -1,0 +1,95 @@
+"""The labelled image batch every loader returns."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import Enum
+
+import torch
+from torch.utils.data import Dataset
+
+from spectral.errors import SpectralValueError
+
+__all__ = ["ImageDataset", "Split"]
+
+
+class Split(str, Enum):
+    """Which part of a dataset to load."""
+
+    TRAIN = "train"
+    TEST = "test"
+
+
+@dataclass(frozen=True, eq=False)
+class ImageDataset(Dataset[tuple[torch.Tensor, int]]):
+    """Images ``(N, C, H, W)`` float32 in [0, 1] with integer labels and class names.
+
+    Attributes:
+        images: the images.
+        labels: ``(N,)`` int64 labels in ``[0, len(classes))``.
+        classes: class names, indexed by label.
+        name: where the data came from (for reports).
+    """
+
+    images: torch.Tensor
+    labels: torch.Tensor
+    classes: tuple[str, ...]
+    name: str = ""
+
+    def __post_init__(self) -> None:
+        if self.images.ndim != 4 or self.images.dtype != torch.float32:
+            raise SpectralValueError(
+                f"images: expected float32 (N, C, H, W), got {self.images.dtype} "
+                f"{tuple(self.images.shape)}"
+            )
+        if self.labels.dtype != torch.int64:
+            raise SpectralValueError(f"labels: expected dtype int64, got {self.labels.dtype}")
+        if not all(isinstance(c, str) for c in self.classes):
+            raise SpectralValueError(f"classes: expected names (str), got {self.classes!r}")
+        if self.labels.shape != (self.images.shape[0],):
+            raise SpectralValueError(
+                f"labels: expected shape ({self.images.shape[0]},) matching the images, got "
+                f"{tuple(self.labels.shape)}"
+            )
+        if len(self.labels) and (
+            int(self.labels.min()) < 0 or int(self.labels.max()) >= len(self.classes)
+        ):
+            raise SpectralValueError(
+                f"labels: expected values in [0, {len(self.classes)}), got "
+                f"[{int(self.labels.min())}, {int(self.labels.max())}]"
+            )
+
+    def __len__(self) -> int:
+        return int(self.images.shape[0])
+
+    def __getitem__(self, i: int) -> tuple[torch.Tensor, int]:
+        return self.images[i], int(self.labels[i])
+
+    def subset(self, n: int, *, seed: int = 0, stratified: bool = True) -> ImageDataset:
+        """The first ``n`` images of a seeded permutation, balanced over classes if asked.
+
+        Raises:
+            SpectralValueError: ``n < 1``.
+        """
+        if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+            raise SpectralValueError(f"n: expected an int >= 1, got {n!r}")
+        g = torch.Generator().manual_seed(seed)
+        perm = torch.randperm(len(self), generator=g)
+        if stratified:
+            # interleave classes so any prefix is as balanced as possible
+            rank = torch.empty(len(self), dtype=torch.long)
+            counts: dict[int, int] = {}
+            for pos, i in enumerate(perm.tolist()):
+                c = int(self.labels[i])
+                rank[pos] = counts.get(c, 0) * len(self.classes) + c
+                counts[c] = counts.get(c, 0) + 1
+            perm = perm[torch.argsort(rank, stable=True)]
+        idx = perm[: min(n, len(self))]
+        return ImageDataset(self.images[idx], self.labels[idx], self.classes, self.name)
+
+
+def _parse_split(split: str | Split) -> Split:
+    try:
+        return Split(split)
+    except ValueError:
+        raise SpectralValueError(f"split: expected 'train' or 'test', got {split!r}") from None

@@ -1,0 +1,31 @@
+"""Blur defenses: blur layers (defined in :mod:`spectral.models.blur`, where the zoo rebuilds
+blurred models), their penalties, and the BlurNet evaluation.
+"""
+
+from __future__ import annotations
+
+from spectral.defenses.blurnet import (
+    BlurEvaluation,
+    blackbox_blur_table,
+    defense_name,
+    rp2_stickers,
+    whitebox_blur_table,
+)
+from spectral.defenses.penalties import linf_penalty, tv_penalty
+from spectral.models.blur import BlurLayer, InputBlur, blur2d, blur_kernel, blur_layers, insert_blur
+
+__all__ = [
+    "BlurEvaluation",
+    "BlurLayer",
+    "InputBlur",
+    "blackbox_blur_table",
+    "blur2d",
+    "blur_kernel",
+    "blur_layers",
+    "defense_name",
+    "insert_blur",
+    "linf_penalty",
+    "rp2_stickers",
+    "tv_penalty",
+    "whitebox_blur_table",
+]

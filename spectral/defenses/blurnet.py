@@ -1,0 +1,245 @@
+"""The BlurNet evaluation: black-box, adaptive and white-box (PGD + RP2) tables."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+from torch import nn
+
+from spectral._internal.progress import Progress
+from spectral.errors import SpectralValueError
+from spectral.metrics.attack import attack_success_rate, targeted_success_rates
+from spectral.metrics.classification import accuracy
+from spectral.models.blur import insert_blur
+
+__all__ = [
+    "BlurEvaluation",
+    "blackbox_blur_table",
+    "defense_name",
+    "rp2_stickers",
+    "whitebox_blur_table",
+]
+
+
+def defense_name(position: str, kernel_size: int) -> str:
+    """Row label as in the slides: ``input 3x3`` / ``3x3 on L1 feature maps`` / ``... after X``."""
+    k = f"{kernel_size}x{kernel_size}"
+    if position == "input":
+        return f"input {k}"
+    if position == "first_conv":
+        return f"{k} on L1 feature maps"
+    if position == "first_relu":
+        return f"{k} on L1 feature maps after ReLU"
+    return f"{k} after {position}"
+
+
+def blackbox_blur_table(
+    model: nn.Module,
+    images: torch.Tensor,
+    labels: torch.Tensor,
+    *,
+    surrogate: nn.Module | None = None,
+    attack: str = "pgd",
+    eps: float = 8 / 255,
+    steps: int = 10,
+    sizes: Sequence[int] = (3, 5),
+    positions: Sequence[str] = ("input", "first_conv"),
+    kind: str = "box",
+    seed: int = 0,
+    progress: Progress = None,
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """Table 1 of the slides plus an adaptive (white-box through the blur) attack.
+
+    Args:
+        model: the trained, undefended model; each defense inserts a fixed blur into a copy.
+        images: clean test images ``(B, C, H, W)`` in [0, 1].
+        labels: their labels.
+        surrogate: model the transferred examples are crafted on (default ``model``).
+        attack: attack name for :func:`spectral.make_attack` (untargeted).
+        eps: attack budget.
+        steps: attack iterations.
+        sizes: blur kernel sizes.
+        positions: ``"input"``, ``"first_conv"`` or module names.
+        kind: ``"box"`` or ``"gaussian"``.
+        seed: attack seed.
+        progress: called with a short label before each step.
+
+    Returns:
+        ``(blackbox, adaptive)`` rows. Black-box rows: ``defense``, ``accuracy`` (clean),
+        ``attack_success_rate`` (1[f(x) != f(x_adv)] on the defended model),
+        ``adversarial_accuracy``. Adaptive rows: ``defense``, ``accuracy``,
+        ``attack_success_rate`` and ``adversarial_accuracy`` under the same attack run
+        through the defended model.
+    """
+    from spectral.attacks.factory import make_attack
+
+    surrogate = model if surrogate is None else surrogate
+    if progress:
+        progress(f"craft {attack} on the surrogate")
+    x_adv = make_attack(attack, surrogate, eps=eps, steps=steps, seed=seed)(images, labels)
+    defenses: list[tuple[str, nn.Module]] = [("baseline", model)]
+    for pos in positions:
+        for k in sizes:
+            defenses.append(
+                (defense_name(pos, k), insert_blur(model, pos, kernel_size=k, kind=kind))
+            )
+    blackbox, adaptive = [], []
+    for name, m in defenses:
+        if progress:
+            progress(name)
+        blackbox.append(
+            {
+                "defense": name,
+                "accuracy": accuracy(m, images, labels),
+                "attack_success_rate": attack_success_rate(m, images, x_adv),
+                "adversarial_accuracy": accuracy(m, x_adv, labels),
+            }
+        )
+        x_ad = make_attack(attack, m, eps=eps, steps=steps, seed=seed)(images, labels)
+        adaptive.append(
+            {
+                "defense": name,
+                "accuracy": blackbox[-1]["accuracy"],
+                "attack_success_rate": attack_success_rate(m, images, x_ad),
+                "adversarial_accuracy": accuracy(m, x_ad, labels),
+            }
+        )
+    return blackbox, adaptive
+
+
+def rp2_stickers(height: int = 32, width: int = 32) -> torch.Tensor:
+    """A sticker mask ``(H, W)``: two horizontal bars, like the RP2 stop-sign stickers."""
+    m = torch.zeros(height, width)
+    bar = max(1, height // 8)
+    left, right = width // 6, width - width // 6
+    for top in (height // 4, height - height // 4 - bar):
+        m[top : top + bar, left:right] = 1.0
+    return m
+
+
+def whitebox_blur_table(
+    defenses: Sequence[tuple[str, float, nn.Module]],
+    images: torch.Tensor,
+    labels: torch.Tensor,
+    *,
+    num_classes: int,
+    attacks: Sequence[str] = ("pgd", "rp2"),
+    eps: float = 8 / 255,
+    steps: int = 10,
+    rp2_steps: int = 50,
+    rp2_mask: torch.Tensor | None = None,
+    seed: int = 0,
+    progress: Progress = None,
+) -> list[dict[str, Any]]:
+    """Table 2 of the slides: targeted white-box attacks through each defense.
+
+    Args:
+        defenses: ``(name, alpha, model)`` per row.
+        images: clean test images.
+        labels: their labels.
+        num_classes: number of classes; every class is a target in turn.
+        attacks: ``"pgd"`` (targeted, L-inf ``eps``) and/or ``"rp2"`` (targeted, masked by
+            ``rp2_mask``, default :func:`rp2_stickers`, unbounded inside the mask).
+        eps: PGD budget.
+        steps: PGD iterations.
+        rp2_steps: RP2 optimisation steps.
+        rp2_mask: RP2 mask ``(H, W)``.
+        seed: attack seed.
+        progress: called with a short label before each model/attack.
+
+    Returns:
+        Rows with ``defense``, ``alpha``, ``attack``, ``accuracy`` (legitimate),
+        ``avg_success_rate``, ``worst_success_rate`` (the attacker's best target) and
+        ``l2_distortion`` (mean ||x - x_adv|| / ||x_adv||).
+    """
+    from spectral.attacks.factory import make_attack
+    from spectral.attacks.rp2 import RP2
+
+    unknown = set(attacks) - {"pgd", "rp2"}
+    if unknown:
+        raise SpectralValueError(f"attacks: expected 'pgd' and/or 'rp2', got {sorted(unknown)}")
+    mask = rp2_stickers(*images.shape[-2:]) if rp2_mask is None else rp2_mask
+    rows = []
+    for name, alpha, model in defenses:
+        acc = accuracy(model, images, labels)
+        for atk_name in attacks:
+            if progress:
+                progress(f"{name}: targeted {atk_name}")
+
+            def factory(m: nn.Module = model, a: str = atk_name) -> Any:
+                if a == "pgd":
+                    return make_attack("pgd", m, eps=eps, steps=steps, seed=seed)
+                return RP2(
+                    m, mask=mask.to(images.device), steps=rp2_steps, n_transforms=4, seed=seed
+                )
+
+            r = targeted_success_rates(model, images, labels, factory, num_classes=num_classes)
+            rows.append(
+                {
+                    "defense": name,
+                    "alpha": alpha,
+                    "attack": atk_name,
+                    "accuracy": acc,
+                    "avg_success_rate": r["average"],
+                    "worst_success_rate": r["worst"],
+                    "l2_distortion": r["l2_distortion"],
+                }
+            )
+    return rows
+
+
+@dataclass(frozen=True)
+class BlurEvaluation:
+    """Both tables and the settings that produced them."""
+
+    blackbox: list[dict[str, Any]]
+    adaptive: list[dict[str, Any]]
+    whitebox: list[dict[str, Any]] = field(default_factory=list)
+    settings: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-serialisable: keys ``blackbox``, ``adaptive``, ``whitebox``, ``settings``."""
+        return {
+            "settings": self.settings,
+            "blackbox": self.blackbox,
+            "adaptive": self.adaptive,
+            "whitebox": self.whitebox,
+        }
+
+    def markdown(self) -> str:
+        """The tables as Markdown (percentages as in the slides)."""
+
+        def pct(v: float) -> str:
+            return f"{100 * v:.1f}%"
+
+        out = ["**Black-box (transferred) evaluation**", ""]
+        out += ["| defense | accuracy | attack success rate |", "|---|---:|---:|"]
+        out += [
+            f"| {r['defense']} | {pct(r['accuracy'])} | {pct(r['attack_success_rate'])} |"
+            for r in self.blackbox
+        ]
+        out += ["", "**Adaptive (white-box through the fixed blur)**", ""]
+        out += ["| defense | accuracy | attack success rate | adversarial accuracy |"]
+        out += ["|---|---:|---:|---:|"]
+        out += [
+            f"| {r['defense']} | {pct(r['accuracy'])} | {pct(r['attack_success_rate'])} | "
+            f"{pct(r['adversarial_accuracy'])} |"
+            for r in self.adaptive
+        ]
+        if self.whitebox:
+            out += ["", "**White-box evaluation (targeted, every other class)**", ""]
+            out += [
+                "| defense | attack | α | legitimate acc. | average success | worst success "
+                "| L2 distortion |",
+                "|---|---|---:|---:|---:|---:|---:|",
+            ]
+            out += [
+                f"| {r['defense']} | {r['attack']} | {r['alpha']:g} | {pct(r['accuracy'])} | "
+                f"{pct(r['avg_success_rate'])} | {pct(r['worst_success_rate'])} | "
+                f"{r['l2_distortion']:.3f} |"
+                for r in self.whitebox
+            ]
+        return "\n".join(out) + "\n"

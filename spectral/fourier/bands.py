@@ -1,0 +1,116 @@
+"""Frequency bands: names, default cutoffs, masks and the energy in each band."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+import torch
+
+from spectral._internal.validate import (
+    check_cutoffs,
+    check_images,
+    check_transform_finite,
+)
+from spectral.fourier.backends import Backend, resolve_backend
+from spectral.fourier.engine import map_half_spectra
+from spectral.fourier.radial import frequency_radius
+from spectral.fourier.spectra import _as_numpy, _back
+
+__all__ = ["BAND_NAMES", "band_energy", "band_fractions", "band_weights"]
+
+
+def band_weights(h: int, w: int, cutoffs: tuple[float, float], dtype: Any) -> np.ndarray:
+    """``(H * (W//2+1), 4)`` weights summing half-spectrum power into low/mid/high bands + DC.
+
+    Columns ``1 .. ceil(W/2)-1`` stand for themselves and their mirror (weight 2); the DC
+    column and, for even ``W``, the Nyquist column stand alone (weight 1). The DC bin is in
+    no band; the fourth output column is its power.
+    """
+    r = frequency_radius(h, w, half=True)
+    wh = w // 2 + 1
+    col_w = np.full(wh, 2.0)
+    col_w[0] = 1.0
+    if w % 2 == 0:
+        col_w[-1] = 1.0
+    weight = np.broadcast_to(col_w, (h, wh)).copy()
+    weight[0, 0] = 0.0
+    c1, c2 = cutoffs
+    dc = np.zeros((h, wh))
+    dc[0, 0] = 1.0
+    bands = np.stack([r < c1, (r >= c1) & (r < c2), r >= c2], axis=-1) * weight[..., None]
+    return np.concatenate([bands, dc[..., None]], axis=-1).reshape(h * wh, 4).astype(dtype)
+
+
+def band_fractions(
+    e: torch.Tensor, n_pixels: int, eps_dtype: torch.dtype | None = None
+) -> torch.Tensor:
+    """Low/mid/high fractions from ``(..., 4)`` band + DC powers; NaN where no non-DC energy.
+
+    Non-DC energy at or below the FFT's round-off, ``64 eps^2 log2(N)`` of the total
+    energy, counts as none: a constant image gives NaN, not fractions of round-off.
+    """
+    bands = e[..., :3]
+    non_dc = bands.sum(-1, keepdim=True)
+    eps = torch.finfo(eps_dtype or e.dtype).eps  # the precision the spectrum was made in
+    noise = 64 * eps**2 * math.log2(max(n_pixels, 2)) * (non_dc + e[..., 3:])
+    return bands / torch.where(non_dc > noise, non_dc, torch.full_like(non_dc, math.nan))
+
+
+def band_energy(
+    x: torch.Tensor,
+    *,
+    cutoffs: tuple[float, float] = (1 / 8, 1 / 4),
+    backend: str | Backend = "auto",
+) -> torch.Tensor:
+    """Fractions of non-DC spectral energy in a low, mid and high frequency band.
+
+    Bands by radius ``r`` in cycles/pixel: low ``0 < r < c1``, mid ``c1 <= r < c2``,
+    high ``r >= c2`` (the corners beyond 0.5 count as high). The three fractions sum to 1;
+    an image/channel without non-DC energy (a constant, up to FFT round-off) gives NaN.
+
+    Args:
+        x: real images, perturbations or feature maps.
+        cutoffs: ``(c1, c2)`` with ``0 < c1 < c2``.
+        backend: FFT backend.
+
+    Returns:
+        ``(B, C, 3)`` tensor like ``x``: ``[..., 0]`` low, ``[..., 1]`` mid, ``[..., 2]`` high.
+
+    Raises:
+        SpectralTypeError: not a real float32/float64 tensor.
+        SpectralValueError: wrong shape, NaN/Inf, bad cutoffs or unknown backend.
+
+    Examples:
+        >>> x = torch.zeros(1, 1, 16, 16, dtype=torch.float64)
+        >>> x[..., ::2] = 1.0  # columns alternate: all non-DC energy at f_x = 1/2
+        >>> band_energy(x)[0, 0].tolist()
+        [0.0, 0.0, 1.0]
+    """
+    check_images(x, check_finite=False)
+    cut = check_cutoffs(cutoffs)
+    b = resolve_backend(backend, x)
+    bsz, c, h, w = x.shape
+    if b is Backend.TORCH:
+        f = torch.fft.rfft2(x)
+        check_transform_finite(f, x)
+        p = (f.real.square() + f.imag.square()).reshape(bsz, c, -1)
+        wts = torch.from_numpy(band_weights(h, w, cut, np.float64)).to(x.device, x.dtype)
+        e = p @ wts
+    else:
+        a = _as_numpy(x).reshape(bsz * c, h, w)
+        wts_np = band_weights(h, w, cut, a.dtype)
+        e_np = np.empty((bsz * c, 4), dtype=a.dtype)
+
+        def fn(_: None, half: np.ndarray, lo: int, hi: int) -> None:
+            p = np.abs(half)
+            np.multiply(p, p, out=p)
+            np.matmul(p.reshape(hi - lo, -1), wts_np, out=e_np[lo:hi])
+
+        map_half_spectra(a, b, fn, lambda: None)
+        e = _back(e_np, x).reshape(bsz, c, 4)
+    return band_fractions(e, h * w)
+
+
+BAND_NAMES = ("low", "mid", "high")

@@ -1,0 +1,108 @@
+"""Confidence calibration: reliability bins, ECE, over- and under-confidence."""
+
+from __future__ import annotations
+
+import math
+
+import torch
+
+from spectral.errors import SpectralValueError
+
+__all__ = ["calibration_bins", "calibration_metrics"]
+
+
+def _confidences(
+    logits: torch.Tensor, labels: torch.Tensor, n_bins: int
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Validated ``(confidence, right)`` of softmax predictions, float64 on the CPU."""
+    if not isinstance(logits, torch.Tensor) or logits.ndim != 2 or logits.shape[0] == 0:
+        shape = tuple(logits.shape) if isinstance(logits, torch.Tensor) else type(logits).__name__
+        raise SpectralValueError(f"logits: expected a non-empty (N, K) tensor, got {shape}")
+    if not isinstance(labels, torch.Tensor) or labels.shape != (logits.shape[0],):
+        shape = tuple(labels.shape) if isinstance(labels, torch.Tensor) else type(labels).__name__
+        raise SpectralValueError(f"labels: expected shape ({logits.shape[0]},), got {shape}")
+    if labels.dtype.is_floating_point or labels.dtype == torch.bool:
+        raise SpectralValueError(f"labels: expected integer labels, got {labels.dtype}")
+    if int(labels.min()) < 0 or int(labels.max()) >= logits.shape[1]:
+        raise SpectralValueError(
+            f"labels: expected values in [0, {logits.shape[1]}), got "
+            f"[{int(labels.min())}, {int(labels.max())}]"
+        )
+    if isinstance(n_bins, bool) or not isinstance(n_bins, int) or n_bins < 1:
+        raise SpectralValueError(f"n_bins: expected an int >= 1, got {n_bins!r}")
+    z = logits.detach().to("cpu", torch.float64)
+    if not bool(torch.isfinite(z).all()):
+        raise SpectralValueError("logits: expected finite values, found NaN/Inf")
+    conf, pred = torch.softmax(z, dim=1).max(dim=1)
+    return conf, pred == labels.to("cpu")
+
+
+def calibration_bins(
+    logits: torch.Tensor, labels: torch.Tensor, *, n_bins: int = 15
+) -> list[dict[str, float]]:
+    """The reliability diagram: statistics per equal-width confidence bin ``(b/n, (b+1)/n]``.
+
+    Each bin has ``lower``, ``upper``, ``count``, mean ``confidence`` and ``accuracy``
+    (both NaN for an empty bin).
+
+    Raises:
+        SpectralValueError: as :func:`calibration_metrics`.
+    """
+    conf, right = _confidences(logits, labels, n_bins)
+    idx = (torch.ceil(conf * n_bins) - 1).clamp(0, n_bins - 1).long()
+    out = []
+    for b in range(n_bins):
+        sel = idx == b
+        n = int(sel.sum())
+        out.append(
+            {
+                "lower": b / n_bins,
+                "upper": (b + 1) / n_bins,
+                "count": n,
+                "confidence": float(conf[sel].mean()) if n else math.nan,
+                "accuracy": float(right[sel].double().mean()) if n else math.nan,
+            }
+        )
+    return out
+
+
+def calibration_metrics(
+    logits: torch.Tensor, labels: torch.Tensor, *, n_bins: int = 15
+) -> dict[str, float]:
+    """Accuracy, ECE and over-/under-confidence of softmax predictions.
+
+    Args:
+        logits: ``(N, K)`` model outputs.
+        labels: ``(N,)`` true classes.
+        n_bins: equal-width confidence bins on ``(0, 1]`` for the ECE.
+
+    Returns:
+        ``accuracy``; ``ece`` = ``sum_b |B_b| / N * |acc(B_b) - conf(B_b)|`` (L1);
+        ``overconfidence`` = mean confidence of the wrong predictions (NaN if none);
+        ``underconfidence`` = mean ``1 - confidence`` of the right predictions (NaN if
+        none); ``mean_confidence``. Confidence = the largest softmax probability.
+
+    Raises:
+        SpectralValueError: shapes that do not match, labels out of range, NaN, bad n_bins.
+
+    Examples:
+        >>> logits = torch.tensor([[2.0, 0.0], [0.0, 2.0], [2.0, 0.0]])
+        >>> m = calibration_metrics(logits, torch.tensor([0, 1, 1]))
+        >>> round(m["accuracy"], 4), round(m["overconfidence"], 4)
+        (0.6667, 0.8808)
+    """
+    conf, right = _confidences(logits, labels, n_bins)
+    n = len(conf)
+    ece = math.fsum(
+        b["count"] / n * abs(b["accuracy"] - b["confidence"])
+        for b in calibration_bins(logits, labels, n_bins=n_bins)
+        if b["count"]
+    )
+    wrong = ~right
+    return {
+        "accuracy": float(right.double().mean()),
+        "ece": ece,
+        "overconfidence": float(conf[wrong].mean()) if bool(wrong.any()) else math.nan,
+        "underconfidence": float((1 - conf[right]).mean()) if bool(right.any()) else math.nan,
+        "mean_confidence": float(conf.mean()),
+    }

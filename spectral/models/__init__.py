@@ -1,0 +1,62 @@
+"""The model zoo, load_model, SmallCNN, layer names, blur layers and feature maps."""
+
+from __future__ import annotations
+
+from spectral.models.blur import (
+    BlurKind,
+    BlurLayer,
+    InputBlur,
+    Padding,
+    blur2d,
+    blur_kernel,
+    blur_layers,
+    insert_blur,
+)
+from spectral.models.features import feature_maps
+from spectral.models.layers import (
+    ALIASES,
+    first_activation_name,
+    first_conv_name,
+    layer_names,
+    resolve_layer,
+)
+from spectral.models.load import load_model
+from spectral.models.smallcnn import BUILTIN_MEAN, BUILTIN_STD, Normalize, SmallCNN
+from spectral.models.zoo import (
+    base_arch,
+    build_builtin,
+    half_state,
+    install_builtin,
+    list_models,
+    record_metrics,
+    zoo_dir,
+)
+
+__all__ = [
+    "ALIASES",
+    "BUILTIN_MEAN",
+    "BUILTIN_STD",
+    "BlurKind",
+    "BlurLayer",
+    "InputBlur",
+    "Normalize",
+    "Padding",
+    "SmallCNN",
+    "base_arch",
+    "blur2d",
+    "blur_kernel",
+    "blur_layers",
+    "build_builtin",
+    "feature_maps",
+    "first_activation_name",
+    "first_conv_name",
+    "half_state",
+    "insert_blur",
+    "install_builtin",
+    "layer_names",
+    "list_models",
+    "load_model",
+    "record_metrics",
+    "resolve_layer",
+    "zoo_dir",
+]

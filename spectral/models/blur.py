@@ -1,0 +1,383 @@
+"""Blur layers (fixed or learned depthwise kernels) and inserting them into a model."""
+
+from __future__ import annotations
+
+import copy
+import math
+from collections import OrderedDict
+from enum import Enum
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from spectral.errors import SpectralTypeError, SpectralValueError
+from spectral.models.layers import first_activation_name, first_conv_name
+
+__all__ = [
+    "BlurKind",
+    "BlurLayer",
+    "InputBlur",
+    "Padding",
+    "blur2d",
+    "blur_kernel",
+    "blur_layers",
+    "insert_blur",
+]
+
+
+class BlurKind(str, Enum):
+    """Shape of a blur kernel."""
+
+    BOX = "box"
+    GAUSSIAN = "gaussian"
+
+
+class Padding(str, Enum):
+    """How a blur layer pads its input so the output keeps the input's size."""
+
+    REFLECT = "reflect"  # mirror without repeating the edge: DC gain 1 up to the border
+    REPLICATE = "replicate"
+    CIRCULAR = "circular"  # periodic: the transfer function holds exactly everywhere
+    ZEROS = "zeros"  # darkens borders
+
+
+def _odd_size(kernel_size: Any) -> int:
+    if isinstance(kernel_size, bool) or not isinstance(kernel_size, int):
+        raise SpectralTypeError(f"kernel_size: expected an odd int, got {kernel_size!r}")
+    if kernel_size < 1 or kernel_size % 2 == 0:
+        raise SpectralValueError(f"kernel_size: expected an odd int >= 1, got {kernel_size}")
+    return kernel_size
+
+
+def _kind(kind: Any) -> BlurKind:
+    try:
+        return BlurKind(kind)
+    except ValueError:
+        valid = ", ".join(repr(k.value) for k in BlurKind)
+        raise SpectralValueError(f"kind: expected one of {valid}, got {kind!r}") from None
+
+
+def _padding(padding: Any) -> Padding:
+    try:
+        return Padding(padding)
+    except ValueError:
+        valid = ", ".join(repr(p.value) for p in Padding)
+        raise SpectralValueError(f"padding: expected one of {valid}, got {padding!r}") from None
+
+
+def blur_kernel(
+    kernel_size: int = 3,
+    *,
+    kind: str | BlurKind = "box",
+    sigma: float | None = None,
+    dtype: torch.dtype = torch.float32,
+) -> torch.Tensor:
+    """A ``(k, k)`` low-pass kernel that sums to 1 (DC gain 1).
+
+    Args:
+        kernel_size: odd side ``k``.
+        kind: ``"box"`` (all weights ``1 / k^2``) or ``"gaussian"``.
+        sigma: Gaussian width in pixels (default ``0.3 * ((k - 1) / 2 - 1) + 0.8``, as
+            OpenCV chooses it for a given size).
+        dtype: dtype of the kernel.
+
+    Returns:
+        The kernel.
+
+    Raises:
+        SpectralValueError: even or non-positive size, unknown kind, ``sigma <= 0``.
+
+    Examples:
+        >>> blur_kernel(3)
+        tensor([[0.1111, 0.1111, 0.1111],
+                [0.1111, 0.1111, 0.1111],
+                [0.1111, 0.1111, 0.1111]])
+    """
+    k = _odd_size(kernel_size)
+    if _kind(kind) is BlurKind.BOX:
+        return torch.full((k, k), 1.0 / (k * k), dtype=dtype)
+    s = 0.3 * ((k - 1) / 2 - 1) + 0.8 if sigma is None else float(sigma)
+    if not (s > 0 and math.isfinite(s)):
+        raise SpectralValueError(f"sigma: expected a finite number > 0, got {sigma}")
+    r = torch.arange(k, dtype=torch.float64) - (k - 1) / 2
+    g = torch.exp(-(r**2) / (2 * s * s))
+    g2 = g[:, None] * g[None, :]
+    return (g2 / g2.sum()).to(dtype)
+
+
+def blur2d(
+    x: torch.Tensor, weight: torch.Tensor, *, padding: str | Padding = "reflect"
+) -> torch.Tensor:
+    """Depthwise 2-D convolution of ``x`` ``(B, C, H, W)`` with ``weight`` ``(C, 1, k, k)``.
+
+    The input is padded by ``k // 2`` on each side (``padding`` mode), so the output has
+    the input's size. The kernel is applied as a correlation (as ``nn.Conv2d``); for the
+    symmetric blur kernels this equals convolution.
+    """
+    if x.ndim != 4:
+        raise SpectralValueError(f"x: expected (B, C, H, W), got shape {tuple(x.shape)}")
+    if weight.ndim != 4:
+        raise SpectralValueError(
+            f"weight: expected ({x.shape[1]}, 1, k, k) with odd k, got {tuple(weight.shape)}"
+        )
+    c, one, kh, kw = weight.shape
+    if one != 1 or c != x.shape[1] or kh != kw or kh % 2 == 0:
+        raise SpectralValueError(
+            f"weight: expected ({x.shape[1]}, 1, k, k) with odd k, got {tuple(weight.shape)}"
+        )
+    mode = _padding(padding)
+    p = kh // 2
+    if p:
+        small = min(x.shape[-2:])
+        if (mode is Padding.REFLECT and small <= p) or (mode is Padding.CIRCULAR and small < p):
+            need = f"> {p}" if mode is Padding.REFLECT else f">= {p}"
+            raise SpectralValueError(
+                f"x: {mode.value} padding of {p} needs H, W {need}, got "
+                f"{tuple(x.shape[-2:])}; use padding='replicate'"
+            )
+        pad_mode = "constant" if mode is Padding.ZEROS else mode.value
+        x = F.pad(x, (p, p, p, p), mode=pad_mode)
+    return F.conv2d(x, weight.to(x.dtype), groups=c)
+
+
+class BlurLayer(nn.Module):
+    """A depthwise blur: ``C`` independent ``k x k`` kernels (``groups = channels``).
+
+    Fixed blur (``learnable=False``) keeps its kernel in a buffer and has no trainable
+    parameters. Learnable blur starts from the same kernel and trains ``C * k * k``
+    weights (one kernel per channel).
+
+    Args:
+        channels: number of channels ``C``.
+        kernel_size: odd kernel side (3, 5, 7, ...).
+        kind: ``"box"`` or ``"gaussian"`` (the initial kernel when learnable).
+        learnable: train the kernels.
+        sigma: Gaussian width (see :func:`blur_kernel`).
+        padding: ``"reflect"`` (default: no dark borders, output size = input size),
+            ``"replicate"``, ``"circular"`` or ``"zeros"``.
+        dtype: dtype of the kernel (build float64 layers with ``torch.float64``: casting a
+            float32 kernel later keeps its float32 rounding).
+
+    Shape:
+        ``(B, C, H, W) -> (B, C, H, W)``
+
+    Examples:
+        >>> layer = BlurLayer(3, 5)
+        >>> layer(torch.ones(1, 3, 8, 8)).allclose(torch.ones(1, 3, 8, 8))  # DC gain 1
+        True
+        >>> learned = BlurLayer(3, 5, learnable=True)
+        >>> sum(p.numel() for p in layer.parameters()), learned.weight.numel()
+        (0, 75)
+    """
+
+    weight: torch.Tensor
+
+    def __init__(
+        self,
+        channels: int,
+        kernel_size: int = 3,
+        *,
+        kind: str | BlurKind = "box",
+        learnable: bool = False,
+        sigma: float | None = None,
+        padding: str | Padding = "reflect",
+        dtype: torch.dtype = torch.float32,
+    ) -> None:
+        super().__init__()
+        if isinstance(channels, bool) or not isinstance(channels, int) or channels < 1:
+            raise SpectralValueError(f"channels: expected an int >= 1, got {channels!r}")
+        self.channels = channels
+        self.kernel_size = _odd_size(kernel_size)
+        self.kind = _kind(kind)
+        self.learnable = bool(learnable)
+        self.padding = _padding(padding)
+        w = blur_kernel(kernel_size, kind=kind, sigma=sigma, dtype=dtype)
+        w = w.expand(channels, 1, -1, -1).clone()
+        if self.learnable:
+            self.weight = nn.Parameter(w)
+        else:
+            self.register_buffer("weight", w)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Blur each channel of ``x``."""
+        if x.ndim != 4 or x.shape[1] != self.channels:
+            raise SpectralValueError(
+                f"x: expected (B, {self.channels}, H, W), got shape {tuple(x.shape)}"
+            )
+        return blur2d(x, self.weight, padding=self.padding)
+
+    def extra_repr(self) -> str:
+        """Kernel size, kind, learnability and padding, for ``print(model)``."""
+        return (
+            f"{self.channels}, kernel_size={self.kernel_size}, kind={self.kind.value}, "
+            f"learnable={self.learnable}, padding={self.padding.value}"
+        )
+
+
+class _Then(nn.Module):
+    """``second(first(x))`` (used where the parent of the blurred module is not Sequential)."""
+
+    def __init__(self, first: nn.Module, second: nn.Module) -> None:
+        super().__init__()
+        self.first = first
+        self.second = second
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Apply ``first`` then ``second``."""
+        return self.second(self.first(x))
+
+
+class InputBlur(nn.Module):
+    """Blur the input image, then run ``model`` (images stay in [0, 1])."""
+
+    def __init__(self, blur: BlurLayer, model: nn.Module) -> None:
+        super().__init__()
+        self.blur = blur
+        self.model = model
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Blur ``x`` and classify it."""
+        return self.model(self.blur(x))
+
+
+def _out_channels(model: nn.Module, name: str) -> int:
+    """Channels of ``name``'s output.
+
+    Its own ``out_channels``/``num_features``, or else (an activation, dropout, ...) those
+    of the nearest Conv2d/BatchNorm2d before it.
+    """
+    last: int | None = None
+    for n, m in model.named_modules():
+        if isinstance(m, nn.Flatten | nn.Linear):  # reached before `name`: output not 4-D
+            raise SpectralValueError(
+                f"position {name!r}: expected a module with (B, C, H, W) output; it comes at "
+                f"or after {type(m).__name__} {n!r}"
+            )
+        own = m.out_channels if isinstance(m, nn.Conv2d) else None
+        own = m.num_features if isinstance(m, nn.BatchNorm2d) else own
+        if n == name:
+            channels = own if own is not None else last
+            if channels is None:
+                raise SpectralValueError(
+                    f"position {name!r}: cannot tell how many channels {type(m).__name__} "
+                    "outputs; insert after a Conv2d, BatchNorm2d or an activation that follows one"
+                )
+            return channels
+        if own is not None:
+            last = own
+    raise SpectralValueError(f"position {name!r}: not a module of the model")
+
+
+def insert_blur(
+    model: nn.Module,
+    position: str,
+    *,
+    kernel_size: int = 3,
+    kind: str | BlurKind = "box",
+    learnable: bool = False,
+    sigma: float | None = None,
+    padding: str | Padding = "reflect",
+) -> nn.Module:
+    """A copy of ``model`` with a :class:`BlurLayer` inserted; ``model`` is left untouched.
+
+    Args:
+        model: the model (taking images in [0, 1]).
+        position: ``"input"`` (blur the image), ``"first_conv"`` (right after the first
+            ``Conv2d``), ``"first_relu"`` (after the first activation that follows it: the
+            layer-1 feature maps after the non-linearity), or the name of any module (as
+            in ``model.named_modules()``) whose output is ``(B, C, H, W)``. Note that a
+            fixed blur, the same for every channel, right after a bias-free conv commutes
+            with it: ``"first_conv"`` then equals ``"input"`` up to the border padding.
+        kernel_size: odd kernel side.
+        kind: ``"box"`` or ``"gaussian"``.
+        learnable: train the blur kernels.
+        sigma: Gaussian width.
+        padding: padding mode of the blur (see :class:`BlurLayer`).
+
+    Returns:
+        A new model in the same training mode as ``model``. When the module sits in an
+        ``nn.Sequential`` the blur becomes its next sibling, named ``<name>_blur``, so the
+        other state-dict keys are unchanged; elsewhere the module is wrapped as
+        ``<name>.first`` followed by ``<name>.second``; ``"input"`` wraps the whole model
+        as ``blur`` + ``model``.
+
+    Raises:
+        SpectralValueError: an unknown position (the message lists the valid names), or
+            a module whose channel count cannot be told.
+
+    Examples:
+        >>> from spectral.models import SmallCNN
+        >>> m = insert_blur(SmallCNN(width=4), "first_conv", kernel_size=5)
+        >>> [n for n, _ in m.features.named_children()][:3]
+        ['conv1', 'conv1_blur', 'bn1']
+    """
+    if not isinstance(model, nn.Module):
+        raise SpectralTypeError(f"model: expected an nn.Module, got {type(model).__name__}")
+    options: dict[str, Any] = {
+        "kernel_size": kernel_size,
+        "kind": kind,
+        "learnable": learnable,
+        "sigma": sigma,
+        "padding": padding,
+    }
+    new = copy.deepcopy(model)  # keeps every module's own training flag
+    if position == "input":
+        blur = BlurLayer(_input_channels(new), **options).train(model.training)
+        wrapped = InputBlur(blur, new)
+        wrapped.training = model.training  # not .train(): that would reset the inner flags
+        return wrapped
+    aliases = {"first_conv": first_conv_name, "first_relu": first_activation_name}
+    name = aliases[position](new) if position in aliases else position
+    modules = dict(new.named_modules())
+    if name not in modules or (name == "" and position not in aliases):
+        valid = [n for n in modules if n]
+        shown = ", ".join(valid[:12]) + (", ..." if len(valid) > 12 else "")
+        raise SpectralValueError(
+            f"position: unknown module {position!r}; use 'input', 'first_conv', 'first_relu' "
+            f"or one of: {shown} (all of them: [n for n, _ in model.named_modules()])"
+        )
+    target = modules[name]
+    blur = BlurLayer(_out_channels(new, name), **options).train(target.training)
+    if name == "":  # the model itself is the module to blur after (e.g. a bare Conv2d)
+        then = _Then(new, blur)
+        then.training = model.training
+        return then
+    parent_name, _, child = name.rpartition(".")
+    parent = modules[parent_name] if parent_name else new
+    if isinstance(parent, nn.Sequential):
+        items = []
+        for key, sub in parent.named_children():
+            items.append((key, sub))
+            if key == child:
+                items.append((f"{child}_blur", blur))
+        rebuilt = nn.Sequential(OrderedDict(items))
+        rebuilt.training = parent.training
+        if parent_name:
+            _set_module(new, parent_name, rebuilt)
+        else:
+            new = rebuilt
+    else:
+        then = _Then(target, blur)
+        then.training = target.training
+        _set_module(new, name, then)
+    return new
+
+
+def _set_module(root: nn.Module, name: str, module: nn.Module) -> None:
+    parent_name, _, child = name.rpartition(".")
+    parent = root.get_submodule(parent_name) if parent_name else root
+    setattr(parent, child, module)
+
+
+def _input_channels(model: nn.Module) -> int:
+    first = first_conv_name(model)
+    conv = model.get_submodule(first)
+    assert isinstance(conv, nn.Conv2d)
+    return conv.in_channels
+
+
+def blur_layers(model: nn.Module) -> dict[str, BlurLayer]:
+    """The :class:`BlurLayer` modules of ``model`` by name."""
+    return {n: m for n, m in model.named_modules() if isinstance(m, BlurLayer)}

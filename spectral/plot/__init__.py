@@ -1,0 +1,59 @@
+"""Matplotlib figures (the only subpackage that imports matplotlib).
+
+Every ``plot_*`` function draws into an ``ax`` it is given and returns what it drew;
+nothing calls ``plt.show()``. The ``*_figure`` functions build a whole
+:class:`matplotlib.figure.Figure` (no pyplot state) from those pieces.
+"""
+
+from __future__ import annotations
+
+import matplotlib
+
+matplotlib.use("Agg", force=False)
+
+from spectral.plot.base import as_2d_array, new_figure, save_figure
+from spectral.plot.defenses import blur_figure, plot_defense_bars
+from spectral.plot.robust import (
+    filter_figure,
+    gradient_figure,
+    heatmap_figure,
+    plot_attribution,
+    plot_confidence_histogram,
+    plot_filter_grid,
+    plot_filter_metric,
+    plot_reliability,
+)
+from spectral.plot.spectra import (
+    attack_figures,
+    comparison_figure,
+    feature_spectra_figure,
+    plot_band_energy,
+    plot_radial_profile,
+    plot_spectrum,
+    spectrum_figure,
+    summary_figure,
+)
+
+__all__ = [
+    "as_2d_array",
+    "attack_figures",
+    "blur_figure",
+    "comparison_figure",
+    "feature_spectra_figure",
+    "filter_figure",
+    "gradient_figure",
+    "heatmap_figure",
+    "new_figure",
+    "plot_attribution",
+    "plot_band_energy",
+    "plot_confidence_histogram",
+    "plot_defense_bars",
+    "plot_filter_grid",
+    "plot_filter_metric",
+    "plot_radial_profile",
+    "plot_reliability",
+    "plot_spectrum",
+    "save_figure",
+    "spectrum_figure",
+    "summary_figure",
+]

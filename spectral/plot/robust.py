@@ -1,0 +1,350 @@
+"""Robust-vs-normal figures: filters, calibration, Fourier heat maps, input gradients."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import torch
+from matplotlib.axes import Axes
+from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
+
+from spectral.plot.base import new_figure
+from spectral.plot.spectra import plot_band_energy, plot_radial_profile, plot_spectrum
+
+__all__ = [
+    "filter_figure",
+    "gradient_figure",
+    "heatmap_figure",
+    "plot_attribution",
+    "plot_confidence_histogram",
+    "plot_filter_grid",
+    "plot_filter_metric",
+    "plot_reliability",
+]
+
+
+def plot_filter_metric(
+    ax: Axes,
+    models: Mapping[str, Sequence[Mapping[str, Any]]],
+    metric: str,
+    *,
+    title: str | None = None,
+) -> list[Any]:
+    """One line per model: ``metric`` of each 3x3 conv layer, in depth order.
+
+    Args:
+        ax: the axes to draw into.
+        models: label -> rows of :func:`spectral.filter_metrics`.
+        metric: a row key such as ``"variance_entropy_normalized"`` or ``"orthogonality"``.
+        title: axes title (default: the metric).
+
+    Returns:
+        The drawn lines.
+    """
+    lines = []
+    for label, rows in models.items():
+        y = [float(r[metric]) for r in rows]
+        (line,) = ax.plot(range(1, len(y) + 1), y, marker="o", label=label)
+        lines.append(line)
+    ax.set_xlabel("3x3 conv layer (depth)")
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    if metric.startswith("sparsity"):  # a fraction, mostly 0: a [0, 1] axis keeps it honest
+        ax.set_ylim(-0.03, 1.03)
+    ax.set_title(title or metric.replace("_", " "))
+    ax.grid(True, alpha=0.3)
+    if lines:
+        ax.legend(fontsize="small")
+    return lines
+
+
+def plot_filter_grid(
+    ax: Axes, weight: torch.Tensor, *, max_filters: int = 64, title: str | None = None
+) -> Any:
+    """First-layer filters as a mosaic: one ``k x k`` tile per output channel.
+
+    RGB (3 input channels) tiles are shown in colour, each tile min-max scaled on its
+    own; other inputs show the mean over input channels in grey.
+
+    Args:
+        ax: the axes to draw into.
+        weight: ``(c_out, c_in, k, k)`` conv weight.
+        max_filters: at most this many tiles.
+        title: axes title.
+
+    Returns:
+        The :class:`matplotlib.image.AxesImage`.
+    """
+    w = weight.detach().cpu().double()[:max_filters]
+    n, c_in, k, _ = w.shape
+    cols = math.ceil(math.sqrt(n))
+    rows = math.ceil(n / cols)
+    colour = c_in == 3
+    tiles = w if colour else w.mean(1, keepdim=True)
+    lo = tiles.amin(dim=(1, 2, 3), keepdim=True)
+    span = (tiles.amax(dim=(1, 2, 3), keepdim=True) - lo).clamp_min(1e-12)
+    tiles = (tiles - lo) / span
+    # mid-grey gaps: white would merge with each tile's brightest weight
+    mosaic = np.full((rows * (k + 1) - 1, cols * (k + 1) - 1, 3 if colour else 1), 0.5)
+    for i in range(n):
+        r, c = divmod(i, cols)
+        mosaic[r * (k + 1) : r * (k + 1) + k, c * (k + 1) : c * (k + 1) + k] = (
+            tiles[i].permute(1, 2, 0).numpy()
+        )
+    im = ax.imshow(
+        mosaic if colour else mosaic[..., 0],
+        cmap=None if colour else "gray",
+        interpolation="nearest",
+    )
+    ax.set_axis_off()
+    if title:
+        ax.set_title(title)
+    return im
+
+
+def filter_figure(
+    models: Mapping[str, Sequence[Mapping[str, Any]]],
+    first_weights: Mapping[str, torch.Tensor],
+) -> Figure:
+    """Per-layer metric lines (4 panels) and the first-layer filter mosaic of each model."""
+    metrics = (
+        "sparsity",
+        "variance_entropy_normalized",
+        "variance_entropy_normalized_nonsparse",
+        "orthogonality",
+    )
+    n = len(first_weights)
+    fig, axes = new_figure(2, max(4, n), size=(3.4, 3.0))
+    for i, m in enumerate(metrics):
+        plot_filter_metric(axes[0, i], models, m)
+    for j in range(max(4, n)):
+        axes[1, j].set_axis_off()
+    for j, (label, w) in enumerate(first_weights.items()):
+        plot_filter_grid(axes[1, j], w, title=f"{label}: first-layer filters")
+    return fig
+
+
+def plot_reliability(
+    ax: Axes, bins: Mapping[str, Sequence[Mapping[str, float]]], *, title: str | None = None
+) -> list[Any]:
+    """Reliability diagram: accuracy against mean confidence per bin, with the diagonal.
+
+    Args:
+        ax: the axes to draw into.
+        bins: label -> :func:`spectral.robustness.calibration_bins` rows.
+        title: axes title.
+
+    Returns:
+        One line per label (empty bins left out).
+    """
+    ax.plot([0, 1], [0, 1], color="0.6", linestyle="--", linewidth=1)
+    lines = []
+    for label, rows in bins.items():
+        pts = [(r["confidence"], r["accuracy"]) for r in rows if r["count"]]
+        xs, ys = zip(*pts, strict=True) if pts else ((), ())
+        (line,) = ax.plot(xs, ys, marker="o", label=label)
+        lines.append(line)
+    ax.set_xlim(0, 1)
+    ax.set_ylim(0, 1)
+    ax.set_xlabel("confidence")
+    ax.set_ylabel("accuracy")
+    ax.legend(fontsize="small")
+    if title:
+        ax.set_title(title)
+    return lines
+
+
+def plot_confidence_histogram(
+    ax: Axes,
+    confidences: Mapping[str, torch.Tensor],
+    *,
+    n_bins: int = 15,
+    title: str | None = None,
+) -> list[Any]:
+    """Histograms of the top-class confidence, one step line per label."""
+    edges = np.linspace(0, 1, n_bins + 1).tolist()
+    out = []
+    for label, c in confidences.items():
+        _, _, patches = ax.hist(
+            np.asarray(c.detach().cpu(), dtype=np.float64),
+            bins=edges,
+            histtype="step",
+            linewidth=1.5,
+            label=label,
+        )
+        out.append(patches)
+    ax.set_xlabel("confidence")
+    ax.set_ylabel("images")
+    ax.legend(fontsize="small")
+    if title:
+        ax.set_title(title)
+    return out
+
+
+def heatmap_figure(
+    maps: Mapping[str, torch.Tensor],
+    *,
+    eps: float | None = None,
+    clean_error: Mapping[str, float] | None = None,
+) -> Figure:
+    """Fourier heat maps side by side on one shared colour scale (Yin et al. 2019).
+
+    With two maps a third panel shows their difference (second minus first) on a
+    symmetric diverging scale: red where the second model errs more.
+
+    Args:
+        maps: label -> centred ``(H, W)`` error map from :func:`spectral.fourier_heatmap`.
+        eps: the perturbation norm, for the title.
+        clean_error: label -> error on the unperturbed images, shown in each panel title.
+
+    Returns:
+        The figure.
+    """
+    items = list(maps.items())
+    vmax = max((float(m.max()) for _, m in items), default=1.0) or 1.0
+    panels = len(items) + (1 if len(items) == 2 else 0)
+    fig, axes = new_figure(1, max(1, panels), size=(3.9, 3.4))
+    for j, (label, heat) in enumerate(items):
+        extra = ""
+        if clean_error and label in clean_error:
+            extra = f"\n(clean error {clean_error[label]:.1%})"
+        im = plot_spectrum(
+            axes[0, j],
+            heat,
+            title=f"{label}{extra}",
+            cmap="viridis",
+            vmin=0.0,
+            vmax=vmax,
+            colorbar=False,
+        )
+        fig.colorbar(im, ax=axes[0, j], fraction=0.046, pad=0.04, label="error rate")
+    if len(items) == 2:
+        (a_label, a), (b_label, b) = items
+        diff = b.detach().double().cpu() - a.detach().double().cpu()
+        lim = float(diff.abs().max()) or 1.0
+        im = plot_spectrum(
+            axes[0, 2],
+            diff,
+            title=f"{b_label}\nminus {a_label}",
+            cmap="RdBu_r",
+            vmin=-lim,
+            vmax=lim,
+            colorbar=False,
+        )
+        fig.colorbar(im, ax=axes[0, 2], fraction=0.046, pad=0.04, label="error rate difference")
+    fig.suptitle(
+        "error rate under Fourier basis perturbations" + (f", eps = {eps:g}" if eps else "")
+    )
+    return fig
+
+
+def plot_attribution(ax: Axes, attribution: torch.Tensor, *, title: str | None = None) -> Any:
+    """One attribution map ``(C, H, W)``, zero as mid-grey, scaled to its 99th percentile.
+
+    Three channels are drawn as colour (``0.5 + a / (2 q99)``, clipped), so an
+    attribution that looks like the image looks like a colour image; other channel
+    counts show the channel sum on a diverging scale.
+
+    Returns:
+        The :class:`matplotlib.image.AxesImage`.
+    """
+    a = attribution.detach().to("cpu", torch.float64)
+    if a.ndim != 3:
+        raise ValueError(f"attribution: expected (C, H, W), got shape {tuple(a.shape)}")
+    if a.shape[0] != 3:
+        a = a.sum(0, keepdim=True)
+    q = float(torch.quantile(a.abs().flatten(), 0.99)) or float(a.abs().max()) or 1.0
+    if a.shape[0] == 3:
+        im = ax.imshow(
+            (0.5 + a / (2 * q)).clamp(0, 1).permute(1, 2, 0).numpy(), interpolation="nearest"
+        )
+    else:
+        im = ax.imshow(a[0].numpy(), cmap="RdBu_r", vmin=-q, vmax=q, interpolation="nearest")
+    ax.set_axis_off()
+    if title:
+        ax.set_title(title, fontsize="small")
+    return im
+
+
+def gradient_figure(
+    images: torch.Tensor,
+    results: Mapping[str, Any],
+    *,
+    n_images: int = 4,
+) -> Figure:
+    """Images next to each model's input and integrated gradients, then their spectra.
+
+    The top rows show, per image: the image, then for each model its input gradient and
+    integrated gradient (:func:`plot_attribution`; each panel scaled on its own, so
+    compare patterns, not magnitudes). The bottom row has the mean normalised radial
+    power of each kind of map and the band energies: one colour per model (solid:
+    gradient, hatched/dashed: integrated gradients), grey for the images themselves.
+
+    Args:
+        images: ``(B, C, H, W)`` images in ``[0, 1]``.
+        results: label -> :class:`spectral.gradients.GradientSpectra` on those images.
+        n_images: image rows.
+
+    Returns:
+        The figure.
+    """
+    n = min(n_images, int(images.shape[0]))
+    cols = 1 + 2 * len(results)
+    fig = Figure(figsize=(max(2.2 * cols, 11.0), 2.2 * n + 3.8), layout="constrained")
+    top, bottom = np.asarray(fig.subfigures(2, 1, height_ratios=[2.2 * n, 3.8])).ravel()
+    axes = np.atleast_2d(top.subplots(n, cols, squeeze=False))
+    low = bottom.subplots(1, 3, squeeze=False)[0]
+    for i in range(n):
+        img = images[i].detach().to("cpu", torch.float64).clamp(0, 1)
+        axes[i, 0].imshow(
+            img.permute(1, 2, 0).numpy() if img.shape[0] == 3 else img.mean(0).numpy(),
+            cmap=None if img.shape[0] == 3 else "gray",
+            vmin=0.0,
+            vmax=1.0,
+            interpolation="nearest",
+        )
+        axes[i, 0].set_axis_off()
+        if i == 0:
+            axes[i, 0].set_title("image", fontsize="small")
+        for j, (label, res) in enumerate(results.items()):
+            for k, (kind, maps) in enumerate((("gradient", res.gradients), ("IG", res.integrated))):
+                plot_attribution(
+                    axes[i, 1 + 2 * j + k], maps[i], title=f"{label}: {kind}" if i == 0 else None
+                )
+    top.suptitle("attributions, each panel scaled to its own 99th percentile", fontsize="small")
+    first = next(iter(results.values()), None)
+    if first is None:
+        for ax in low:
+            ax.set_axis_off()
+        return fig
+    colour = {label: f"C{j}" for j, label in enumerate(results)}
+    for k, kind in enumerate(("gradient", "integrated")):
+        profiles = {label: r.radial_power[kind] for label, r in results.items()}
+        profiles["images"] = first.radial_power["image"]
+        styles: dict[str, dict[str, Any]] = {
+            label: {"color": colour[label], "linestyle": "-" if k == 0 else "--"}
+            for label in results
+        }
+        styles["images"] = {"color": "0.5", "linestyle": ":"}
+        plot_radial_profile(
+            low[k], first.radii, profiles, title=f"{kind}: radial power", styles=styles
+        )
+        low[k].set_ylabel("mean power (each map's sums to 1)")
+    fractions: dict[str, list[float]] = {}
+    bar_styles: dict[str, dict[str, Any]] = {}
+    for label, r in results.items():
+        summary = r.summary()
+        for kind, key, hatch in (("gradient", "gradient", None), ("IG", "integrated", "//")):
+            name = f"{label}: {kind}"
+            fractions[name] = [summary[key][b] for b in ("low", "mid", "high")]
+            bar_styles[name] = {"color": colour[label]}
+            if hatch:
+                bar_styles[name] |= {"hatch": hatch, "edgecolor": "white"}
+    fractions["images"] = [first.summary()["image"][b] for b in ("low", "mid", "high")]
+    bar_styles["images"] = {"color": "0.6"}
+    plot_band_energy(low[2], fractions, title="band energy", styles=bar_styles)
+    low[2].legend(fontsize="x-small", loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
+    return fig

@@ -1,0 +1,370 @@
+"""Spectrum figures: maps, radial profiles, band energy, clean vs adversarial, feature maps."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import torch
+from matplotlib.axes import Axes
+from matplotlib.figure import Figure
+from matplotlib.ticker import FixedLocator, NullFormatter
+
+from spectral.fourier.compare import channel_names
+from spectral.plot.base import as_2d_array, new_figure
+
+__all__ = [
+    "attack_figures",
+    "comparison_figure",
+    "feature_spectra_figure",
+    "plot_band_energy",
+    "plot_radial_profile",
+    "plot_spectrum",
+    "spectrum_figure",
+    "summary_figure",
+]
+
+
+def plot_spectrum(
+    ax: Axes,
+    spectrum: torch.Tensor | np.ndarray,
+    *,
+    title: str | None = None,
+    cmap: str = "magma",
+    vmin: float | None = None,
+    vmax: float | None = None,
+    colorbar: bool = True,
+    centered: bool = True,
+) -> Any:
+    """Draw one centred 2-D spectrum with frequency axes in cycles/pixel.
+
+    Args:
+        ax: the axes to draw into.
+        spectrum: ``(H, W)`` map, e.g. ``magnitude_spectrum(x)[b, c]``.
+        title: axes title.
+        cmap: colour map (use a diverging one such as ``"RdBu_r"`` for differences).
+        vmin: lower end of the colour scale (share it across panels to compare them).
+        vmax: upper end of the colour scale.
+        colorbar: add a colour bar next to the axes.
+        centered: the map is ``fftshift``-ed (DC in the middle).
+
+    Returns:
+        The :class:`matplotlib.image.AxesImage`.
+    """
+    arr = as_2d_array(spectrum)
+    h, w = arr.shape
+    if centered:
+        fy0, fy1 = -(h // 2) / h, (h - 1 - h // 2) / h
+        fx0, fx1 = -(w // 2) / w, (w - 1 - w // 2) / w
+    else:
+        fy0, fy1, fx0, fx1 = 0.0, (h - 1) / h, 0.0, (w - 1) / w
+    dy, dx = 0.5 / h, 0.5 / w
+    im = ax.imshow(
+        arr,
+        cmap=cmap,
+        vmin=vmin,
+        vmax=vmax,
+        origin="upper",
+        interpolation="nearest",
+        extent=(fx0 - dx, fx1 + dx, fy1 + dy, fy0 - dy),
+    )
+    ax.set_xlabel("$f_x$ (cycles/px)")
+    ax.set_ylabel("$f_y$ (cycles/px)")
+    if title:
+        ax.set_title(title)
+    if colorbar:
+        ax.figure.colorbar(im, ax=ax, fraction=0.046, pad=0.04)
+    return im
+
+
+def plot_radial_profile(
+    ax: Axes,
+    radii: torch.Tensor | np.ndarray,
+    profiles: Mapping[str, torch.Tensor | np.ndarray],
+    *,
+    title: str | None = None,
+    slopes: Mapping[str, float] | None = None,
+    styles: Mapping[str, Mapping[str, Any]] | None = None,
+) -> list[Any]:
+    """Draw radial power profiles on log-log axes (DC and zero power left out).
+
+    Args:
+        ax: the axes to draw into.
+        radii: ``(n_bins,)`` ring radii in cycles/pixel.
+        profiles: label -> ``(n_bins,)`` profile.
+        title: axes title.
+        slopes: optional label -> fitted power-law slope, shown in the legend.
+        styles: optional label -> keyword arguments for ``ax.plot`` (colour, line style).
+
+    Returns:
+        The drawn :class:`matplotlib.lines.Line2D` objects, one per profile.
+    """
+    r = np.asarray(radii.cpu() if isinstance(radii, torch.Tensor) else radii, dtype=np.float64)
+    lines = []
+    any_points = False
+    for label, prof in profiles.items():
+        p = np.asarray(prof.cpu() if isinstance(prof, torch.Tensor) else prof, dtype=np.float64)
+        keep = (r > 0) & np.isfinite(p) & (p > 0)  # log axes: DC and zero power left out
+        any_points = any_points or bool(keep.any())
+        text = label
+        if slopes and label in slopes and np.isfinite(slopes[label]):
+            text = f"{label} (slope {slopes[label]:.2f})"
+        (line,) = ax.plot(r[keep], p[keep], label=text, **dict((styles or {}).get(label, {})))
+        lines.append(line)
+    if any_points:
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        ax.xaxis.set_minor_formatter(NullFormatter())  # minor labels crowd a short decade
+        pos = r[r > 0]
+        if pos.size:  # radii of a small image span a decade or so: label octaves 1/2^k
+            ks = range(int(np.floor(-np.log2(pos.max()))), int(np.ceil(-np.log2(pos.min()))) + 1)
+            ticks = sorted(2.0**-k for k in ks if pos.min() * 0.99 <= 2.0**-k <= pos.max() * 1.01)
+            if 2 <= len(ticks) <= 6:  # wider ranges keep the decade labels
+                ax.xaxis.set_major_locator(FixedLocator(ticks))
+                ax.set_xticklabels([f"1/{round(1 / t)}" for t in ticks])
+    ax.set_xlabel("radius (cycles/px)")
+    ax.set_ylabel("mean power")
+    ax.grid(True, which="both", alpha=0.3)
+    if lines:
+        ax.legend(fontsize="small")
+    if title:
+        ax.set_title(title)
+    return lines
+
+
+def plot_band_energy(
+    ax: Axes,
+    fractions: Mapping[str, Sequence[float]],
+    *,
+    bands: Sequence[str] = ("low", "mid", "high"),
+    title: str | None = None,
+    styles: Mapping[str, Mapping[str, Any]] | None = None,
+) -> list[Any]:
+    """Grouped bars of low/mid/high energy fractions, one group per band.
+
+    Args:
+        ax: the axes to draw into.
+        fractions: label (e.g. "clean", "perturbation") -> one fraction per band.
+        bands: band names for the x axis.
+        title: axes title.
+        styles: optional label -> keyword arguments for ``ax.bar`` (colour, hatch).
+
+    Returns:
+        One :class:`matplotlib.container.BarContainer` per label.
+    """
+    n = max(len(fractions), 1)
+    width = 0.8 / n
+    x = np.arange(len(bands))
+    bars = []
+    for i, (label, vals) in enumerate(fractions.items()):
+        v = np.array([np.nan if f is None else f for f in vals], dtype=np.float64)
+        kw = dict((styles or {}).get(label, {}))
+        bars.append(ax.bar(x + (i - (n - 1) / 2) * width, v, width, label=label, **kw))
+    ax.set_xticks(x, list(bands))
+    ax.set_ylim(0, 1)
+    ax.set_ylabel("fraction of non-DC energy")
+    if fractions:
+        ax.legend(fontsize="small")
+    if title:
+        ax.set_title(title)
+    return bars
+
+
+def spectrum_figure(
+    spectra: Sequence[torch.Tensor],
+    *,
+    row_labels: Sequence[str],
+    channel_names: Sequence[str] = ("R", "G", "B"),
+    radial: Sequence[tuple[torch.Tensor, Mapping[str, torch.Tensor], Mapping[str, float]]]
+    | None = None,
+    title: str | None = None,
+) -> Figure:
+    """Rows of per-channel spectra (BlurNet style), optionally with a radial-profile column.
+
+    Args:
+        spectra: one ``(C, H, W)`` normalised spectrum per row (C may differ per row).
+        row_labels: a label per row.
+        channel_names: column titles for channels 0, 1, 2, ...
+        radial: per row, ``(radii, {label: profile}, {label: slope})`` for the last column.
+        title: figure title.
+
+    Returns:
+        The figure (save it with :func:`save_figure`).
+    """
+    if len(spectra) != len(row_labels):
+        raise ValueError(
+            f"row_labels: expected {len(spectra)} labels, one per row, got {len(row_labels)}"
+        )
+    n_ch = max(int(s.shape[0]) for s in spectra)
+    n_col = n_ch + (1 if radial is not None else 0)
+    fig = Figure(figsize=(3.3 * n_col, 2.9 * len(spectra)), layout="constrained")
+    axes = np.atleast_2d(fig.subplots(len(spectra), n_col, squeeze=False))
+    for row, (spec, label) in enumerate(zip(spectra, row_labels, strict=True)):
+        for c in range(n_ch):
+            ax = axes[row, c]
+            if c >= spec.shape[0]:
+                ax.set_axis_off()
+                continue
+            name = channel_names[c] if spec.shape[0] > 1 and c < len(channel_names) else "grey"
+            plot_spectrum(ax, spec[c], title=f"{label}: {name}", vmin=0.0, vmax=1.0)
+        if radial is not None:
+            radii, profs, slopes = radial[row]
+            plot_radial_profile(axes[row, -1], radii, profs, slopes=slopes, title="radial power")
+    if title:
+        fig.suptitle(title)
+    return fig
+
+
+def summary_figure(
+    summaries: Sequence[Any],
+    *,
+    row_labels: Sequence[str],
+    index: int = 0,
+    title: str | None = None,
+) -> Figure:
+    """One row per :class:`spectral.SpectrumSummary`: its channel spectra and radial power.
+
+    Args:
+        summaries: summaries from :func:`spectral.spectrum_summary`.
+        row_labels: a label per row.
+        index: which image of each summary's batch to draw.
+        title: figure title.
+
+    Returns:
+        The figure.
+    """
+
+    spectra, radial = [], []
+    for s in summaries:
+        names = channel_names(int(s.magnitude.shape[1]))
+        spectra.append(s.magnitude[index].detach().cpu())
+        profiles = {n: s.radial_power[index, c].detach().cpu() for c, n in enumerate(names)}
+        slopes = dict(zip(names, s.slope[index].tolist(), strict=True))
+        radial.append((s.radii.detach().cpu(), profiles, slopes))
+    return spectrum_figure(spectra, row_labels=row_labels, radial=radial, title=title)
+
+
+def comparison_figure(
+    comparison: Any,
+    *,
+    index: int = 0,
+    channel_names: Sequence[str] = ("R", "G", "B"),
+    labels: tuple[str, str] = ("natural", "perturbed"),
+    title: str | None = None,
+) -> Figure:
+    """Natural / perturbed / difference spectra per channel for one image (BlurNet figure 1).
+
+    Rows: the clean and perturbed normalised log-magnitude spectra on one shared [0, 1]
+    scale, then their difference ``log1p|F(x_adv)| - log1p|F(x)|`` on a symmetric
+    diverging scale shared across channels (red: the perturbation added amplitude).
+
+    Args:
+        comparison: a :class:`spectral.SpectrumComparison`.
+        index: which image of the batch to draw.
+        channel_names: column titles.
+        labels: names of the clean and the perturbed rows.
+        title: figure title.
+
+    Returns:
+        The figure.
+    """
+    clean = comparison.clean[index].detach().cpu()
+    adv = comparison.adversarial[index].detach().cpu()
+    diff = comparison.difference[index].detach().cpu()
+    n_ch = clean.shape[0]
+    names = list(channel_names) if n_ch == len(channel_names) else [f"ch{c}" for c in range(n_ch)]
+    lim = float(diff.abs().max()) or 1.0
+    fig, axes = new_figure(3, n_ch, size=(3.3, 2.9))
+    for c in range(n_ch):
+        plot_spectrum(axes[0, c], clean[c], title=f"{labels[0]}: {names[c]}", vmin=0, vmax=1)
+        plot_spectrum(axes[1, c], adv[c], title=f"{labels[1]}: {names[c]}", vmin=0, vmax=1)
+        plot_spectrum(
+            axes[2, c],
+            diff[c],
+            title=f"difference: {names[c]}",
+            cmap="RdBu_r",
+            vmin=-lim,
+            vmax=lim,
+        )
+    if title:
+        fig.suptitle(title)
+    return fig
+
+
+def feature_spectra_figure(
+    spectra: Any,
+    *,
+    channels: Sequence[int] | None = None,
+    max_rows: int = 6,
+    title: str | None = None,
+) -> Figure:
+    """Feature-map spectra: one row per feature map, columns clean / adversarial / difference.
+
+    Panels show ``log10`` of the mean power (DC in the centre). Clean and adversarial share
+    one colour scale per row, so their difference is visible by eye; the difference
+    column is the power spectrum of ``maps(x_adv) - maps(x)`` on its own scale.
+
+    Args:
+        spectra: a :class:`spectral.features.FeatureSpectra`.
+        channels: which feature maps to draw (default: ``max_rows`` evenly spaced ones).
+        max_rows: rows when ``channels`` is not given.
+        title: figure title.
+
+    Returns:
+        The figure.
+    """
+    n_ch = int(spectra.clean.shape[0])
+    if channels is None:
+        k = min(max_rows, n_ch)
+        channels = sorted({round(i * (n_ch - 1) / max(k - 1, 1)) for i in range(k)})
+    tiny = 1e-12
+
+    def log(t: torch.Tensor) -> np.ndarray:
+        return np.asarray(torch.log10(t.detach().cpu().double().clamp_min(tiny)).numpy())
+
+    fig, axes = new_figure(len(channels), 3, size=(3.3, 2.8))
+    for row, c in enumerate(channels):
+        lc, la, ld = log(spectra.clean[c]), log(spectra.adversarial[c]), log(spectra.difference[c])
+        lo, hi = float(min(lc.min(), la.min())), float(max(lc.max(), la.max()))
+        plot_spectrum(axes[row, 0], lc, title=f"map {c}: clean", vmin=lo, vmax=hi)
+        plot_spectrum(axes[row, 1], la, title=f"map {c}: adversarial", vmin=lo, vmax=hi)
+        plot_spectrum(axes[row, 2], ld, title=f"map {c}: difference", cmap="viridis")
+    fig.suptitle(title or f"{spectra.layer}: log10 mean power of feature maps")
+    return fig
+
+
+def attack_figures(analysis: Any) -> dict[str, Figure]:
+    """Figures 1, 4 and 5 of the report from a :class:`spectral.analysis.AttackAnalysis`.
+
+    Returns:
+        ``fig1_input_spectra`` (the main model's image 0: natural / perturbed /
+        difference spectra), ``fig4_radial_profiles`` (radial power of the clean batch,
+        the adversarial batch and the perturbation, with slopes) and
+        ``fig5_band_energy`` (band energies, one panel per model).
+    """
+    main = analysis.main
+    figs = {
+        "fig1_input_spectra": comparison_figure(
+            analysis.comparison[main],
+            labels=("natural", "perturbed"),
+            title=f"{main}, {analysis.attack} eps {analysis.eps:.4g}: input spectra of image 0",
+        )
+    }
+    fig, axes = new_figure(1, 1, size=(5.5, 4.0))
+    plot_radial_profile(
+        axes[0, 0],
+        analysis.radii,
+        analysis.radial_power,
+        slopes=analysis.radial_slope,
+        title=f"Radial power, {main} (mean over images and channels)",
+    )
+    figs["fig4_radial_profiles"] = fig
+    fig, axes = new_figure(1, len(analysis.metrics), size=(4.6, 3.4))
+    for i, (name, m) in enumerate(analysis.metrics.items()):
+        be = m["band_energy"]
+        plot_band_energy(
+            axes[0, i], {k: be[k] for k in ("clean", "adversarial", "perturbation")}, title=name
+        )
+    figs["fig5_band_energy"] = fig
+    return figs

@@ -1,0 +1,94 @@
+"""attack_analysis: the report's attack step equals the library functions it combines."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+from torch import nn
+
+import spectral as sp
+from spectral.analysis.attack import attack_analysis
+
+
+def _net(seed: int) -> nn.Module:
+    torch.manual_seed(seed)
+    return nn.Sequential(
+        nn.Conv2d(3, 4, 3, padding=1), nn.ReLU(), nn.Flatten(), nn.Linear(4 * 8 * 8, 3)
+    ).eval()
+
+
+@pytest.fixture(scope="module")
+def case():  # type: ignore[no-untyped-def]
+    models = {"a": _net(0), "b": _net(1)}
+    x = torch.rand(6, 3, 8, 8, generator=torch.Generator().manual_seed(2))
+    y = torch.tensor([0, 1, 2, 0, 1, 2])
+    seen: list[tuple[int, int]] = []
+    res = attack_analysis(
+        models,
+        x,
+        y,
+        attack="fgsm",
+        eps=0.05,
+        steps=1,
+        seed=3,
+        progress=lambda done, total: seen.append((done, total)),
+    )
+    return models, x, y, res, seen
+
+
+def test_metrics_equal_the_library_functions(case) -> None:  # type: ignore[no-untyped-def]
+    models, x, y, res, seen = case
+    assert seen == [(1, 2), (2, 2)] and res.main == "a"
+    for name, m in models.items():
+        x_adv = sp.make_attack("fgsm", m, eps=0.05, steps=1, seed=3)(x, y)
+        torch.testing.assert_close(res.adversarial[name], x_adv, rtol=0, atol=0)
+        got = res.metrics[name]
+        assert got["clean_accuracy"] == sp.accuracy(m, x, y)
+        assert got["adversarial_accuracy"] == sp.accuracy(m, x_adv, y)
+        assert got["attack_success_rate"] == sp.attack_success_rate(m, x, x_adv)
+        assert got["l2_dissimilarity"] == pytest.approx(sp.l2_dissimilarity(x, x_adv))
+        assert got["band_energy"] == sp.compare_spectra(x, x_adv).to_dict()["band_energy"]
+
+
+def test_radial_profiles_are_of_the_main_models_batch(case) -> None:  # type: ignore[no-untyped-def]
+    _, x, _, res, _ = case
+    x_adv = res.adversarial["a"]
+    for kind, batch in (("clean", x), ("adversarial", x_adv), ("perturbation", x_adv - x)):
+        radii, prof = sp.radial_profile(sp.power_spectrum(batch).mean(0, keepdim=True))
+        torch.testing.assert_close(res.radii, radii)
+        torch.testing.assert_close(res.radial_power[kind], prof[0].mean(0))
+        assert res.radial_slope[kind] == pytest.approx(
+            float(sp.powerlaw_slope(radii, prof[0].mean(0)))
+        )
+
+
+def test_to_dict_puts_the_main_model_on_top_and_is_json(case) -> None:  # type: ignore[no-untyped-def]
+    _, _, _, res, _ = case
+    d = res.to_dict()
+    assert d["clean_accuracy"] == res.metrics["a"]["clean_accuracy"]
+    assert list(d["models"]) == ["a", "b"]
+    assert set(d["band_energy"]) == {"clean", "adversarial", "perturbation"}
+    json.dumps(d, allow_nan=False)
+
+
+def test_no_models_is_an_error() -> None:
+    with pytest.raises(sp.SpectralValueError, match="at least one model"):
+        attack_analysis({}, torch.rand(1, 3, 8, 8), torch.tensor([0]))
+
+
+def test_attack_figures_draw_the_analysis(case) -> None:  # type: ignore[no-untyped-def]
+    from spectral import plot
+
+    _, _, _, res, _ = case
+    figs = plot.attack_figures(res)
+    assert list(figs) == ["fig1_input_spectra", "fig4_radial_profiles", "fig5_band_energy"]
+    (ax4,) = figs["fig4_radial_profiles"].axes
+    assert [line.get_label().split(" (")[0] for line in ax4.get_lines()] == [
+        "clean",
+        "adversarial",
+        "perturbation",
+    ]
+    titles = [ax.get_title() for ax in figs["fig5_band_energy"].axes]
+    assert titles == ["a", "b"]

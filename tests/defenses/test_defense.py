@@ -1,0 +1,193 @@
+"""BlurNet evaluation tables and the `spectral blur` command."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+import spectral as sp
+from cli.main import app
+from spectral.data.builtin import builtin_dataset
+from spectral.defenses.blurnet import (
+    BlurEvaluation,
+    blackbox_blur_table,
+    defense_name,
+    rp2_stickers,
+    whitebox_blur_table,
+)
+from spectral.metrics.attack import attack_success_rate, targeted_success_rates
+from spectral.metrics.classification import accuracy
+
+runner = CliRunner()
+
+
+@pytest.fixture(scope="module")
+def small():  # type: ignore[no-untyped-def]
+    return builtin_dataset("test").subset(20)
+
+
+@pytest.fixture(scope="module")
+def model():  # type: ignore[no-untyped-def]
+    return sp.load_model("builtin:standard")
+
+
+def test_defense_names() -> None:
+    assert defense_name("input", 3) == "input 3x3"
+    assert defense_name("first_conv", 5) == "5x5 on L1 feature maps"
+    assert defense_name("first_relu", 3) == "3x3 on L1 feature maps after ReLU"
+    assert defense_name("features.conv3", 7) == "7x7 after features.conv3"
+
+
+def test_blackbox_table_matches_hand_computation(model, small) -> None:  # type: ignore[no-untyped-def]
+    x, y = small.images, small.labels
+    bb, ad = blackbox_blur_table(model, x, y, steps=3, sizes=(3,), positions=("input",))
+    assert [r["defense"] for r in bb] == ["baseline", "input 3x3"]
+    # recompute the transferred examples and the defended model by hand
+    x_adv = sp.make_attack("pgd", model, eps=8 / 255, steps=3, seed=0)(x, y)
+    defended = sp.insert_blur(model, "input", kernel_size=3)
+    assert bb[1]["accuracy"] == accuracy(defended, x, y)
+    assert bb[1]["attack_success_rate"] == attack_success_rate(defended, x, x_adv)
+    assert bb[1]["adversarial_accuracy"] == accuracy(defended, x_adv, y)
+    # the surrogate is the model itself: the baseline's transfer attack is the adaptive one
+    assert bb[0] == ad[0]
+    x_ad = sp.make_attack("pgd", defended, eps=8 / 255, steps=3, seed=0)(x, y)
+    assert ad[1]["attack_success_rate"] == attack_success_rate(defended, x, x_ad)
+    assert not model.training
+
+
+def test_whitebox_table_matches_targeted_rates(model, small) -> None:  # type: ignore[no-untyped-def]
+    x, y = small.images[:10], small.labels[:10]
+    rows = whitebox_blur_table(
+        [("baseline", 0.0, model)], x, y, num_classes=10, attacks=("pgd",), steps=2
+    )
+    assert len(rows) == 1 and rows[0]["alpha"] == 0.0 and rows[0]["attack"] == "pgd"
+    ref = targeted_success_rates(
+        model,
+        x,
+        y,
+        lambda: sp.make_attack("pgd", model, eps=8 / 255, steps=2, seed=0),
+        num_classes=10,
+    )
+    assert rows[0]["avg_success_rate"] == pytest.approx(ref["average"])
+    assert rows[0]["worst_success_rate"] == pytest.approx(ref["worst"])
+    assert rows[0]["l2_distortion"] == pytest.approx(ref["l2_distortion"])
+    assert rows[0]["worst_success_rate"] >= rows[0]["avg_success_rate"]
+    with pytest.raises(sp.SpectralValueError, match="attacks"):
+        whitebox_blur_table([("b", 0.0, model)], x, y, num_classes=10, attacks=("fgsm",))
+
+
+def test_rp2_stickers_are_two_bars() -> None:
+    m = rp2_stickers(32, 32)
+    assert m.shape == (32, 32) and set(m.unique().tolist()) == {0.0, 1.0}
+    rows = m.sum(1)
+    assert int((rows > 0).sum()) == 2 * 4  # two bars of height 32 // 8
+    assert 0.1 < float(m.mean()) < 0.25
+
+
+def test_evaluation_markdown_and_json() -> None:
+    ev = BlurEvaluation(
+        blackbox=[
+            {
+                "defense": "baseline",
+                "accuracy": 1.0,
+                "attack_success_rate": 0.9,
+                "adversarial_accuracy": 0.1,
+            }
+        ],
+        adaptive=[
+            {
+                "defense": "baseline",
+                "accuracy": 1.0,
+                "attack_success_rate": 0.9,
+                "adversarial_accuracy": 0.1,
+            }
+        ],
+        whitebox=[
+            {
+                "defense": "baseline",
+                "alpha": 0.0,
+                "attack": "pgd",
+                "accuracy": 0.91,
+                "avg_success_rate": 0.4918,
+                "worst_success_rate": 0.9,
+                "l2_distortion": 0.207,
+            }
+        ],
+    )
+    md = ev.markdown()
+    assert "| baseline | 100.0% | 90.0% |" in md
+    assert "| baseline | pgd | 0 | 91.0% | 49.2% | 90.0% | 0.207 |" in md
+    assert json.loads(json.dumps(ev.to_dict()))["whitebox"][0]["worst_success_rate"] == 0.9
+
+
+def _one_line(res) -> str:  # type: ignore[no-untyped-def]
+    lines = res.stderr.strip().splitlines()
+    assert res.exit_code == 1 and len(lines) == 1 and lines[0].startswith("error: "), res.stderr
+    return lines[0]
+
+
+@pytest.mark.parametrize(
+    ("args", "needle"),
+    [
+        (["--sizes", "4"], "--sizes"),
+        (["--sizes", "a,b"], "--sizes"),
+        (["--positions", "nowhere"], "unknown module 'nowhere'"),
+        (["--eps", "0"], "--eps"),
+        (["--data", "/no/such/dir"], "no such file"),
+        (["--model", "builtin:nope"], "unknown built-in model"),
+    ],
+)
+def test_cli_bad_input_is_one_line(tmp_path: Path, args: list[str], needle: str) -> None:
+    out = tmp_path / "o"
+    line = _one_line(runner.invoke(app, ["blur", "--out", str(out), "--whitebox", "", *args]))
+    assert needle in line
+    assert not out.exists()
+
+
+def test_cli_blur_writes_tables(tmp_path: Path) -> None:
+    out = tmp_path / "b"
+    res = runner.invoke(
+        app,
+        [
+            "blur",
+            "--out",
+            str(out),
+            "--n-images",
+            "6",
+            "--steps",
+            "2",
+            "--sizes",
+            "3",
+            "--whitebox",
+            "builtin:standard",
+            "--whitebox-images",
+            "10",
+            "--rp2-steps",
+            "2",
+        ],
+    )
+    assert res.exit_code == 0, res.stderr
+    data = json.loads((out / "blur.json").read_text())
+    assert [r["defense"] for r in data["blackbox"]] == [
+        "baseline",
+        "input 3x3",
+        "3x3 on L1 feature maps",
+    ]
+    for r in data["blackbox"]:
+        assert set(r) >= {"defense", "accuracy", "attack_success_rate"}
+    assert {r["attack"] for r in data["whitebox"]} == {"pgd", "rp2"}
+    for r in data["whitebox"]:
+        assert set(r) >= {
+            "defense",
+            "alpha",
+            "accuracy",
+            "avg_success_rate",
+            "worst_success_rate",
+            "l2_distortion",
+        }
+    md = (out / "blur.md").read_text()
+    assert md.count("| baseline |") == 2 and md.count("| standard |") == 2
+    assert (out / "blur.png").exists() and (out / "blur_whitebox.png").exists()
