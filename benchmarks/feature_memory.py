@@ -43,8 +43,8 @@ def worker(n_images: int, chunk: int, seed: int) -> dict[str, object]:
     import torch
 
     import spectral  # noqa: F401  (the baseline includes the package import)
-    from spectral.analysis.features import feature_spectra
-    from spectral.models.load import load_model
+    from spectral.analysis import feature_spectra
+    from spectral.models import load_model
 
     model = load_model("builtin:standard")
     row: dict[str, object] = {"n_images": n_images}

@@ -25,7 +25,7 @@ import pyfftw
 import torch
 
 import spectral as sp
-from spectral.fourier.engine import n_workers
+from spectral.fourier import n_workers
 
 WORKLOADS = {"input": (256, 3, 224, 224), "feature_maps": (1024, 64, 32, 32)}
 QUICK = {"input": (32, 3, 224, 224), "feature_maps": (128, 64, 32, 32)}

@@ -27,7 +27,7 @@ import time
 import torch
 
 import spectral as sp
-from spectral.analysis.heatmap import fourier_basis, fourier_heatmap
+from spectral.analysis import fourier_basis, fourier_heatmap
 
 
 def loop_heatmap(

@@ -15,7 +15,7 @@ import time
 import torch
 import torch.nn.functional as F
 
-from spectral.models.smallcnn import SmallCNN
+from spectral.models import SmallCNN
 
 
 def step_time(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, bf16: bool) -> float:

@@ -284,7 +284,7 @@ def load_models(
     Two entries with the same spec but different weights are named ``spec [file]``.
     A load error names the option it came from.
     """
-    from spectral.models.load import load_model
+    from spectral.models import load_model
 
     def load(spec: str, w: Path | None, option: str) -> Any:
         try:
@@ -314,8 +314,7 @@ def check_fit(nets: dict[str, Any], x: Any, y: Any) -> None:
     """
     import torch
 
-    from spectral._internal.modelstate import model_left_as_found
-    from spectral.models.smallcnn import Normalize
+    from spectral.models import Normalize
 
     shape = tuple(x.shape[1:])
     for name, net in nets.items():
@@ -325,8 +324,7 @@ def check_fit(nets: dict[str, Any], x: Any, y: Any) -> None:
                     f"{name}: expects {m.mean.shape[1]}-channel images, the data has {shape[0]}"
                 )
         try:
-            with model_left_as_found(net), torch.no_grad():
-                net.eval()
+            with torch.no_grad():  # loaded models are in eval mode already
                 out = net(x[:2])
         except (RuntimeError, ValueError, TypeError, IndexError) as err:
             first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__

@@ -45,12 +45,9 @@ def model_sections(
     Returns their JSON part, the report sections, and each model's adversarial examples
     by name (the calibration section reuses them).
     """
-    from spectral.analysis.attack import attack_analysis
-    from spectral.analysis.features import feature_spectra
-    from spectral.defenses.blurnet import blackbox_blur_table
-    from spectral.plot.base import save_figure
-    from spectral.plot.defenses import blur_figure
-    from spectral.plot.spectra import attack_figures, feature_spectra_figure
+    from spectral.analysis import attack_analysis, feature_spectra
+    from spectral.defenses import blackbox_blur_table
+    from spectral.plot import attack_figures, blur_figure, feature_spectra_figure, save_figure
 
     sections: list[Section] = []
     models = {model_name: model} | ({compare_name: compare} if compare is not None else {})

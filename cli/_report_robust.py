@@ -1,7 +1,7 @@
 """The robust-vs-normal sections of `spectral report`: filters, calibration, gradients, heat map.
 
-Each section runs the same analysis as its own command (`spectral filters`, `calibrate`,
-`gradients`, `heatmap`) on the report's models and images.
+Each section runs the same `spectral.analysis` function as its own command (`spectral
+filters`, `calibrate`, `gradients`, `heatmap`) on the report's models and images.
 """
 
 from __future__ import annotations
@@ -9,7 +9,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from cli._common import count_task
 from cli._html import Section, Table
+from cli._tables import CALIBRATION_HEADER, FILTER_HEADER, GRADIENT_HEADER, HEATMAP_HEADER
 
 
 def robust_sections(
@@ -28,11 +30,20 @@ def robust_sections(
     bar: Any,
 ) -> tuple[dict[str, Any], list[Section]]:
     """Run the four analyses; return their JSON part and report sections."""
-    from cli.calibrate import CALIBRATION_HEADER, calibration_analysis, calibration_rows
-    from cli.filters import FILTER_HEADER, filter_analysis, has_3x3_conv
-    from cli.gradients import GRADIENT_HEADER, gradient_analysis, gradient_rows
-    from cli.heatmap import HEATMAP_HEADER, heatmap_analysis, heatmap_rows
-    from spectral.plot.base import save_figure
+    from spectral.analysis import (
+        calibration_analysis,
+        filter_analysis,
+        gradient_analysis,
+        has_3x3_conv,
+        heatmap_analysis,
+    )
+    from spectral.plot import (
+        calibration_figure,
+        filter_figure,
+        gradient_figure,
+        heatmap_figure,
+        save_figure,
+    )
 
     out: dict[str, Any] = {}
     sections: list[Section] = []
@@ -53,19 +64,19 @@ def robust_sections(
             + "."
         )
     out["filters"] = {}
+    tables: list[Table] = []
+    figures: list[tuple[Path, str]] = []
     if with3x3:
-        rows, table, fig = filter_analysis(with3x3)
-        save_figure(fig, figdir / "filters.png")
-        out["filters"] = rows
-        tables = [Table("Per layer", FILTER_HEADER, table)]
+        filters = filter_analysis(with3x3)
+        save_figure(filter_figure(filters.layers, filters.first_layer), figdir / "filters.png")
+        out["filters"] = filters.to_dict()
+        tables = [Table("Per layer", FILTER_HEADER, filters.rows())]
         figures = [(figdir / "filters.png", "Metrics per layer and the first-layer filters")]
-    else:
-        tables, figures = [], []
     sections.append(Section(f"3x3 filter statistics: {names}", text, tables, figures))
 
-    models, fig = calibration_analysis(nets, x, y, adversarial, n_bins=15)
-    save_figure(fig, figdir / "calibration.png")
-    out["calibration"] = {"attack": attack, "eps": eps, "n_bins": 15, "models": models}
+    calibration = calibration_analysis(nets, x, y, adversarial, attack=attack, eps=eps, n_bins=15)
+    save_figure(calibration_figure(calibration), figdir / "calibration.png")
+    out["calibration"] = calibration.to_dict()
     sections.append(
         Section(
             "Confidence and calibration, clean and adversarial",
@@ -75,16 +86,18 @@ def robust_sections(
                 "= mean (1 - confidence) of the right ones (Grabinski et al. 2022); ECE with "
                 "15 equal-width bins."
             ],
-            [Table("Per model and data", CALIBRATION_HEADER, calibration_rows(models))],
+            [Table("Per model and data", CALIBRATION_HEADER, calibration.rows())],
             [(figdir / "calibration.png", "Reliability diagrams and confidence histograms")],
         )
     )
 
     if gradient_images:
         n = min(gradient_images, len(x))
-        grads, fig = gradient_analysis(nets, x[:n], y[:n], steps=32, show=4, bar=bar)
-        save_figure(fig, figdir / "gradients.png")
-        out["gradients"] = grads
+        grads = gradient_analysis(
+            nets, x[:n], y[:n], steps=32, progress=count_task(bar, "gradients")
+        )
+        save_figure(gradient_figure(x[:n], grads.results, n_images=4), figdir / "gradients.png")
+        out["gradients"] = grads.to_dict()
         sections.append(
             Section(
                 "Input gradients and integrated gradients",
@@ -96,24 +109,19 @@ def robust_sections(
                     "correlation of |attribution| with the image's edges (higher = more "
                     "image-like)."
                 ],
-                [
-                    Table(
-                        "Per model and map (means over images)",
-                        GRADIENT_HEADER,
-                        gradient_rows(grads),
-                    )
-                ],
+                [Table("Per model and map (means over images)", GRADIENT_HEADER, grads.rows())],
                 [(figdir / "gradients.png", "Images, gradients, integrated gradients; spectra")],
             )
         )
 
     if heatmap_images:
         n = min(heatmap_images, len(x))
-        heat, fig = heatmap_analysis(
-            nets, x[:n], y[:n], eps=heatmap_eps, seed=seed, batch_size=0, bar=bar
+        heat = heatmap_analysis(
+            nets, x[:n], y[:n], eps=heatmap_eps, seed=seed, progress=count_task(bar, "heat maps")
         )
+        fig = heatmap_figure(heat.maps, eps=heatmap_eps, clean_error=heat.clean_error)
         save_figure(fig, figdir / "heatmap.png")
-        out["heatmap"] = heat
+        out["heatmap"] = heat.to_dict()
         sections.append(
             Section(
                 f"Fourier heat map, L2 eps = {heatmap_eps:g} per channel",
@@ -125,9 +133,7 @@ def robust_sections(
                 ],
                 [
                     Table(
-                        "Error rate (mean over the band's frequencies)",
-                        HEATMAP_HEADER,
-                        heatmap_rows(heat),
+                        "Error rate (mean over the band's frequencies)", HEATMAP_HEADER, heat.rows()
                     )
                 ],
                 [(figdir / "heatmap.png", "Fourier heat maps")],

@@ -48,7 +48,7 @@ def _ints(text: str, option: str) -> list[int]:
 
 
 def _alpha_of(spec: str) -> float:
-    from spectral.models.zoo import list_models
+    from spectral.models import list_models
 
     name = spec.removeprefix("builtin:")
     for m in list_models():
@@ -92,11 +92,10 @@ def blur(
     force: ForceOpt = False,
 ) -> None:
     """Evaluate blur defenses: black-box and white-box tables plus adaptive attacks."""
-    from spectral.data.load import load_dataset
-    from spectral.defenses.blurnet import BlurEvaluation, blackbox_blur_table, whitebox_blur_table
-    from spectral.models.load import load_model
-    from spectral.plot.base import new_figure, save_figure
-    from spectral.plot.defenses import blur_figure, plot_defense_bars
+    from spectral.data import load_dataset
+    from spectral.defenses import BlurEvaluation, blackbox_blur_table, whitebox_blur_table
+    from spectral.models import load_model
+    from spectral.plot import blur_figure, new_figure, plot_defense_bars, save_figure
 
     with user_errors():
         check_eps(eps)
@@ -112,7 +111,7 @@ def blur(
         m = load_model(model, weights=weights, device=dev)
         sur = load_model(surrogate, device=dev) if surrogate else None
         # validate positions up front: one clear error before any attack runs
-        from spectral.models.blur import insert_blur
+        from spectral.models import insert_blur
 
         for p in pos_list:
             insert_blur(m, p, kernel_size=size_list[0])

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 
@@ -30,60 +30,6 @@ from cli._common import (
     write_json,
 )
 
-CALIBRATION_HEADER = [
-    "model",
-    "data",
-    "accuracy",
-    "ECE",
-    "over-confidence",
-    "under-confidence",
-    "mean confidence",
-]
-
-
-def calibration_analysis(
-    nets: dict[str, Any], x: Any, y: Any, adversarial: dict[str, Any], *, n_bins: int
-) -> tuple[dict[str, Any], Any]:
-    """Calibration of every model on ``x`` and on its own ``adversarial[name]``; the figure.
-
-    Returns ``({name: {"clean": metrics, "adversarial": metrics}}, figure)`` with
-    reliability diagrams (top row) and confidence histograms (bottom row), one column
-    per model.
-    """
-    import torch
-
-    import spectral as sp
-    from spectral.metrics.calibration import calibration_bins
-    from spectral.plot.base import new_figure
-    from spectral.plot.robust import plot_confidence_histogram, plot_reliability
-
-    result: dict[str, Any] = {}
-    fig, axes = new_figure(2, len(nets), size=(4.4, 3.6))
-    for j, (name, net) in enumerate(nets.items()):
-        with torch.no_grad():
-            logits = {"clean": net(x), "adversarial": net(adversarial[name])}
-        result[name] = {k: sp.calibration_metrics(z, y, n_bins=n_bins) for k, z in logits.items()}
-        plot_reliability(
-            axes[0, j],
-            {k: calibration_bins(z, y, n_bins=n_bins) for k, z in logits.items()},
-            title=f"{name}: reliability",
-        )
-        plot_confidence_histogram(
-            axes[1, j],
-            {k: torch.softmax(z, 1).max(1).values for k, z in logits.items()},
-            n_bins=n_bins,
-            title=f"{name}: confidence",
-        )
-    return result, fig
-
-
-def calibration_rows(models: dict[str, Any]) -> list[list[Any]]:
-    """Table rows: one per model and data (clean, adversarial)."""
-    keys = ("accuracy", "ece", "overconfidence", "underconfidence", "mean_confidence")
-    return [
-        [name, k, *(m[c] for c in keys)] for name, per in models.items() for k, m in per.items()
-    ]
-
 
 def calibrate(
     model: ModelOpt = "builtin:standard",
@@ -105,7 +51,8 @@ def calibrate(
 ) -> None:
     """Accuracy, ECE and over-/under-confidence on clean and adversarial data; diagrams."""
     import spectral as sp
-    from spectral.plot.base import save_figure
+    from spectral.analysis import calibration_analysis
+    from spectral.plot import calibration_figure, save_figure
 
     with user_errors():
         check_eps(eps)
@@ -135,8 +82,11 @@ def calibrate(
                     x, y
                 )
                 bar.advance(task)
-        models, fig = calibration_analysis(nets, x, y, adversarial, n_bins=n_bins)
-        result = {"attack": attack, "eps": eps, "n_images": len(x), "models": models}
+        analysis = calibration_analysis(
+            nets, x, y, adversarial, attack=attack, eps=eps, n_bins=n_bins
+        )
+        result = analysis.to_dict()
+        fig = calibration_figure(analysis)
         with output_dir(out, force) as tmp:
             write_json(tmp / "calibrate.json", result)
             save_figure(fig, tmp / "calibrate.png")

@@ -65,8 +65,8 @@ def evaluate(
     held next to RobustBench's AutoAttack numbers (which add FAB-T and Square).
     """
     import spectral as sp
-    from spectral.attacks.autoattack import apgd_robust_accuracy
-    from spectral.models.zoo import record_metrics
+    from spectral.attacks import apgd_robust_accuracy
+    from spectral.models import record_metrics
     from spectral.train import evaluate as pgd_evaluate
 
     with user_errors():

@@ -39,6 +39,7 @@ from cli._common import (
     check_attack,
     check_eps,
     check_l2_eps,
+    count_task,
     load_compared,
     output_dir,
     progress,
@@ -46,15 +47,17 @@ from cli._common import (
     user_errors,
     write_json,
 )
-from cli._html import Section, Table, render
-from spectral.fourier.backends import Backend
+from cli._html import Section, render
+from cli._report_sections import (
+    BANDS,
+    dataset_section,
+    noise_section,
+    papers_section,
+    photo_section,
+)
+from spectral.fourier import DEFAULT_CUTOFFS, Backend
 
 PHOTOS = ("astronaut", "chelsea", "coffee", "rocket")
-BANDS = ("low", "mid", "high")
-
-
-def _fmt_bands(v: list[float | None]) -> list[Any]:
-    return [None if f is None else round(float(f), 4) for f in v]
 
 
 def report(
@@ -103,14 +106,8 @@ def report(
     import torch
 
     import spectral as sp
-    from spectral.data.builtin import builtin_photo
-    from spectral.plot.base import new_figure, save_figure
-    from spectral.plot.spectra import (
-        comparison_figure,
-        plot_band_energy,
-        spectrum_figure,
-        summary_figure,
-    )
+    from spectral.analysis import dataset_spectrum, noise_baseline, paper_comparison, photo_spectra
+    from spectral.plot import dataset_spectrum_figure, noise_figures, save_figure, summary_figure
 
     t_start = time.perf_counter()
     with user_errors():
@@ -126,7 +123,7 @@ def report(
         torch.manual_seed(seed)  # before loading: a module:factory may initialise randomly
         # load and validate everything before any work: one clear line for a mistake
         from cli._report_model import default_layers, model_sections
-        from spectral.models.layers import resolve_layer
+        from spectral.models import resolve_layer
 
         if compare_model == "auto":
             compare_model = "builtin:adversarial" if model == "builtin:standard" else ""
@@ -159,7 +156,7 @@ def report(
             "device": str(dev),
             "backend": backend.value,
             "bands": list(BANDS),
-            "cutoffs": [1 / 8, 1 / 4],
+            "cutoffs": list(DEFAULT_CUTOFFS),
         }
         sections: list[Section] = []
         with progress() as bar, output_dir(out, force) as tmp:
@@ -217,214 +214,52 @@ def report(
             result.update(robust_part)
             sections.extend(robust_secs)
 
-            data_x = x  # the analysed test images (x is reused for the photographs below)
-
-            # 1. input spectra of photographs -----------------------------------------------
-            task = bar.add_task("photo spectra", total=len(PHOTOS))
-            per_photo: dict[str, Any] = {}
-            summaries = []
-            for name in PHOTOS:
-                x = builtin_photo(name).to(dev)
-                s = sp.spectrum_summary(x, backend=backend)
-                ch = sp.fourier.channel_names(int(x.shape[1]))
-                per_photo[name] = {
-                    "height": int(x.shape[2]),
-                    "width": int(x.shape[3]),
-                    "band_energy": dict(zip(ch, s.band_energy[0].tolist(), strict=True)),
-                    "radial_slope": dict(zip(ch, s.slope[0].tolist(), strict=True)),
-                }
-                summaries.append(s)
-                bar.advance(task)
+            # input spectra of the bundled photographs ------------------------------------
+            photos = photo_spectra(
+                PHOTOS, device=dev, backend=backend, progress=count_task(bar, "photo spectra")
+            )
             fig = summary_figure(
-                summaries,
+                list(photos.summaries),
                 row_labels=list(PHOTOS),
                 title="Bundled photographs: log-shifted normalised magnitude spectra",
             )
             save_figure(fig, figdir / "input_spectra.png")
+            per_photo = photos.to_dict()
             result["input_spectra"] = per_photo
-            sections.append(
-                Section(
-                    "Input spectra of the bundled photographs",
-                    [
-                        "Log-shifted, min-max normalised magnitude spectra per colour channel "
-                        "(DC in the centre), and the radial power profile with its fitted "
-                        "power-law slope (natural images: about -2).",
-                    ],
-                    [
-                        Table(
-                            "Per photograph: fraction of non-DC energy per band (mean over "
-                            "channels) and radial power slope (mean over channels)",
-                            ["photo", "size", "low", "mid", "high", "slope"],
-                            [
-                                [
-                                    n,
-                                    f"{v['height']}x{v['width']}",
-                                    *_fmt_bands(
-                                        [
-                                            sum(b[i] for b in v["band_energy"].values()) / 3
-                                            for i in range(3)
-                                        ]
-                                    ),
-                                    round(sum(v["radial_slope"].values()) / 3, 3),
-                                ]
-                                for n, v in per_photo.items()
-                            ],
-                        )
-                    ],
-                    [(figdir / "input_spectra.png", "Input spectra (rows: photographs)")],
-                )
-            )
+            sections.append(photo_section(per_photo, figdir))
 
-            # 2. dataset-scale mean spectrum (streaming) of the analysed data ----------------
-            acc = sp.SpectrumAccumulator(backend=backend)
-            batch = 64
-            n_data = len(data_x)
-            task = bar.add_task("dataset spectrum", total=n_data)
-            for i in range(0, n_data, batch):
-                acc.update(data_x[i : i + batch])
-                bar.advance(task, min(batch, n_data - i))
-            mean_power = acc.mean()[None]
-            radii, prof = sp.radial_profile(mean_power)
-            slope = sp.powerlaw_slope(radii, prof)[0]
-            log_mean = torch.log10(mean_power[0].clamp_min(torch.finfo(mean_power.dtype).tiny))
-            lo = log_mean.amin(dim=(-2, -1), keepdim=True)
-            hi = log_mean.amax(dim=(-2, -1), keepdim=True)
-            norm = (log_mean - lo) / (hi - lo).clamp_min(1e-12)
-            cv = (acc.var().sqrt() / acc.mean().clamp_min(1e-30)).mean().item()
-            ch = sp.fourier.channel_names(int(data_x.shape[1]))
-            size = f"{data_x.shape[2]}x{data_x.shape[3]}"
-            fig = spectrum_figure(
-                [norm.cpu()],
-                row_labels=[f"mean of {n_data}"],
-                radial=[
-                    (
-                        radii.cpu(),
-                        {c: prof[0, i].cpu() for i, c in enumerate(ch)},
-                        dict(zip(ch, slope.tolist(), strict=True)),
-                    )
-                ],
-                title=f"Mean power spectrum of {n_data} test images ({size}, log10, normalised)",
+            # dataset-scale mean spectrum (streaming) of the analysed data ------------------
+            ds = dataset_spectrum(
+                x, batch_size=64, backend=backend, progress=count_task(bar, "dataset spectrum")
             )
-            save_figure(fig, figdir / "dataset_spectrum.png")
-            result["dataset_spectrum"] = {
-                "n_images": acc.count,
-                "data": data,
-                "size": size,
-                "radial_slope": dict(zip(ch, slope.tolist(), strict=True)),
-                "mean_coefficient_of_variation": cv,
-            }
-            sections.append(
-                Section(
-                    "Dataset-scale mean power spectrum",
-                    [
-                        f"The {acc.count} analysed test images ({size}, --data {data}), "
-                        "accumulated batch by batch with SpectrumAccumulator (memory does not "
-                        "grow with the number of images). Mean over frequencies of the "
-                        f"per-frequency coefficient of variation: {cv:.3g}.",
-                    ],
-                    [
-                        Table(
-                            "Radial power-law slope of the mean spectrum",
-                            ["channel", "slope"],
-                            [[c, round(v, 3)] for c, v in zip(ch, slope.tolist(), strict=True)],
-                        )
-                    ],
-                    [(figdir / "dataset_spectrum.png", "Mean power spectrum and radial profile")],
-                )
-            )
-
-            # 3. random sign-noise baseline --------------------------------------------------
-            task = bar.add_task("noise baseline", total=1)
-            g = torch.Generator().manual_seed(seed)
-            clean = data_x[: min(64, n_data)].cpu()
-            noise = eps * (torch.randint(0, 2, clean.shape, generator=g) * 2 - 1).to(clean.dtype)
-            noisy = (clean + noise).clamp(0.0, 1.0)
-            cmp = sp.compare_spectra(clean.to(dev), noisy.to(dev), backend=backend)
-            bar.advance(task)
             save_figure(
-                comparison_figure(
-                    cmp,
-                    labels=("natural", "noisy"),
-                    title=f"Random sign noise, eps = {eps:.4g}: spectra of test image 0",
+                dataset_spectrum_figure(
+                    ds,
+                    title=f"Mean power spectrum of {ds.n_images} test images "
+                    f"({ds.to_dict()['size']}, log10, normalised)",
                 ),
-                figdir / "noise_spectra.png",
+                figdir / "dataset_spectrum.png",
             )
-            d = cmp.to_dict()
-            fig, axes = new_figure(1, 1, size=(5.5, 3.5))
-            plot_band_energy(
-                axes[0, 0],
-                {
-                    "clean": d["band_energy"]["clean"],
-                    "noisy": d["band_energy"]["adversarial"],
-                    "perturbation": d["band_energy"]["perturbation"],
-                },
-                title="Band energy (mean over images and channels)",
+            result["dataset_spectrum"] = {"data": data, **ds.to_dict()}
+            sections.append(dataset_section(result["dataset_spectrum"], figdir))
+
+            # random sign-noise baseline ------------------------------------------------------
+            task = bar.add_task("noise baseline", total=1)
+            noise = noise_baseline(x[:64], eps, seed=seed, backend=backend)
+            bar.advance(task)
+            spectra_fig, bands_fig = noise_figures(
+                noise, title=f"Random sign noise, eps = {eps:.4g}: spectra of test image 0"
             )
-            save_figure(fig, figdir / "noise_band_energy.png")
-            result["noise_baseline"] = {"eps": eps, "n_images": int(clean.shape[0]), **d}
-            sections.append(
-                Section(
-                    f"Baseline: random sign noise (L-inf eps = {eps:.4g})",
-                    [
-                        "Each pixel is moved by +eps or -eps at random (then clipped to [0, 1]). "
-                        "Such noise is white: its energy spreads over all frequencies, so most "
-                        "of it lies in the high band. An adversarial perturbation of the same "
-                        "size is compared against this baseline in the attack sections.",
-                    ],
-                    [
-                        Table(
-                            "Fraction of non-DC energy per band (mean over images and channels)",
-                            ["signal", *BANDS],
-                            [
-                                ["clean", *_fmt_bands(d["band_energy"]["clean"])],
-                                ["noisy", *_fmt_bands(d["band_energy"]["adversarial"])],
-                                ["perturbation", *_fmt_bands(d["band_energy"]["perturbation"])],
-                                ["shift (noisy - clean)", *_fmt_bands(d["band_energy"]["shift"])],
-                            ],
-                        )
-                    ],
-                    [
-                        (figdir / "noise_spectra.png", "Rows: natural, noisy, difference"),
-                        (figdir / "noise_band_energy.png", "Band energies"),
-                    ],
-                )
-            )
+            save_figure(spectra_fig, figdir / "noise_spectra.png")
+            save_figure(bands_fig, figdir / "noise_band_energy.png")
+            result["noise_baseline"] = noise.to_dict()
+            sections.append(noise_section(result["noise_baseline"], figdir))
 
             # the seeds' phenomena: ours | paper | agrees? ---------------------------------
-            if len(result["models"]) >= 2:
-                from spectral.analysis.papers import paper_comparison
-
-                papers = paper_comparison(result)
+            papers = paper_comparison(result) if len(result["models"]) >= 2 else None
+            if papers is not None:
                 result["papers"] = papers.to_dict()
-                sections.insert(
-                    0,
-                    Section(
-                        "The papers' phenomena, measured here",
-                        [
-                            f"Each claim of the source papers, checked on this report's "
-                            f"numbers: {papers.standard} as the standard model, {papers.robust} "
-                            "as the robust one. 'yes' means our numbers point the way the "
-                            "paper reports (no statistical test; see the sections below for "
-                            "the sample sizes). Nothing was tuned to agree.",
-                        ],
-                        [
-                            Table(
-                                "Claims", ["phenomenon", "paper", "ours", "agrees?"], papers.rows()
-                            )
-                        ],
-                        [],
-                    ),
-                )
-            else:
-                sections.insert(
-                    0,
-                    Section(
-                        "The papers' phenomena, measured here",
-                        ["Skipped: it needs two models (pass --compare-model)."],
-                        [],
-                        [],
-                    ),
-                )
+            sections.insert(0, papers_section(papers))
 
             result["elapsed_s"] = round(time.perf_counter() - t_start, 2)
             write_json(tmp / "report.json", result)

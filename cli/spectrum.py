@@ -20,9 +20,8 @@ from cli._common import (
     user_errors,
     write_json,
 )
-from spectral._internal.validate import check_cutoffs
-from spectral.data.io import Alpha
-from spectral.fourier.backends import Backend
+from spectral.data import Alpha
+from spectral.fourier import DEFAULT_CUTOFFS, Backend, check_cutoffs
 
 ROWS_PER_PAGE = 8
 
@@ -41,7 +40,7 @@ def spectrum(
     cutoffs: Annotated[
         tuple[float, float],
         typer.Option("--cutoffs", help="Band edges low/mid and mid/high in cycles/pixel."),
-    ] = (1 / 8, 1 / 4),
+    ] = DEFAULT_CUTOFFS,
     backend: Annotated[Backend, typer.Option("--backend", help="FFT backend.")] = Backend.AUTO,
     seed: SeedOpt = 0,
     device: DeviceOpt = "cpu",
@@ -54,11 +53,9 @@ def spectrum(
     profile. The JSON holds, per image and channel, the low/mid/high fractions of non-DC
     energy and the fitted power-law slope of the radial power spectrum.
     """
-    from spectral.data.io import read_image
-    from spectral.fourier.compare import channel_names, spectrum_summary
-    from spectral.fourier.radial import powerlaw_slope
-    from spectral.plot.base import save_figure
-    from spectral.plot.spectra import summary_figure
+    from spectral.data import read_image
+    from spectral.fourier import channel_names, powerlaw_slope, spectrum_summary
+    from spectral.plot import save_figure, summary_figure
 
     with user_errors():
         import torch

@@ -96,9 +96,8 @@ def train(
     """
     import torch
 
-    from spectral.data.load import load_dataset
-    from spectral.models.load import load_model
-    from spectral.models.zoo import base_arch, install_builtin, record_metrics
+    from spectral.data import load_dataset
+    from spectral.models import base_arch, install_builtin, load_model, record_metrics
     from spectral.train import builtin_slice_accuracy, train_model
 
     with user_errors():

@@ -15,7 +15,7 @@ def zoo(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
 ) -> None:
     """List the built-in models (load them as builtin:<name>)."""
-    from spectral.models.zoo import list_models
+    from spectral.models import list_models
 
     models = list_models()
     if as_json:

@@ -11,17 +11,17 @@ from pathlib import Path
 import torch
 
 import spectral as sp
-from spectral.analysis.attack import attack_analysis
-from spectral.analysis.features import feature_spectra
-from spectral.data.builtin import builtin_photo
-from spectral.defenses.blurnet import blackbox_blur_table
-from spectral.plot.base import new_figure, save_figure
-from spectral.plot.defenses import blur_figure
-from spectral.plot.spectra import attack_figures as plot_attack_figures
-from spectral.plot.spectra import (
+from spectral.analysis import attack_analysis, feature_spectra
+from spectral.data import builtin_photo
+from spectral.defenses import blackbox_blur_table
+from spectral.plot import attack_figures as plot_attack_figures
+from spectral.plot import (
+    blur_figure,
     comparison_figure,
     feature_spectra_figure,
+    new_figure,
     plot_band_energy,
+    save_figure,
     summary_figure,
 )
 
@@ -81,7 +81,7 @@ def attack_figures(n: int = 256, eps: float = 8 / 255, seed: int = 0) -> list[Pa
 
 def robust_figures(n_gradients: int = 256, n_heatmap: int = 300, seed: int = 0) -> list[Path]:
     """Gradients next to the images, and Fourier heat maps, standard vs adversarial."""
-    from spectral.plot.robust import gradient_figure, heatmap_figure
+    from spectral.plot import gradient_figure, heatmap_figure
 
     test = sp.load_dataset("builtin", "test", seed=seed)
     models = {k: sp.load_model(f"builtin:{k}") for k in ("standard", "adversarial")}

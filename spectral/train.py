@@ -171,7 +171,6 @@ def _layer1_activation(model: nn.Module) -> nn.Module:
     (Penalising the conv output itself could be gamed: batch norm after it undoes any
     rescaling, so the conv could shrink to lower the penalty without changing anything.)
     """
-
     return model.get_submodule(first_activation_name(model))
 
 
@@ -187,7 +186,6 @@ def _blur_penalty(
     cfg: TrainConfig, model: nn.Module
 ) -> tuple[Callable[[], torch.Tensor | float], Any]:
     """The recipe's regulariser (0 for the other recipes) and the hook to remove after."""
-
     if cfg.recipe is Recipe.BLUR_LINF:
         layers = list(blur_layers(model).values())
 
@@ -383,7 +381,6 @@ def builtin_slice_accuracy(model: nn.Module) -> dict[str, Any]:
     Returns:
         ``{"n", "seed", "correct", "clean_accuracy"}``.
     """
-
     data = builtin_dataset("test").subset(BUILTIN_SLICE["n"], seed=BUILTIN_SLICE["seed"])
     correct = int((predict(model, data.images) == data.labels).sum())
     return {**BUILTIN_SLICE, "correct": correct, "clean_accuracy": correct / len(data)}

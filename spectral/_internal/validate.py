@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import math
-from typing import Any, NoReturn
+import numbers
+from enum import Enum
+from typing import Any, NoReturn, TypeVar
 
 import torch
 from torch import nn
@@ -13,7 +15,6 @@ from spectral.errors import SpectralTypeError, SpectralValueError
 __all__ = [
     "check_batch_size",
     "check_choice",
-    "check_cutoffs",
     "check_finite_values",
     "check_float",
     "check_images",
@@ -23,6 +24,7 @@ __all__ = [
     "check_positive",
     "check_same_shape",
     "check_transform_finite",
+    "parse_enum",
     "raise_non_finite",
 ]
 
@@ -109,48 +111,12 @@ def check_same_shape(a: torch.Tensor, b: torch.Tensor, names: tuple[str, str]) -
         )
 
 
-def check_cutoffs(cutoffs: Any) -> tuple[float, float]:
-    """Validate band cutoffs ``(low_mid, mid_high)`` in cycles/pixel, ``0 < c1 < c2``."""
-    try:
-        c1, c2 = (float(c) for c in cutoffs)
-    except (TypeError, ValueError):
-        raise SpectralValueError(
-            f"cutoffs: expected two numbers (low/mid, mid/high) in cycles/pixel, got {cutoffs!r}"
-        ) from None
-    if not (0.0 < c1 < c2):
-        raise SpectralValueError(
-            f"cutoffs: expected 0 < low/mid < mid/high (cycles/pixel), got ({c1}, {c2})"
-        )
-    return c1, c2
-
-
-def check_positive(value: Any, name: str) -> float:
-    """Return ``value`` as a float, raising unless it is a finite number > 0."""
-    try:
-        v = float(value)
-    except (TypeError, ValueError):
-        raise SpectralTypeError(f"{name}: expected a positive number, got {value!r}") from None
-    if not (v > 0.0 and v != float("inf")):
-        raise SpectralValueError(f"{name}: expected a finite number > 0, got {v}")
-    return v
-
-
 def check_model(model: Any, name: str = "model") -> nn.Module:
     if not isinstance(model, nn.Module):
         raise SpectralTypeError(
             f"{name}: expected a torch.nn.Module returning logits, got {type(model).__name__}"
         )
     return model
-
-
-def check_batch_size(batch_size: Any) -> int:
-    if isinstance(batch_size, bool) or not isinstance(batch_size, int):
-        raise SpectralTypeError(
-            f"batch_size: expected an int >= 1, got {type(batch_size).__name__}"
-        )
-    if batch_size < 1:
-        raise SpectralValueError(f"batch_size: expected an int >= 1, got {batch_size}")
-    return batch_size
 
 
 def check_labels(y: Any, x: torch.Tensor, name: str = "labels") -> torch.Tensor:
@@ -176,27 +142,101 @@ def check_labels(y: Any, x: torch.Tensor, name: str = "labels") -> torch.Tensor:
     return y
 
 
-def check_int(value: Any, name: str, minimum: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise SpectralTypeError(f"{name}: expected an int >= {minimum}, got {value!r}")
-    if value < minimum:
-        raise SpectralValueError(f"{name}: expected an int >= {minimum}, got {value}")
-    return value
+# Scalar options. One rule throughout: a value of the wrong Python type raises
+# SpectralTypeError; a value of the right type that is out of range or not among the
+# choices raises SpectralValueError. Messages read "<name>: expected ..., got ...".
+
+E = TypeVar("E", bound=Enum)
 
 
-def check_float(value: Any, name: str, *, minimum: float = 0.0, strict: bool = True) -> float:
-    try:
-        v = float(value)
-    except (TypeError, ValueError):
-        raise SpectralTypeError(f"{name}: expected a number, got {value!r}") from None
-    ok = (v > minimum if strict else v >= minimum) and math.isfinite(v)
-    if not ok:
-        op = ">" if strict else ">="
-        raise SpectralValueError(f"{name}: expected a finite number {op} {minimum}, got {v}")
+def check_int(value: Any, name: str, minimum: int | None = None) -> int:
+    """Return ``value`` if it is an ``int`` (not a ``bool``) ``>= minimum``.
+
+    Raises:
+        SpectralTypeError: not an int (a bool, a float such as ``2.0``, a str, ...).
+        SpectralValueError: below ``minimum``.
+    """
+    bound = "" if minimum is None else f" >= {minimum}"
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise SpectralTypeError(f"{name}: expected an int{bound}, got {value!r}")
+    if minimum is not None and value < minimum:
+        raise SpectralValueError(f"{name}: expected an int{bound}, got {value}")
+    return int(value)
+
+
+def check_batch_size(batch_size: Any) -> int:
+    """:func:`check_int` for ``batch_size >= 1``."""
+    return check_int(batch_size, "batch_size", 1)
+
+
+def check_float(
+    value: Any, name: str, *, minimum: float | None = 0.0, strict: bool = True
+) -> float:
+    """Return ``value`` as a finite float, ``> minimum`` (``>=`` when not ``strict``).
+
+    Ints, floats, numpy scalars and one-element real tensors are numbers; bools and
+    strings are not.
+
+    Raises:
+        SpectralTypeError: not a real number.
+        SpectralValueError: NaN, infinite, or out of range.
+    """
+    if isinstance(value, torch.Tensor) and value.numel() == 1 and not value.is_complex():
+        value = value.item()
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise SpectralTypeError(f"{name}: expected a number, got {value!r}")
+    v = float(value)
+    op = ">" if strict else ">="
+    bound = "" if minimum is None else f" {op} {minimum}"
+    in_range = minimum is None or (v > minimum if strict else v >= minimum)
+    if not (math.isfinite(v) and in_range):
+        raise SpectralValueError(f"{name}: expected a finite number{bound}, got {v}")
     return v
 
 
+def check_positive(value: Any, name: str) -> float:
+    """:func:`check_float` for a finite number ``> 0``."""
+    return check_float(value, name, minimum=0.0, strict=True)
+
+
 def check_choice(value: Any, name: str, choices: tuple[str, ...]) -> str:
+    """Return ``value`` if it is one of the strings ``choices``.
+
+    Raises:
+        SpectralTypeError: not a str.
+        SpectralValueError: not among ``choices``.
+    """
+    if not isinstance(value, str):
+        raise SpectralTypeError(
+            f"{name}: expected one of {list(choices)}, got {type(value).__name__} {value!r}"
+        )
     if value not in choices:
         raise SpectralValueError(f"{name}: expected one of {list(choices)}, got {value!r}")
-    return str(value)
+    return value
+
+
+def parse_enum(value: Any, enum: type[E], name: str, *, fold_case: bool = False) -> E:
+    """Return the member of ``enum`` that ``value`` names (or ``value`` if it is one).
+
+    Args:
+        value: a member of ``enum`` or its string value.
+        enum: a ``str``-valued :class:`~enum.Enum`.
+        name: the argument name used in error messages.
+        fold_case: compare strings case-insensitively, ignoring surrounding spaces.
+
+    Raises:
+        SpectralTypeError: neither a member nor a str.
+        SpectralValueError: a str that names no member (the message lists them).
+    """
+    if isinstance(value, enum):
+        return value
+    valid = ", ".join(repr(m.value) for m in enum)
+    if not isinstance(value, str):
+        raise SpectralTypeError(
+            f"{name}: expected one of {valid} (str or {enum.__name__}), got {type(value).__name__}"
+        )
+    key = value.strip().lower() if fold_case else value
+    for member in enum:
+        if member.value == key:
+            return member
+    raise SpectralValueError(f"{name}: expected one of {valid}, got {value!r}")

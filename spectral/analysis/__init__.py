@@ -4,34 +4,81 @@ from __future__ import annotations
 
 from spectral.analysis.attack import AttackAnalysis, attack_analysis
 from spectral.analysis.attribution import input_gradients, integrated_gradients
+from spectral.analysis.baselines import (
+    DatasetSpectrum,
+    NoiseBaseline,
+    PhotoSpectra,
+    dataset_spectrum,
+    noise_baseline,
+    photo_spectra,
+)
+from spectral.analysis.calibration import (
+    CALIBRATION_COLUMNS,
+    CalibrationAnalysis,
+    calibration_analysis,
+)
 from spectral.analysis.features import FeatureSpectra, feature_spectra
-from spectral.analysis.filters import filter_metrics, layer_filter_metrics
+from spectral.analysis.filters import (
+    FILTER_COLUMNS,
+    FilterAnalysis,
+    filter_analysis,
+    filter_metrics,
+    has_3x3_conv,
+    layer_filter_metrics,
+)
 from spectral.analysis.gradients import (
+    GRADIENT_COLUMNS,
+    GradientAnalysis,
     GradientSpectra,
     edge_correlation,
+    gradient_analysis,
     gradient_spectra,
     mean_frequency,
 )
-from spectral.analysis.heatmap import fourier_basis, fourier_heatmap, heatmap_bands
+from spectral.analysis.heatmap import (
+    HeatmapAnalysis,
+    fourier_basis,
+    fourier_heatmap,
+    heatmap_analysis,
+    heatmap_bands,
+)
 from spectral.analysis.papers import PaperClaim, PaperComparison, paper_comparison
 
 __all__ = [
+    "CALIBRATION_COLUMNS",
+    "FILTER_COLUMNS",
+    "GRADIENT_COLUMNS",
     "AttackAnalysis",
+    "CalibrationAnalysis",
+    "DatasetSpectrum",
     "FeatureSpectra",
+    "FilterAnalysis",
+    "GradientAnalysis",
     "GradientSpectra",
+    "HeatmapAnalysis",
+    "NoiseBaseline",
     "PaperClaim",
     "PaperComparison",
+    "PhotoSpectra",
     "attack_analysis",
+    "calibration_analysis",
+    "dataset_spectrum",
     "edge_correlation",
     "feature_spectra",
+    "filter_analysis",
     "filter_metrics",
     "fourier_basis",
     "fourier_heatmap",
+    "gradient_analysis",
     "gradient_spectra",
+    "has_3x3_conv",
+    "heatmap_analysis",
     "heatmap_bands",
     "input_gradients",
     "integrated_gradients",
     "layer_filter_metrics",
     "mean_frequency",
+    "noise_baseline",
     "paper_comparison",
+    "photo_spectra",
 ]

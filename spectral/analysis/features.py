@@ -13,7 +13,12 @@ from spectral._internal.jsonable import json_list
 from spectral._internal.validate import check_images, check_same_shape
 from spectral.errors import SpectralValueError
 from spectral.fourier.accumulate import SpectrumAccumulator
-from spectral.fourier.bands import BAND_NAMES, band_fractions, band_weights
+from spectral.fourier.bands import (
+    BAND_NAMES,
+    DEFAULT_CUTOFFS,
+    band_fractions,
+    band_weights,
+)
 from spectral.models.features import feature_maps
 
 __all__ = ["FeatureSpectra", "feature_spectra"]
@@ -37,7 +42,7 @@ class FeatureSpectra:
     adversarial: torch.Tensor
     difference: torch.Tensor
     count: int
-    cutoffs: tuple[float, float] = (1 / 8, 1 / 4)
+    cutoffs: tuple[float, float] = DEFAULT_CUTOFFS
 
     def band_energy(self, which: str) -> torch.Tensor:
         """``(C, 3)`` low/mid/high fractions of ``which``'s mean non-DC power, per channel."""
@@ -79,7 +84,7 @@ def feature_spectra(
     layers: str | Sequence[str],
     *,
     batch_size: int = 64,
-    cutoffs: tuple[float, float] = (1 / 8, 1 / 4),
+    cutoffs: tuple[float, float] = DEFAULT_CUTOFFS,
 ) -> dict[str, FeatureSpectra]:
     """Mean feature-map power spectra for clean and adversarial inputs, streamed.
 

@@ -3,14 +3,24 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 import torch
 from torch import nn
 
 from spectral.errors import SpectralTypeError, SpectralValueError
+from spectral.models.layers import first_conv_name
 
-__all__ = ["filter_metrics", "layer_filter_metrics"]
+__all__ = [
+    "FILTER_COLUMNS",
+    "FilterAnalysis",
+    "filter_analysis",
+    "filter_metrics",
+    "has_3x3_conv",
+    "layer_filter_metrics",
+]
 
 
 _LOG10_9 = math.log10(9.0)
@@ -109,3 +119,78 @@ def filter_metrics(model: nn.Module) -> list[dict[str, Any]]:
     if not rows:
         raise SpectralValueError("model: has no nn.Conv2d with 3x3 kernels")
     return rows
+
+
+#: The per-layer statistics a filter table shows, in order.
+FILTER_COLUMNS = (
+    "sparsity",
+    "variance_entropy_normalized",
+    "variance_entropy_normalized_nonsparse",
+    "orthogonality",
+)
+
+
+def has_3x3_conv(model: nn.Module) -> bool:
+    """Whether ``model`` has a ``Conv2d`` with 3x3 kernels (what the statistics need).
+
+    Examples:
+        >>> import torch
+        >>> has_3x3_conv(torch.nn.Conv2d(3, 4, 3)), has_3x3_conv(torch.nn.Conv2d(3, 4, 5))
+        (True, False)
+    """
+    return any(isinstance(m, nn.Conv2d) and tuple(m.kernel_size) == (3, 3) for m in model.modules())
+
+
+@dataclass(frozen=True)
+class FilterAnalysis:
+    """3x3 filter statistics of several models, with their first-layer filters.
+
+    Attributes:
+        layers: model -> :func:`filter_metrics` rows (one per 3x3 conv layer).
+        first_layer: model -> weight of its first conv, ``(out, in, kh, kw)`` (for plots).
+    """
+
+    layers: dict[str, list[dict[str, Any]]]
+    first_layer: dict[str, torch.Tensor] = field(repr=False)
+
+    def rows(self) -> list[list[Any]]:
+        """Table rows ``[model, layer, n, *FILTER_COLUMNS]``."""
+        return [
+            [name, r["name"], r["n"], *(r[m] for m in FILTER_COLUMNS)]
+            for name, rs in self.layers.items()
+            for r in rs
+        ]
+
+    def to_dict(self) -> dict[str, list[dict[str, Any]]]:
+        """JSON-ready: model -> per-layer rows."""
+        return self.layers
+
+
+def filter_analysis(models: Mapping[str, nn.Module]) -> FilterAnalysis:
+    """:func:`filter_metrics` of every model, and its first-layer filters.
+
+    Args:
+        models: name -> model with at least one 3x3 ``Conv2d``.
+
+    Returns:
+        A :class:`FilterAnalysis`.
+
+    Raises:
+        SpectralValueError: no models, or a model without a 3x3 ``Conv2d``.
+        SpectralTypeError: a model that is not an ``nn.Module``.
+
+    Examples:
+        >>> import torch
+        >>> net = torch.nn.Sequential(torch.nn.Conv2d(3, 8, 3), torch.nn.Conv2d(8, 8, 3))
+        >>> a = filter_analysis({"net": net})
+        >>> [r["name"] for r in a.layers["net"]], tuple(a.first_layer["net"].shape)
+        (['0', '1'], (8, 3, 3, 3))
+    """
+    if not models:
+        raise SpectralValueError("models: expected at least one model, got none")
+    layers = {name: filter_metrics(net) for name, net in models.items()}
+    first = {
+        name: net.get_submodule(first_conv_name(net)).weight.detach()
+        for name, net in models.items()
+    }
+    return FilterAnalysis(layers=layers, first_layer=first)

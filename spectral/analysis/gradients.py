@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 import torch
@@ -13,16 +14,23 @@ from torch import nn
 from spectral._internal.jsonable import json_list
 from spectral._internal.progress import Progress
 from spectral._internal.validate import (
-    check_cutoffs,
     check_images,
 )
 from spectral.analysis.attribution import _check, _check_path, input_gradients, integrated_gradients
 from spectral.errors import SpectralValueError
-from spectral.fourier.bands import BAND_NAMES, band_energy
+from spectral.fourier.bands import BAND_NAMES, DEFAULT_CUTOFFS, band_energy, check_cutoffs
 from spectral.fourier.radial import frequency_radius, powerlaw_slope, radial_profile
 from spectral.fourier.spectra import power_spectrum
 
-__all__ = ["GradientSpectra", "edge_correlation", "gradient_spectra", "mean_frequency"]
+__all__ = [
+    "GRADIENT_COLUMNS",
+    "GradientAnalysis",
+    "GradientSpectra",
+    "edge_correlation",
+    "gradient_analysis",
+    "gradient_spectra",
+    "mean_frequency",
+]
 
 
 def mean_frequency(x: torch.Tensor) -> torch.Tensor:
@@ -185,7 +193,7 @@ def gradient_spectra(
     *,
     steps: int = 32,
     baseline: float | torch.Tensor = 0.0,
-    cutoffs: tuple[float, float] = (1 / 8, 1 / 4),
+    cutoffs: tuple[float, float] = DEFAULT_CUTOFFS,
     batch_size: int = 128,
     progress: Progress = None,
 ) -> GradientSpectra:
@@ -273,3 +281,101 @@ def gradient_spectra(
         },
         cutoffs=cut,
     )
+
+
+#: Columns of a gradient table after model and map kind (keys of a summary row).
+GRADIENT_COLUMNS = ("low", "mid", "high", "slope", "mean_frequency", "edge_correlation")
+
+
+@dataclass(frozen=True)
+class GradientAnalysis:
+    """:func:`gradient_spectra` of several models on the same images.
+
+    Attributes:
+        images: the analysed images ``(B, C, H, W)`` (kept for figures, not copied).
+        steps: integrated-gradient path points.
+        results: model -> its :class:`GradientSpectra`.
+    """
+
+    images: torch.Tensor = field(repr=False)
+    steps: int
+    results: dict[str, GradientSpectra]
+
+    def rows(self) -> list[list[Any]]:
+        """Table rows ``[model, map, *GRADIENT_COLUMNS]``; the images' own row once."""
+        rows = []
+        for i, (name, r) in enumerate(self.results.items()):
+            for kind, s in r.summary().items():
+                if kind == "image" and i:
+                    continue
+                label = "images" if kind == "image" else name
+                values = (s.get(c) for c in GRADIENT_COLUMNS)
+                rows.append(
+                    [label, kind, *(v if v is None or math.isfinite(v) else None for v in values)]
+                )
+        return rows
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready: n_images, steps, what is attributed, and each model's spectra."""
+        return {
+            "n_images": int(self.images.shape[0]),
+            "steps": self.steps,
+            "score": "logit of the true label",
+            "baseline": "black image",
+            "models": {name: r.to_dict() for name, r in self.results.items()},
+        }
+
+
+def gradient_analysis(
+    models: Mapping[str, nn.Module],
+    images: torch.Tensor,
+    labels: torch.Tensor,
+    *,
+    steps: int = 32,
+    batch_size: int = 128,
+    progress: Progress = None,
+) -> GradientAnalysis:
+    """:func:`gradient_spectra` of every model (black baseline), on the same images.
+
+    Args:
+        models: name -> classifier on images in ``[0, 1]`` returning logits.
+        images: the images.
+        labels: the classes whose logits are attributed.
+        steps: integrated-gradient path points.
+        batch_size: images (or path points) per backward pass.
+        progress: called with ``(done, total)`` over all models together.
+
+    Returns:
+        A :class:`GradientAnalysis`.
+
+    Raises:
+        SpectralValueError: no models, or what :func:`gradient_spectra` refuses.
+        SpectralTypeError: what :func:`gradient_spectra` refuses.
+
+    Shape:
+        - images: :math:`(B, C, H, W)`; labels: :math:`(B,)`.
+
+    Examples:
+        >>> import torch
+        >>> net = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(48, 3))
+        >>> x, y = torch.rand(2, 3, 4, 4), torch.tensor([0, 2])
+        >>> a = gradient_analysis({"net": net}, x, y, steps=4)
+        >>> a.to_dict()["n_images"], sorted(a.results["net"].summary())
+        (2, ['gradient', 'image', 'integrated'])
+    """
+    if not models:
+        raise SpectralValueError("models: expected at least one model, got none")
+    per_model = int(images.shape[0]) * (1 + steps) if isinstance(images, torch.Tensor) else 0
+    total = per_model * len(models)
+    results = {}
+    for i, (name, net) in enumerate(models.items()):
+        tick = None
+        if progress is not None:
+
+            def tick(done: int, _: int, offset: int = i * per_model) -> None:
+                progress(offset + done, total)
+
+        results[name] = gradient_spectra(
+            net, images, labels, steps=steps, batch_size=batch_size, progress=tick
+        )
+    return GradientAnalysis(images=images, steps=steps, results=results)

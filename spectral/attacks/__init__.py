@@ -1,9 +1,9 @@
-"""Attacks: make_attack (torchattacks by name), AutoAttack's APGD pair, transfer, RP2, a training PGD."""
+"""Attacks: make_attack (torchattacks by name), APGD-CE + APGD-T, transfer, RP2, a training PGD."""
 
 from __future__ import annotations
 
 from spectral.attacks.autoattack import apgd_robust_accuracy
-from spectral.attacks.factory import AttackName, make_attack
+from spectral.attacks.factory import AttackName, make_attack, parse_attack_name
 from spectral.attacks.pgd import pgd_attack
 from spectral.attacks.transfer import TransferResult, transfer_attack
 
@@ -12,6 +12,7 @@ __all__ = [
     "TransferResult",
     "apgd_robust_accuracy",
     "make_attack",
+    "parse_attack_name",
     "pgd_attack",
     "transfer_attack",
 ]

@@ -56,7 +56,6 @@ def apgd_robust_accuracy(
         SpectralValueError: bad ``eps``/``steps``/``n_classes`` (from :func:`make_attack`),
             or ``x`` and ``y`` of different lengths.
     """
-
     if len(x) != len(y):
         raise SpectralValueError(f"y: expected {len(x)} labels for {len(x)} images, got {len(y)}")
     ce = make_attack("apgd", model, eps=eps, steps=steps, loss="ce", seed=seed)

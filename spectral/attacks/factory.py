@@ -1,4 +1,4 @@
-"""make_attack: torchattacks attacks by name, seeded, leaving the model as found."""
+"""make_attack: torchattacks attacks by name, from one table, seeded, leaving the model as found."""
 
 from __future__ import annotations
 
@@ -12,24 +12,24 @@ except ImportError as exc:  # pragma: no cover - exercised only without the extr
     ) from exc
 import contextlib
 import io
-from collections.abc import Iterator
+from collections.abc import Callable
+from dataclasses import dataclass
 from enum import Enum
 from typing import Any
 
-import torch
 from torch import nn
 
-from spectral._internal.modelstate import model_left_as_found
 from spectral._internal.validate import (
     check_choice,
     check_float,
-    check_images,
     check_int,
     check_model,
+    parse_enum,
 )
+from spectral.attacks._wrap import _left_as_found_class
 from spectral.errors import SpectralTypeError, SpectralValueError
 
-__all__ = ["AttackName", "make_attack"]
+__all__ = ["AttackName", "make_attack", "parse_attack_name"]
 
 
 class AttackName(str, Enum):
@@ -49,111 +49,144 @@ class AttackName(str, Enum):
     FAB = "fab"
 
 
-# Attacks whose torchattacks implementation honours set_mode_targeted_by_label. FAB
-# advertises a targeted mode, but in torchattacks 3.5.1 it reads the given labels as
-# both the true and the target classes, so it is left out.
-_TARGETED = frozenset(
-    {
-        AttackName.FGSM,
-        AttackName.PGD,
-        AttackName.PGDL2,
-        AttackName.CW,
-        AttackName.SQUARE,
-        AttackName.BIM,
-        AttackName.MIFGSM,
-    }
-)
+def _bool(name: str) -> Callable[[Any], bool]:
+    def parse(value: Any) -> bool:
+        if not isinstance(value, bool):
+            raise SpectralTypeError(f"{name}: expected True or False, got {value!r}")
+        return value
+
+    return parse
 
 
-# Extra keyword options accepted per attack (besides eps, steps, alpha, targeted, seed).
-_EXTRA_KWARGS: dict[AttackName, frozenset[str]] = {
-    AttackName.FGSM: frozenset(),
-    AttackName.PGD: frozenset({"random_start"}),
-    AttackName.PGDL2: frozenset({"random_start"}),
-    AttackName.CW: frozenset({"c", "kappa", "lr"}),
-    AttackName.DEEPFOOL: frozenset({"overshoot"}),
-    AttackName.AUTOATTACK: frozenset({"n_classes", "norm", "version"}),
-    AttackName.SQUARE: frozenset({"norm", "n_queries", "n_restarts", "p_init", "loss"}),
-    AttackName.APGD: frozenset({"norm", "n_restarts", "loss", "eot_iter", "rho"}),
-    AttackName.APGDT: frozenset({"norm", "n_restarts", "eot_iter", "rho", "n_classes"}),
-    AttackName.BIM: frozenset(),
-    AttackName.MIFGSM: frozenset({"decay"}),
-    AttackName.FAB: frozenset(
-        {"norm", "n_restarts", "alpha_max", "eta", "beta", "multi_targeted", "n_classes"}
+def _int(name: str, minimum: int) -> Callable[[Any], int]:
+    return lambda value: check_int(value, name, minimum)
+
+
+def _float(name: str, *, strict: bool = True) -> Callable[[Any], float]:
+    return lambda value: check_float(value, name, strict=strict)
+
+
+def _choice(name: str, *choices: str) -> Callable[[Any], str]:
+    return lambda value: check_choice(value, name, choices)
+
+
+@dataclass(frozen=True)
+class _Option:
+    """One attack-specific keyword: its default (``None``: required) and its parser."""
+
+    default: Any
+    parse: Callable[[Any], Any]
+
+
+@dataclass(frozen=True)
+class _Spec:
+    """How :func:`make_attack` builds one attack.
+
+    ``core`` names which of eps, alpha, steps and seed the torchattacks class takes;
+    ``options`` the extra keywords it accepts; ``targeted`` whether the class honours
+    ``set_mode_targeted_by_label``; ``requires`` a message for a missing required option.
+    """
+
+    cls: str
+    core: tuple[str, ...]
+    options: dict[str, _Option]
+    targeted: bool = False
+    requires: str = ""
+
+
+_NORM = _Option("Linf", _choice("norm", "Linf", "L2"))
+_RESTARTS = _Option(1, _int("n_restarts", 1))
+_EOT = _Option(1, _int("eot_iter", 1))
+_RHO = _Option(0.75, _float("rho"))
+_START = {"random_start": _Option(True, _bool("random_start"))}
+_STEPPED = ("eps", "alpha", "steps")
+_APGD_SHARED = {"norm": _NORM, "n_restarts": _RESTARTS, "eot_iter": _EOT, "rho": _RHO}
+
+# FAB advertises a targeted mode, but in torchattacks 3.5.1 it reads the given labels as
+# both the true and the target classes, so it is not marked targeted.
+_SPECS: dict[AttackName, _Spec] = {
+    AttackName.FGSM: _Spec("FGSM", ("eps",), {}, targeted=True),
+    AttackName.PGD: _Spec("PGD", _STEPPED, _START, targeted=True),
+    AttackName.PGDL2: _Spec("PGDL2", _STEPPED, _START, targeted=True),
+    AttackName.BIM: _Spec("BIM", _STEPPED, {}, targeted=True),
+    AttackName.MIFGSM: _Spec(
+        "MIFGSM", _STEPPED, {"decay": _Option(1.0, _float("decay", strict=False))}, targeted=True
+    ),
+    AttackName.CW: _Spec(
+        "CW",
+        ("steps",),
+        {
+            "c": _Option(1.0, _float("c")),
+            "kappa": _Option(0.0, _float("kappa", strict=False)),
+            "lr": _Option(0.01, _float("lr")),
+        },
+        targeted=True,
+    ),
+    AttackName.DEEPFOOL: _Spec(
+        "DeepFool", ("steps",), {"overshoot": _Option(0.02, _float("overshoot", strict=False))}
+    ),
+    AttackName.AUTOATTACK: _Spec(
+        "AutoAttack",
+        ("eps", "seed"),
+        {
+            "norm": _NORM,
+            "version": _Option("standard", _choice("version", "standard", "plus", "rand")),
+            "n_classes": _Option(None, _int("n_classes", 2)),
+        },
+        requires="its targeted parts attack each of the other classes",
+    ),
+    AttackName.APGD: _Spec(
+        "APGD",
+        ("eps", "steps", "seed"),
+        {**_APGD_SHARED, "loss": _Option("ce", _choice("loss", "ce", "dlr"))},
+    ),
+    AttackName.APGDT: _Spec(
+        "APGDT",
+        ("eps", "steps", "seed"),
+        # the targeted DLR loss reads the 4th-largest logit
+        {**_APGD_SHARED, "n_classes": _Option(None, _int("n_classes", 4))},
+        requires="it targets each other class",
+    ),
+    AttackName.SQUARE: _Spec(
+        "Square",
+        ("eps", "seed"),
+        {
+            "norm": _NORM,
+            "n_queries": _Option(5000, _int("n_queries", 1)),
+            "n_restarts": _RESTARTS,
+            "p_init": _Option(0.8, _float("p_init")),
+            "loss": _Option("margin", _choice("loss", "margin", "ce")),
+        },
+        targeted=True,
+    ),
+    AttackName.FAB: _Spec(
+        "FAB",
+        ("eps", "steps", "seed"),
+        {
+            "norm": _NORM,
+            "n_restarts": _RESTARTS,
+            "alpha_max": _Option(0.1, _float("alpha_max")),
+            "eta": _Option(1.05, _float("eta")),
+            "beta": _Option(0.9, _float("beta")),
+            "multi_targeted": _Option(False, _bool("multi_targeted")),
+            "n_classes": _Option(10, _int("n_classes", 2)),
+        },
     ),
 }
 
 
-def _known_names() -> str:
-    return ", ".join(n.value for n in AttackName)
+def parse_attack_name(name: Any) -> AttackName:
+    """The :class:`AttackName` that ``name`` names (case-insensitive).
 
+    Raises:
+        SpectralTypeError: neither an :class:`AttackName` nor a str.
+        SpectralValueError: an unknown name (the message lists the known ones).
 
-def _attack_name(name: Any) -> AttackName:
-    if isinstance(name, AttackName):
-        return name
-    if not isinstance(name, str):
-        raise SpectralTypeError(
-            f"name: expected an attack name (str or AttackName), got {type(name).__name__}"
-        )
-    try:
-        return AttackName(name.strip().lower())
-    except ValueError:
-        raise SpectralValueError(
-            f"name: unknown attack {name!r}; known attacks: {_known_names()}"
-        ) from None
-
-
-@contextlib.contextmanager
-def _seeded(seed: int | None) -> Iterator[None]:
-    """Seed the global torch RNGs for the block and restore their state afterwards."""
-    if seed is None:
-        yield
-        return
-    devices: list[int] = []
-    if torch.cuda.is_available() and torch.cuda.is_initialized():
-        devices = list(range(torch.cuda.device_count()))
-    with torch.random.fork_rng(devices=devices):
-        torch.manual_seed(seed)
-        yield
-
-
-class _LeftAsFound(Attack):
-    """torchattacks ``Attack`` whose call leaves model, RNG and input device as found.
-
-    torchattacks switches the model to ``eval`` and back by the top-level flag only (and
-    not at all on an exception), lets attacks that call ``backward()`` fill the
-    parameters' ``.grad``, and draws random starts from (or reseeds) the global RNG.
+    Examples:
+        >>> parse_attack_name(" PGD ")
+        <AttackName.PGD: 'pgd'>
     """
-
-    _spectral_seed: int | None = None
-
-    def __call__(self, inputs: torch.Tensor, labels: Any = None, *args: Any, **kwargs: Any) -> Any:
-        check_images(inputs, "images")
-        if self.device is None:
-            self.set_device(inputs.device)
-        with model_left_as_found(self.model), _seeded(self._spectral_seed):
-            adv = super().__call__(inputs, labels, *args, **kwargs)
-        return adv.detach().to(inputs.device)
-
-
-_WRAPPED: dict[type, type] = {}
-
-
-def _left_as_found_class(cls: type) -> type:
-    """Subclass of the torchattacks class ``cls`` with :class:`_LeftAsFound`'s call."""
-    sub = _WRAPPED.get(cls)
-    if sub is None:
-        sub = type(
-            cls.__name__,
-            (_LeftAsFound, cls),
-            {
-                "__module__": __name__,
-                "__qualname__": cls.__name__,
-                "__doc__": f"torchattacks.{cls.__name__} leaving model and RNG as found.",
-            },
-        )
-        _WRAPPED[cls] = sub
-    return sub
+    return parse_enum(name, AttackName, "name", fold_case=True)
 
 
 def make_attack(
@@ -169,7 +202,7 @@ def make_attack(
 ) -> Attack:
     """Build a torchattacks attack by name, with one translation of the options.
 
-    Parameters per attack (options not listed for an attack are ignored by it):
+    Parameters per attack (an option an attack does not take is refused):
 
     ========== ===================================================================
     fgsm       ``eps`` (L-inf)
@@ -235,142 +268,48 @@ def make_attack(
         >>> bool(((atk(x, torch.tensor([0, 1])) - x).abs().max() <= 8 / 255 + 1e-6))
         True
     """
-    key = _attack_name(name)
+    key = parse_attack_name(name)
+    spec = _SPECS[key]
     check_model(model)
-    eps_f = check_float(eps, "eps")
-    n_steps = check_int(steps, "steps", 1)
-    alpha_f = eps_f / 4 if alpha is None else check_float(alpha, "alpha")
-    if seed is not None:
-        check_int(seed, "seed", 0)
-    unknown = sorted(set(kwargs) - _EXTRA_KWARGS[key])
+    core = {
+        "eps": check_float(eps, "eps"),
+        "steps": check_int(steps, "steps", 1),
+        "seed": None if seed is None else check_int(seed, "seed", 0),
+    }
+    core["alpha"] = core["eps"] / 4 if alpha is None else check_float(alpha, "alpha")
+    unknown = sorted(set(kwargs) - set(spec.options))
     if unknown:
-        allowed = ", ".join(sorted(_EXTRA_KWARGS[key])) or "none"
+        allowed = ", ".join(sorted(spec.options)) or "none"
         raise SpectralValueError(
             f"{key.value}: unknown option(s) {unknown}; options it takes besides eps, steps, "
             f"alpha, targeted, seed: {allowed}"
         )
-    if targeted and key not in _TARGETED:
+    if targeted and not spec.targeted:
+        known = sorted(k.value for k, s in _SPECS.items() if s.targeted)
         raise SpectralValueError(
             f"targeted: {key.value} has no by-label targeted mode; attacks that do: "
-            + ", ".join(sorted(n.value for n in _TARGETED))
+            + ", ".join(known)
         )
-
-    ta: Any = torchattacks
-    cls: type
-    params: dict[str, Any]
-    if key is AttackName.FGSM:
-        cls, params = ta.FGSM, {"eps": eps_f}
-    elif key in (AttackName.PGD, AttackName.PGDL2):
-        cls = ta.PGD if key is AttackName.PGD else ta.PGDL2
-        params = {
-            "eps": eps_f,
-            "alpha": alpha_f,
-            "steps": n_steps,
-            "random_start": bool(kwargs.get("random_start", True)),
-        }
-    elif key is AttackName.BIM:
-        cls, params = ta.BIM, {"eps": eps_f, "alpha": alpha_f, "steps": n_steps}
-    elif key is AttackName.MIFGSM:
-        decay = check_float(kwargs.get("decay", 1.0), "decay", strict=False)
-        cls = ta.MIFGSM
-        params = {"eps": eps_f, "alpha": alpha_f, "steps": n_steps, "decay": decay}
-    elif key is AttackName.CW:
-        cls = ta.CW
-        params = {
-            "c": check_float(kwargs.get("c", 1.0), "c"),
-            "kappa": check_float(kwargs.get("kappa", 0.0), "kappa", strict=False),
-            "steps": n_steps,
-            "lr": check_float(kwargs.get("lr", 0.01), "lr"),
-        }
-    elif key is AttackName.DEEPFOOL:
-        cls = ta.DeepFool
-        overshoot = check_float(kwargs.get("overshoot", 0.02), "overshoot", strict=False)
-        params = {"steps": n_steps, "overshoot": overshoot}
-    elif key is AttackName.AUTOATTACK:
-        if "n_classes" not in kwargs:
+    params = {k: core[k] for k in spec.core}
+    for option, o in spec.options.items():
+        if option in kwargs:
+            params[option] = o.parse(kwargs[option])
+        elif o.default is not None:
+            params[option] = o.default
+        else:
             raise SpectralValueError(
-                "autoattack: expected n_classes=<number of classes> (its targeted parts "
-                "attack each of the other classes), got none"
+                f"{key.value}: expected {option}=<number of classes> ({spec.requires}), got none"
             )
-        cls = ta.AutoAttack
-        params = {
-            "norm": _check_norm(kwargs.get("norm", "Linf")),
-            "eps": eps_f,
-            "version": check_choice(
-                kwargs.get("version", "standard"), "version", ("standard", "plus", "rand")
-            ),
-            "n_classes": check_int(kwargs["n_classes"], "n_classes", 2),
-            "seed": seed,
-        }
-    elif key is AttackName.APGD:
-        cls = ta.APGD
-        params = {
-            "norm": _check_norm(kwargs.get("norm", "Linf")),
-            "eps": eps_f,
-            "steps": n_steps,
-            "n_restarts": check_int(kwargs.get("n_restarts", 1), "n_restarts", 1),
-            "seed": seed,
-            "loss": check_choice(kwargs.get("loss", "ce"), "loss", ("ce", "dlr")),
-            "eot_iter": check_int(kwargs.get("eot_iter", 1), "eot_iter", 1),
-            "rho": check_float(kwargs.get("rho", 0.75), "rho"),
-        }
-    elif key is AttackName.APGDT:
-        if "n_classes" not in kwargs:
-            raise SpectralValueError(
-                "apgdt: expected n_classes=<number of classes> (it targets each other class), "
-                "got none"
-            )
-        cls = ta.APGDT
-        params = {
-            "norm": _check_norm(kwargs.get("norm", "Linf")),
-            "eps": eps_f,
-            "steps": n_steps,
-            "n_restarts": check_int(kwargs.get("n_restarts", 1), "n_restarts", 1),
-            "seed": seed,
-            "eot_iter": check_int(kwargs.get("eot_iter", 1), "eot_iter", 1),
-            "rho": check_float(kwargs.get("rho", 0.75), "rho"),
-            # the targeted DLR loss reads the 4th-largest logit
-            "n_classes": check_int(kwargs["n_classes"], "n_classes", 4),
-        }
-    elif key is AttackName.SQUARE:
-        cls = ta.Square
-        params = {
-            "norm": _check_norm(kwargs.get("norm", "Linf")),
-            "eps": eps_f,
-            "n_queries": check_int(kwargs.get("n_queries", 5000), "n_queries", 1),
-            "n_restarts": check_int(kwargs.get("n_restarts", 1), "n_restarts", 1),
-            "p_init": check_float(kwargs.get("p_init", 0.8), "p_init"),
-            "loss": check_choice(kwargs.get("loss", "margin"), "loss", ("margin", "ce")),
-            "seed": seed,
-        }
-    else:  # AttackName.FAB
-        multi = bool(kwargs.get("multi_targeted", False))
-        if multi and "n_classes" not in kwargs:
-            raise SpectralValueError(
-                "fab: expected n_classes=<number of classes> with multi_targeted=True, got none"
-            )
-        cls = ta.FAB
-        params = {
-            "norm": _check_norm(kwargs.get("norm", "Linf")),
-            "eps": eps_f,
-            "steps": n_steps,
-            "n_restarts": check_int(kwargs.get("n_restarts", 1), "n_restarts", 1),
-            "alpha_max": check_float(kwargs.get("alpha_max", 0.1), "alpha_max"),
-            "eta": check_float(kwargs.get("eta", 1.05), "eta"),
-            "beta": check_float(kwargs.get("beta", 0.9), "beta"),
-            "seed": seed,
-            "multi_targeted": multi,
-            "n_classes": check_int(kwargs.get("n_classes", 10), "n_classes", 2),
-        }
-
+    if params.get("multi_targeted") and "n_classes" not in kwargs:
+        raise SpectralValueError(
+            f"{key.value}: expected n_classes=<number of classes> with multi_targeted=True, "
+            "got none"
+        )
+    cls = getattr(torchattacks, spec.cls)
     # torchattacks prints when a model has no parameters; keep stdout clean.
     with contextlib.redirect_stdout(io.StringIO()):
         atk = _left_as_found_class(cls)(model, **params)
-    atk._spectral_seed = seed
+    atk._spectral_seed = core["seed"]
     if targeted:
         atk.set_mode_targeted_by_label(quiet=True)
     return atk
-
-
-def _check_norm(norm: Any) -> str:
-    return check_choice(norm, "norm", ("Linf", "L2"))

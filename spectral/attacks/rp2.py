@@ -18,7 +18,7 @@ from spectral._internal.validate import (
     check_labels,
     check_model,
 )
-from spectral.attacks.factory import _LeftAsFound
+from spectral.attacks._wrap import _LeftAsFound
 from spectral.errors import SpectralTypeError, SpectralValueError
 
 

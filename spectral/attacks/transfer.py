@@ -9,7 +9,7 @@ import torch
 from torch import nn
 
 from spectral._internal.validate import check_images, check_labels, check_model
-from spectral.attacks.factory import AttackName, _attack_name, make_attack
+from spectral.attacks.factory import AttackName, make_attack, parse_attack_name
 from spectral.metrics.attack import attack_success_rate, l2_dissimilarity
 from spectral.metrics.classification import accuracy
 
@@ -99,6 +99,6 @@ def transfer_attack(
         target_clean_accuracy=accuracy(target, images, labels),
         target_adversarial_accuracy=accuracy(target, adv, labels),
         l2_dissimilarity=l2_dissimilarity(images, adv),
-        attack=_attack_name(attack).value,
+        attack=parse_attack_name(attack).value,
         eps=float(eps),
     )

@@ -1,4 +1,4 @@
-"""The built-in data, image IO and data-set loaders (image folders, CIFAR-10 batches, tensor files)."""
+"""The built-in data, image IO, and loaders for image folders, CIFAR-10 batches and tensor files."""
 
 from __future__ import annotations
 
@@ -23,14 +23,14 @@ from spectral.data.load import load_dataset
 from spectral.data.tensors import load_tensor_file
 
 __all__ = [
-    "Alpha",
     "BUILTIN_CLASSES",
     "BUILTIN_FILE",
     "BUILTIN_PHOTOS",
     "CIFAR10_CLASSES",
     "IMAGE_EXTENSIONS",
-    "ImageDataset",
     "PATCH_CLASSES",
+    "Alpha",
+    "ImageDataset",
     "Split",
     "builtin_dataset",
     "builtin_patches",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from functools import lru_cache
+from io import BytesIO
 from pathlib import Path
 
 import numpy as np
@@ -202,8 +203,6 @@ def decode_jpeg_pack(path: str | os.PathLike[str]) -> tuple[np.ndarray, np.ndarr
     Raises:
         SpectralValueError: the file is missing or not such a pack.
     """
-    from io import BytesIO
-
     from PIL import Image
 
     p = Path(path)

@@ -8,6 +8,7 @@ from enum import Enum
 import torch
 from torch.utils.data import Dataset
 
+from spectral._internal.validate import parse_enum
 from spectral.errors import SpectralValueError
 
 __all__ = ["ImageDataset", "Split"]
@@ -89,7 +90,4 @@ class ImageDataset(Dataset[tuple[torch.Tensor, int]]):
 
 
 def _parse_split(split: str | Split) -> Split:
-    try:
-        return Split(split)
-    except ValueError:
-        raise SpectralValueError(f"split: expected 'train' or 'test', got {split!r}") from None
+    return parse_enum(split, Split, "split")

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import torch
 
-from spectral.data.dataset import ImageDataset, Split
+from spectral.data.dataset import ImageDataset, Split, _parse_split
 from spectral.data.io import read_image
 from spectral.errors import ImageReadError, SpectralValueError
 
@@ -21,10 +21,7 @@ IMAGE_EXTENSIONS: frozenset[str] = frozenset(
 
 
 def _as_split(split: Split | str) -> Split:
-    try:
-        return Split(split)
-    except ValueError:
-        raise SpectralValueError(f"split: expected 'train' or 'test', got {split!r}") from None
+    return _parse_split(split)
 
 
 def _is_hidden(p: Path) -> bool:

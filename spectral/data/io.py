@@ -9,7 +9,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from spectral.errors import ImageReadError, SpectralValueError
+from spectral._internal.validate import parse_enum
+from spectral.errors import ImageReadError
 
 __all__ = ["Alpha", "read_image"]
 
@@ -46,11 +47,7 @@ def read_image(path: str | os.PathLike[str], *, alpha: str | Alpha = "drop") -> 
     """
     from PIL import Image, UnidentifiedImageError
 
-    try:
-        mode_alpha = Alpha(alpha)
-    except ValueError:
-        valid = ", ".join(repr(a.value) for a in Alpha)
-        raise SpectralValueError(f"alpha: expected one of {valid}, got {alpha!r}") from None
+    mode_alpha = parse_enum(alpha, Alpha, "alpha")
     p = Path(path)
     if not p.exists():
         raise ImageReadError(f"{p}: no such file")

@@ -1,4 +1,4 @@
-"""load_dataset: one door for the built-in data, image folders, CIFAR-10 batches and tensor files."""
+"""load_dataset: one door for the built-in data, image folders, CIFAR-10 batches, tensor files."""
 
 from __future__ import annotations
 

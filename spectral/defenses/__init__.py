@@ -1,5 +1,7 @@
-"""Blur defenses: blur layers (defined in :mod:`spectral.models.blur`, where the zoo rebuilds
-blurred models), their penalties, and the BlurNet evaluation.
+"""Blur defenses: blur layers, their penalties, and the BlurNet evaluation.
+
+The blur layers are defined in :mod:`spectral.models.blur` (the zoo rebuilds blurred models
+from them) and re-exported here.
 """
 
 from __future__ import annotations

@@ -15,7 +15,14 @@ from spectral.fourier.backends import (
     save_wisdom,
     set_auto_order,
 )
-from spectral.fourier.bands import BAND_NAMES, band_energy, band_fractions, band_weights
+from spectral.fourier.bands import (
+    BAND_NAMES,
+    DEFAULT_CUTOFFS,
+    band_energy,
+    band_fractions,
+    band_weights,
+    check_cutoffs,
+)
 from spectral.fourier.compare import (
     SpectrumComparison,
     SpectrumSummary,
@@ -41,6 +48,7 @@ from spectral.fourier.spectra import (
 
 __all__ = [
     "BAND_NAMES",
+    "DEFAULT_CUTOFFS",
     "Backend",
     "FilterKind",
     "SpectrumAccumulator",
@@ -53,6 +61,7 @@ __all__ = [
     "band_weights",
     "benchmark_backends",
     "channel_names",
+    "check_cutoffs",
     "compare_spectra",
     "expand_half",
     "expand_half_torch",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import pickle
 import threading
 from collections import OrderedDict
 from collections.abc import Sequence
@@ -14,6 +15,7 @@ from typing import Any, TypeVar
 import numpy as np
 import torch
 
+from spectral._internal.validate import parse_enum
 from spectral.errors import SpectralValueError
 
 __all__ = [
@@ -90,11 +92,7 @@ def set_auto_order(order: Sequence[str | Backend]) -> None:
 
 def parse_backend(backend: str | Backend) -> Backend:
     """Turn a name into a :class:`Backend`, raising with the valid names if unknown."""
-    try:
-        return Backend(backend)
-    except ValueError:
-        valid = ", ".join(repr(b.value) for b in Backend)
-        raise SpectralValueError(f"backend: expected one of {valid}, got {backend!r}") from None
+    return parse_enum(backend, Backend, "backend")
 
 
 def resolve_backend(backend: str | Backend, x: torch.Tensor) -> Backend:
@@ -199,19 +197,16 @@ def _fftw_rfft2(a: np.ndarray, threads: int = 1) -> np.ndarray:
 
 def save_wisdom(path: str | Path) -> None:
     """Write FFTW's accumulated wisdom (planning results) to ``path``."""
-    import pickle
-
     Path(path).write_bytes(pickle.dumps(_pyfftw().export_wisdom()))
 
 
 def load_wisdom(path: str | Path) -> None:
     """Load FFTW wisdom saved by :func:`save_wisdom` so known shapes plan instantly."""
-    import pickle
-
     _pyfftw().import_wisdom(pickle.loads(Path(path).read_bytes()))
 
 
 def n_workers() -> int:
+    """Worker threads for the CPU FFTs: usable CPUs, capped by torch's threads and 8."""
     try:
         n = len(os.sched_getaffinity(0))
     except AttributeError:  # pragma: no cover - not on Linux

@@ -9,16 +9,26 @@ import numpy as np
 import torch
 
 from spectral._internal.validate import (
-    check_cutoffs,
     check_images,
     check_transform_finite,
 )
+from spectral.errors import SpectralValueError
 from spectral.fourier.backends import Backend, resolve_backend
 from spectral.fourier.engine import map_half_spectra
 from spectral.fourier.radial import frequency_radius
 from spectral.fourier.spectra import _as_numpy, _back
 
-__all__ = ["BAND_NAMES", "band_energy", "band_fractions", "band_weights"]
+__all__ = [
+    "BAND_NAMES",
+    "DEFAULT_CUTOFFS",
+    "band_energy",
+    "band_fractions",
+    "band_weights",
+    "check_cutoffs",
+]
+
+#: Default band edges (low/mid, mid/high) in cycles/pixel: 1/8 and 1/4 of the sampling rate.
+DEFAULT_CUTOFFS: tuple[float, float] = (1 / 8, 1 / 4)
 
 
 def band_weights(h: int, w: int, cutoffs: tuple[float, float], dtype: Any) -> np.ndarray:
@@ -61,7 +71,7 @@ def band_fractions(
 def band_energy(
     x: torch.Tensor,
     *,
-    cutoffs: tuple[float, float] = (1 / 8, 1 / 4),
+    cutoffs: tuple[float, float] = DEFAULT_CUTOFFS,
     backend: str | Backend = "auto",
 ) -> torch.Tensor:
     """Fractions of non-DC spectral energy in a low, mid and high frequency band.
@@ -114,3 +124,18 @@ def band_energy(
 
 
 BAND_NAMES = ("low", "mid", "high")
+
+
+def check_cutoffs(cutoffs: Any) -> tuple[float, float]:
+    """Validate band cutoffs ``(low_mid, mid_high)`` in cycles/pixel, ``0 < c1 < c2``."""
+    try:
+        c1, c2 = (float(c) for c in cutoffs)
+    except (TypeError, ValueError):
+        raise SpectralValueError(
+            f"cutoffs: expected two numbers (low/mid, mid/high) in cycles/pixel, got {cutoffs!r}"
+        ) from None
+    if not (0.0 < c1 < c2):
+        raise SpectralValueError(
+            f"cutoffs: expected 0 < low/mid < mid/high (cycles/pixel), got ({c1}, {c2})"
+        )
+    return c1, c2

@@ -9,12 +9,11 @@ import torch
 
 from spectral._internal.jsonable import json_list
 from spectral._internal.validate import (
-    check_cutoffs,
     check_images,
     check_same_shape,
 )
 from spectral.fourier.backends import Backend
-from spectral.fourier.bands import BAND_NAMES, band_energy
+from spectral.fourier.bands import BAND_NAMES, DEFAULT_CUTOFFS, band_energy, check_cutoffs
 from spectral.fourier.radial import powerlaw_slope, radial_profile
 from spectral.fourier.spectra import _minmax_torch, magnitude_spectrum, power_spectrum
 
@@ -60,7 +59,7 @@ class SpectrumComparison:
     band_energy_clean: torch.Tensor
     band_energy_adversarial: torch.Tensor
     band_energy_perturbation: torch.Tensor
-    cutoffs: tuple[float, float] = field(default=(1 / 8, 1 / 4))
+    cutoffs: tuple[float, float] = field(default=DEFAULT_CUTOFFS)
 
     @property
     def band_shift(self) -> torch.Tensor:
@@ -102,7 +101,7 @@ def compare_spectra(
     clean: torch.Tensor,
     adversarial: torch.Tensor,
     *,
-    cutoffs: tuple[float, float] = (1 / 8, 1 / 4),
+    cutoffs: tuple[float, float] = DEFAULT_CUTOFFS,
     backend: str | Backend = "auto",
 ) -> SpectrumComparison:
     """Compare the spectra of a clean batch and its adversarial counterpart.
@@ -179,7 +178,7 @@ class SpectrumSummary:
 def spectrum_summary(
     x: torch.Tensor,
     *,
-    cutoffs: tuple[float, float] = (1 / 8, 1 / 4),
+    cutoffs: tuple[float, float] = DEFAULT_CUTOFFS,
     backend: str | Backend = "auto",
 ) -> SpectrumSummary:
     """Magnitude spectra, radial power profiles, power-law slopes and band energies of ``x``.

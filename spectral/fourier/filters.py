@@ -9,9 +9,10 @@ import torch
 
 from spectral._internal.validate import (
     check_images,
+    check_int,
     check_positive,
+    parse_enum,
 )
-from spectral.errors import SpectralValueError
 from spectral.fourier.radial import frequency_radius
 
 __all__ = ["FilterKind", "highpass", "lowpass"]
@@ -73,13 +74,8 @@ def lowpass(
     """
     check_images(x)
     rad = check_positive(radius, "radius")
-    try:
-        k = FilterKind(kind)
-    except ValueError:
-        valid = ", ".join(repr(v.value) for v in FilterKind)
-        raise SpectralValueError(f"kind: expected one of {valid}, got {kind!r}") from None
-    if isinstance(order, bool) or not isinstance(order, int) or order < 1:
-        raise SpectralValueError(f"order: expected an int >= 1, got {order!r}")
+    k = parse_enum(kind, FilterKind, "kind")
+    check_int(order, "order", 1)
     h, w = x.shape[-2:]
     g = _transfer(h, w, rad, k, order, x)
     return torch.fft.irfft2(torch.fft.rfft2(x) * g, s=(h, w))

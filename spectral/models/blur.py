@@ -12,6 +12,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from spectral._internal.validate import check_int, parse_enum
 from spectral.errors import SpectralTypeError, SpectralValueError
 from spectral.models.layers import first_activation_name, first_conv_name
 
@@ -44,27 +45,18 @@ class Padding(str, Enum):
 
 
 def _odd_size(kernel_size: Any) -> int:
-    if isinstance(kernel_size, bool) or not isinstance(kernel_size, int):
-        raise SpectralTypeError(f"kernel_size: expected an odd int, got {kernel_size!r}")
-    if kernel_size < 1 or kernel_size % 2 == 0:
+    check_int(kernel_size, "kernel_size", 1)
+    if kernel_size % 2 == 0:
         raise SpectralValueError(f"kernel_size: expected an odd int >= 1, got {kernel_size}")
     return kernel_size
 
 
 def _kind(kind: Any) -> BlurKind:
-    try:
-        return BlurKind(kind)
-    except ValueError:
-        valid = ", ".join(repr(k.value) for k in BlurKind)
-        raise SpectralValueError(f"kind: expected one of {valid}, got {kind!r}") from None
+    return parse_enum(kind, BlurKind, "kind")
 
 
 def _padding(padding: Any) -> Padding:
-    try:
-        return Padding(padding)
-    except ValueError:
-        valid = ", ".join(repr(p.value) for p in Padding)
-        raise SpectralValueError(f"padding: expected one of {valid}, got {padding!r}") from None
+    return parse_enum(padding, Padding, "padding")
 
 
 def blur_kernel(

@@ -27,7 +27,6 @@ def layer_names(model: nn.Module) -> list[str]:
 
 def resolve_layer(model: nn.Module, name: str) -> str:
     """The module name for ``name`` (resolving the aliases); raises if there is none."""
-
     if name == "first_conv":
         return first_conv_name(model)
     if name == "first_relu":

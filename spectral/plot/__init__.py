@@ -12,8 +12,10 @@ import matplotlib
 matplotlib.use("Agg", force=False)
 
 from spectral.plot.base import as_2d_array, new_figure, save_figure
+from spectral.plot.baselines import dataset_spectrum_figure, noise_figures
 from spectral.plot.defenses import blur_figure, plot_defense_bars
 from spectral.plot.robust import (
+    calibration_figure,
     filter_figure,
     gradient_figure,
     heatmap_figure,
@@ -38,12 +40,15 @@ __all__ = [
     "as_2d_array",
     "attack_figures",
     "blur_figure",
+    "calibration_figure",
     "comparison_figure",
+    "dataset_spectrum_figure",
     "feature_spectra_figure",
     "filter_figure",
     "gradient_figure",
     "heatmap_figure",
     "new_figure",
+    "noise_figures",
     "plot_attribution",
     "plot_band_energy",
     "plot_confidence_histogram",

@@ -12,6 +12,7 @@ __all__ = ["as_2d_array", "new_figure", "save_figure"]
 
 
 def as_2d_array(a: torch.Tensor | np.ndarray) -> np.ndarray:
+    """A tensor or array as a float64 numpy array on the CPU (for imshow and plot)."""
     arr = a.detach().to("cpu", torch.float64).numpy() if isinstance(a, torch.Tensor) else a
     arr = np.asarray(arr, dtype=np.float64)
     if arr.ndim != 2:

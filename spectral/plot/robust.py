@@ -16,6 +16,7 @@ from spectral.plot.base import new_figure
 from spectral.plot.spectra import plot_band_energy, plot_radial_profile, plot_spectrum
 
 __all__ = [
+    "calibration_figure",
     "filter_figure",
     "gradient_figure",
     "heatmap_figure",
@@ -347,4 +348,25 @@ def gradient_figure(
     bar_styles["images"] = {"color": "0.6"}
     plot_band_energy(low[2], fractions, title="band energy", styles=bar_styles)
     low[2].legend(fontsize="x-small", loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
+    return fig
+
+
+def calibration_figure(analysis: Any) -> Figure:
+    """Reliability diagrams (top row) and confidence histograms (bottom), one column per model.
+
+    Args:
+        analysis: a :class:`spectral.analysis.CalibrationAnalysis`.
+
+    Returns:
+        The figure.
+    """
+    fig, axes = new_figure(2, len(analysis.metrics), size=(4.4, 3.6))
+    for j, name in enumerate(analysis.metrics):
+        plot_reliability(axes[0, j], analysis.bins[name], title=f"{name}: reliability")
+        plot_confidence_histogram(
+            axes[1, j],
+            analysis.confidences[name],
+            n_bins=analysis.n_bins,
+            title=f"{name}: confidence",
+        )
     return fig

@@ -234,7 +234,6 @@ def summary_figure(
     Returns:
         The figure.
     """
-
     spectra, radial = [], []
     for s in summaries:
         names = channel_names(int(s.magnitude.shape[1]))

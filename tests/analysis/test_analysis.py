@@ -9,7 +9,7 @@ import torch
 from torch import nn
 
 import spectral as sp
-from spectral.analysis.attack import attack_analysis
+from spectral.analysis import attack_analysis
 
 
 def _net(seed: int) -> nn.Module:

@@ -21,17 +21,22 @@ from scipy import ndimage
 from torch import nn
 
 import spectral
-from spectral.analysis.attribution import input_gradients, integrated_gradients
-from spectral.analysis.gradients import (
+from spectral.analysis import (
     GradientSpectra,
     edge_correlation,
     gradient_spectra,
+    input_gradients,
+    integrated_gradients,
     mean_frequency,
 )
 from spectral.errors import SpectralTypeError, SpectralValueError
-from spectral.fourier.bands import band_energy
-from spectral.fourier.radial import frequency_radius, powerlaw_slope, radial_profile
-from spectral.fourier.spectra import power_spectrum
+from spectral.fourier import (
+    band_energy,
+    frequency_radius,
+    power_spectrum,
+    powerlaw_slope,
+    radial_profile,
+)
 
 F64 = torch.float64
 KINDS = ("gradient", "integrated", "image")

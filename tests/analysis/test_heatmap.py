@@ -17,7 +17,7 @@ import torch
 from torch import nn
 
 import spectral as sp
-from spectral.analysis.heatmap import fourier_basis, fourier_heatmap, heatmap_bands
+from spectral.analysis import fourier_basis, fourier_heatmap, heatmap_bands
 from spectral.errors import SpectralTypeError, SpectralValueError
 
 # --------------------------------------------------------------------- helpers

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from spectral.analysis.papers import paper_comparison
+from spectral.analysis import paper_comparison
 from spectral.errors import SpectralValueError
 
 

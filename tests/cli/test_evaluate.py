@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 
 import spectral as sp
 from cli.main import app
-from spectral.attacks.autoattack import apgd_robust_accuracy
+from spectral.attacks import apgd_robust_accuracy
 from spectral.train import evaluate
 
 runner = CliRunner()

@@ -14,7 +14,7 @@ import torch
 from typer.testing import CliRunner
 
 from cli.main import app
-from spectral.models.smallcnn import SmallCNN
+from spectral.models import SmallCNN
 
 runner = CliRunner()
 

@@ -79,7 +79,7 @@ def test_report_files_and_json_schema(report_dir: Path) -> None:
 
 def test_robust_vs_normal_sections(report_dir: Path) -> None:
     import spectral as sp
-    from spectral.analysis.filters import filter_metrics
+    from spectral.analysis import filter_metrics
 
     data = json.loads((report_dir / "report.json").read_text())
     names = ["builtin:standard", "builtin:adversarial"]
@@ -126,7 +126,7 @@ def test_robust_vs_normal_sections(report_dir: Path) -> None:
 
 
 def test_papers_section_is_computed_from_the_reports_numbers(report_dir: Path) -> None:
-    from spectral.analysis.papers import paper_comparison
+    from spectral.analysis import paper_comparison
 
     data = json.loads((report_dir / "report.json").read_text())
     papers = data.pop("papers")

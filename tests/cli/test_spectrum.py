@@ -202,7 +202,7 @@ def test_permission_error_is_one_line(
 
 
 def test_filters_command_matches_library(tmp_path: Path) -> None:
-    from spectral.analysis.filters import filter_metrics
+    from spectral.analysis import filter_metrics
 
     out = tmp_path / "f"
     res = runner.invoke(app, ["filters", "--out", str(out)])
@@ -249,7 +249,7 @@ def test_calibrate_bad_counts_name_the_option(tmp_path: Path, args: list[str]) -
 
 
 def test_heatmap_command_matches_library(tmp_path: Path) -> None:
-    from spectral.analysis.heatmap import fourier_heatmap
+    from spectral.analysis import fourier_heatmap
 
     out = tmp_path / "h"
     res = runner.invoke(
@@ -289,7 +289,7 @@ def test_heatmap_bad_options_are_one_line(tmp_path: Path, args: list[str], needl
 
 
 def test_gradients_command_matches_library(tmp_path: Path) -> None:
-    from spectral.analysis.gradients import gradient_spectra
+    from spectral.analysis import gradient_spectra
 
     out = tmp_path / "g"
     res = runner.invoke(

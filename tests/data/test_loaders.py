@@ -20,18 +20,19 @@ import torch
 from PIL import Image
 
 import spectral.data as loaders
-from spectral.data.builtin import (
+from spectral.data import (
     BUILTIN_CLASSES,
     BUILTIN_FILE,
     CIFAR10_CLASSES,
     PATCH_CLASSES,
+    ImageDataset,
+    Split,
     builtin_dataset,
     decode_jpeg_pack,
+    load_dataset,
     make_builtin_subset,
     patch_dataset,
 )
-from spectral.data.dataset import ImageDataset, Split
-from spectral.data.load import load_dataset
 from spectral.errors import ImageReadError, SpectralError, SpectralTypeError, SpectralValueError
 
 TRAIN, TEST = Split.TRAIN, Split.TEST

@@ -10,16 +10,15 @@ from typer.testing import CliRunner
 
 import spectral as sp
 from cli.main import app
-from spectral.data.builtin import builtin_dataset
-from spectral.defenses.blurnet import (
+from spectral.data import builtin_dataset
+from spectral.defenses import (
     BlurEvaluation,
     blackbox_blur_table,
     defense_name,
     rp2_stickers,
     whitebox_blur_table,
 )
-from spectral.metrics.attack import attack_success_rate, targeted_success_rates
-from spectral.metrics.classification import accuracy
+from spectral.metrics import accuracy, attack_success_rate, targeted_success_rates
 
 runner = CliRunner()
 

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import pytest
-import spectral.fourier.accumulate as sacc
-import spectral.fourier.engine as sfft
 import torch
 
 import spectral as sp
+import spectral.fourier.accumulate as sacc
+import spectral.fourier.engine as sfft
 from spectral import SpectrumAccumulator
 from spectral.errors import SpectralTypeError, SpectralValueError
 

@@ -5,13 +5,13 @@ from __future__ import annotations
 import numpy as np
 import pyfftw
 import pytest
-import spectral.fourier as sfft
-import spectral.fourier.engine as engine
 import torch
 
 import spectral as sp
+import spectral.fourier as sfft
+import spectral.fourier.engine as engine
 from spectral.errors import SpectralValueError
-from spectral.fourier.backends import Backend
+from spectral.fourier import Backend
 
 CPU_BACKENDS = [Backend.NUMPY, Backend.SCIPY, Backend.PYFFTW]
 ALL_BACKENDS = [Backend.TORCH, *CPU_BACKENDS]

@@ -8,10 +8,10 @@ import math
 
 import numpy as np
 import pytest
-import spectral.fourier.engine as sfft
 import torch
 
 import spectral as sp
+import spectral.fourier.engine as sfft
 from spectral import frequency_radius
 
 BACKENDS = ["torch", "numpy", "scipy", "pyfftw"]

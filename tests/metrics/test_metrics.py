@@ -10,13 +10,14 @@ import torch
 from torch import nn
 
 from spectral.errors import SpectralTypeError, SpectralValueError
-from spectral.metrics.attack import (
+from spectral.metrics import (
+    accuracy,
     attack_success_rate,
     l2_dissimilarity,
+    predict,
     robust_accuracy,
     targeted_success_rates,
 )
-from spectral.metrics.classification import accuracy, predict
 
 # --------------------------------------------------------------------------------------
 # hand-built models: logits are the pixel values, so argmax is readable off the image

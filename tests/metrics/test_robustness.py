@@ -8,9 +8,9 @@ import pytest
 import torch
 from torch import nn
 
-from spectral.analysis.filters import filter_metrics, layer_filter_metrics
+from spectral.analysis import filter_metrics, layer_filter_metrics
 from spectral.errors import SpectralValueError
-from spectral.metrics.calibration import calibration_metrics
+from spectral.metrics import calibration_metrics
 
 
 def test_identical_filters_have_no_diversity_and_zero_orthogonality() -> None:
@@ -124,7 +124,7 @@ def test_calibration_bad_input(logits, labels, needle) -> None:  # type: ignore[
 
 
 def test_calibration_bins_match_metrics() -> None:
-    from spectral.metrics.calibration import calibration_bins
+    from spectral.metrics import calibration_bins
 
     g = torch.Generator().manual_seed(3)
     logits = torch.randn(200, 4, generator=g, dtype=torch.float64) * 2

@@ -19,11 +19,18 @@ import torch.nn.functional as F
 from torch import nn
 
 from spectral import frequency_radius, power_spectrum
-from spectral.defenses.penalties import linf_penalty, tv_penalty
+from spectral.defenses import linf_penalty, tv_penalty
 from spectral.errors import SpectralTypeError, SpectralValueError
-from spectral.models.blur import BlurLayer, InputBlur, blur2d, blur_kernel, blur_layers, insert_blur
-from spectral.models.layers import first_conv_name
-from spectral.models.smallcnn import SmallCNN
+from spectral.models import (
+    BlurLayer,
+    InputBlur,
+    SmallCNN,
+    blur2d,
+    blur_kernel,
+    blur_layers,
+    first_conv_name,
+    insert_blur,
+)
 
 PADDINGS = ["reflect", "replicate", "circular", "zeros"]
 ODD_SIZES = [1, 3, 5, 7, 9]
@@ -1037,7 +1044,7 @@ def test_linf_training_makes_kernels_uniform() -> None:
 
 
 def test_first_relu_alias_and_positions_after_flatten() -> None:
-    from spectral.models.layers import first_activation_name
+    from spectral.models import first_activation_name
 
     orig = seeded_cnn(4)
     assert first_activation_name(orig) == "features.relu1"

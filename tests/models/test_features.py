@@ -18,12 +18,9 @@ import torch
 from torch import nn
 
 from spectral import frequency_radius, power_spectrum
-from spectral.analysis.features import FeatureSpectra, feature_spectra
+from spectral.analysis import FeatureSpectra, feature_spectra
 from spectral.errors import SpectralTypeError, SpectralValueError
-from spectral.models.features import feature_maps
-from spectral.models.layers import layer_names
-from spectral.models.load import load_model
-from spectral.models.smallcnn import SmallCNN
+from spectral.models import SmallCNN, feature_maps, layer_names, load_model
 
 F64 = torch.float64
 

@@ -13,12 +13,10 @@ from typer.testing import CliRunner
 
 import spectral as sp
 from cli.main import app
-from spectral.attacks.pgd import pgd_attack
-from spectral.data.builtin import builtin_dataset, patch_dataset
-from spectral.metrics.classification import accuracy
-from spectral.models.load import load_model
-from spectral.models.smallcnn import Normalize, SmallCNN
-from spectral.models.zoo import list_models
+from spectral.attacks import pgd_attack
+from spectral.data import builtin_dataset, patch_dataset
+from spectral.metrics import accuracy
+from spectral.models import Normalize, SmallCNN, list_models, load_model
 from spectral.train import evaluate, train_model
 
 
@@ -306,7 +304,7 @@ def test_cli_train_records_the_command_that_ran(tmp_path: Path, monkeypatch) -> 
 
 @pytest.mark.parametrize("recipe", ["blur-linf", "blur-tv"])
 def test_blur_recipes_finetune_the_standard_model(recipe: str) -> None:
-    from spectral.models.blur import blur_layers
+    from spectral.models import blur_layers
 
     small = patch_dataset("train").subset(64)
     test = patch_dataset("test").subset(20)

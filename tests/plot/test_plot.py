@@ -85,7 +85,7 @@ def test_save_figure_writes_png(tmp_path) -> None:  # type: ignore[no-untyped-de
 
 
 def test_feature_spectra_figure_rows_and_shared_scales() -> None:
-    from spectral.analysis.features import FeatureSpectra
+    from spectral.analysis import FeatureSpectra
 
     g = torch.Generator().manual_seed(0)
     clean = torch.rand(8, 16, 16, generator=g) + 0.1
@@ -122,7 +122,7 @@ def test_defense_bars_heights_in_percent() -> None:
 
 
 def test_filter_metric_lines_and_grid() -> None:
-    from spectral.analysis.filters import filter_metrics
+    from spectral.analysis import filter_metrics
 
     model = sp.models.SmallCNN(width=4)
     rows = filter_metrics(model)
@@ -142,7 +142,7 @@ def test_filter_metric_lines_and_grid() -> None:
 
 
 def test_reliability_and_confidence_histogram() -> None:
-    from spectral.metrics.calibration import calibration_bins
+    from spectral.metrics import calibration_bins
 
     logits = torch.tensor([[3.0, 0.0], [0.0, 1.0], [2.0, 0.0], [0.0, 0.5]])
     labels = torch.tensor([0, 0, 0, 1])

@@ -1,0 +1,137 @@
+"""Calibration of several models on clean and adversarial data (Grabinski et al. 2022)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+from torch import nn
+
+from spectral._internal.modelstate import model_left_as_found
+from spectral._internal.validate import check_images, check_int, check_labels, check_model
+from spectral.errors import SpectralValueError
+from spectral.metrics.calibration import calibration_bins, calibration_metrics
+
+__all__ = ["CALIBRATION_COLUMNS", "CalibrationAnalysis", "calibration_analysis"]
+
+#: The metrics a calibration table shows, in order (keys of :func:`calibration_metrics`).
+CALIBRATION_COLUMNS = ("accuracy", "ece", "overconfidence", "underconfidence", "mean_confidence")
+
+
+@dataclass(frozen=True)
+class CalibrationAnalysis:
+    """Calibration of each model on clean images and on its own adversarial examples.
+
+    Attributes:
+        attack: name of the attack that made the adversarial examples.
+        eps: its budget.
+        n_images: images per data kind.
+        n_bins: equal-width confidence bins.
+        metrics: model -> {"clean", "adversarial"} -> :func:`calibration_metrics`.
+        bins: model -> data kind -> :func:`calibration_bins` rows (reliability diagram).
+        confidences: model -> data kind -> ``(N,)`` top-class probabilities.
+    """
+
+    attack: str
+    eps: float
+    n_images: int
+    n_bins: int
+    metrics: dict[str, dict[str, dict[str, Any]]]
+    bins: dict[str, dict[str, list[dict[str, float]]]] = field(repr=False)
+    confidences: dict[str, dict[str, torch.Tensor]] = field(repr=False)
+
+    def rows(self) -> list[list[Any]]:
+        """Table rows ``[model, data, *CALIBRATION_COLUMNS]``, one per model and data kind."""
+        return [
+            [name, kind, *(m[c] for c in CALIBRATION_COLUMNS)]
+            for name, per in self.metrics.items()
+            for kind, m in per.items()
+        ]
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready: attack, eps, n_images, n_bins and the metrics per model."""
+        return {
+            "attack": self.attack,
+            "eps": self.eps,
+            "n_images": self.n_images,
+            "n_bins": self.n_bins,
+            "models": self.metrics,
+        }
+
+
+def calibration_analysis(
+    models: Mapping[str, nn.Module],
+    x: torch.Tensor,
+    y: torch.Tensor,
+    adversarial: Mapping[str, torch.Tensor],
+    *,
+    attack: str,
+    eps: float,
+    n_bins: int = 15,
+) -> CalibrationAnalysis:
+    """Calibration of every model on ``x`` and on its own ``adversarial[name]``.
+
+    Args:
+        models: name -> classifier on images in ``[0, 1]`` returning logits.
+        x: clean images.
+        y: their labels.
+        adversarial: name -> that model's adversarial examples of ``x`` (same shape).
+        attack: the attack's name (recorded).
+        eps: the attack's budget (recorded).
+        n_bins: equal-width confidence bins (>= 1).
+
+    Returns:
+        A :class:`CalibrationAnalysis`.
+
+    Raises:
+        SpectralValueError: no models, a model without adversarial examples, shapes that
+            differ, or ``n_bins < 1``.
+        SpectralTypeError: a model that is not an ``nn.Module``, a non-int ``n_bins``, or
+            image/label tensors of the wrong type.
+
+    Shape:
+        - x: :math:`(N, C, H, W)`; y: :math:`(N,)`; each ``adversarial[name]`` like ``x``.
+
+    Examples:
+        >>> import torch
+        >>> net = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(12, 3))
+        >>> x, y = torch.rand(8, 3, 2, 2), torch.arange(8) % 3
+        >>> a = calibration_analysis({"net": net}, x, y, {"net": x}, attack="none", eps=0.0)
+        >>> a.metrics["net"]["clean"] == a.metrics["net"]["adversarial"]
+        True
+    """
+    if not models:
+        raise SpectralValueError("models: expected at least one model, got none")
+    check_int(n_bins, "n_bins", 1)
+    check_images(x, "x")
+    check_labels(y, x)
+    metrics: dict[str, dict[str, dict[str, Any]]] = {}
+    bins: dict[str, dict[str, list[dict[str, float]]]] = {}
+    confidences: dict[str, dict[str, torch.Tensor]] = {}
+    for name, net in models.items():
+        check_model(net)
+        if name not in adversarial:
+            raise SpectralValueError(f"adversarial: expected examples for model {name!r}, got none")
+        x_adv = check_images(adversarial[name], f"adversarial[{name!r}]")
+        if x_adv.shape != x.shape:
+            raise SpectralValueError(
+                f"adversarial[{name!r}]: expected the shape of x {tuple(x.shape)}, "
+                f"got {tuple(x_adv.shape)}"
+            )
+        with model_left_as_found(net), torch.no_grad():
+            net.eval()
+            logits = {"clean": net(x), "adversarial": net(x_adv)}
+        metrics[name] = {k: calibration_metrics(z, y, n_bins=n_bins) for k, z in logits.items()}
+        bins[name] = {k: calibration_bins(z, y, n_bins=n_bins) for k, z in logits.items()}
+        confidences[name] = {k: torch.softmax(z, 1).max(1).values for k, z in logits.items()}
+    return CalibrationAnalysis(
+        attack=attack,
+        eps=float(eps),
+        n_images=int(x.shape[0]),
+        n_bins=n_bins,
+        metrics=metrics,
+        bins=bins,
+        confidences=confidences,
+    )
