@@ -65,9 +65,8 @@ def evaluate(
     held next to RobustBench's AutoAttack numbers (which add FAB-T and Square).
     """
     import spectral as sp
-    from spectral.attacks import apgd_robust_accuracy
+    from spectral.attacks import apgd_robust_accuracy, pgd_evaluation
     from spectral.models import record_metrics
-    from spectral.train import evaluate as pgd_evaluate
 
     with user_errors():
         check_eps(eps)
@@ -89,7 +88,7 @@ def evaluate(
         result: dict[str, Any] = {"model": model, "data": test.name, "n": len(test), "seed": seed}
         with progress() as bar:
             task = bar.add_task(f"PGD-{pgd_steps}", total=len(test))
-            pgd = pgd_evaluate(net, test, eps=eps, steps=pgd_steps, seed=seed)
+            pgd = pgd_evaluation(net, test, eps=eps, steps=pgd_steps, seed=seed)
             bar.update(task, completed=len(test))
             result["clean_accuracy"] = pgd["clean_accuracy"]
             result[f"pgd{pgd_steps}_accuracy"] = pgd[f"pgd{pgd_steps}_accuracy"]

@@ -8,19 +8,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import torch
-
 import spectral as sp
-from spectral.analysis import attack_analysis, feature_spectra
-from spectral.data import builtin_photo
+from spectral.analysis import attack_analysis, feature_spectra, photo_spectra
+from spectral.analysis import noise_baseline as sp_noise_baseline
 from spectral.defenses import blackbox_blur_table
 from spectral.plot import attack_figures as plot_attack_figures
 from spectral.plot import (
     blur_figure,
-    comparison_figure,
     feature_spectra_figure,
-    new_figure,
-    plot_band_energy,
+    noise_figures,
     save_figure,
     summary_figure,
 )
@@ -30,31 +26,25 @@ DPI = 80
 
 
 def input_spectra() -> Path:
-    names = ("astronaut", "coffee")
-    summaries = [sp.spectrum_summary(builtin_photo(n)) for n in names]
+    photos = photo_spectra(["astronaut", "coffee"])
     fig = summary_figure(
-        summaries, row_labels=list(names), title="log-shifted normalised magnitude spectra"
+        list(photos.summaries),
+        row_labels=list(photos.names),
+        title="log-shifted normalised magnitude spectra",
     )
     return save_figure(fig, HERE / "input_spectra.png", dpi=DPI)
 
 
 def noise_baseline(eps: float = 8 / 255, seed: int = 0) -> list[Path]:
     clean = sp.load_dataset("builtin", "test").subset(64, seed=seed).images
-    g = torch.Generator().manual_seed(seed)
-    noise = eps * (torch.randint(0, 2, clean.shape, generator=g) * 2 - 1).float()
-    cmp = sp.compare_spectra(clean, (clean + noise).clamp(0, 1))
-    fig = comparison_figure(
-        cmp, labels=("natural", "noisy"), title="Random sign noise, eps = 8/255 (test image 0)"
+    spectra, bands = noise_figures(
+        sp_noise_baseline(clean, eps, seed=seed),
+        title="Random sign noise, eps = 8/255 (test image 0)",
     )
-    p1 = save_figure(fig, HERE / "noise_spectra.png", dpi=DPI)
-    d = cmp.to_dict()["band_energy"]
-    fig, axes = new_figure(1, 1, size=(5.0, 3.2))
-    plot_band_energy(
-        axes[0, 0],
-        {"clean": d["clean"], "noisy": d["adversarial"], "perturbation": d["perturbation"]},
-        title="Band energy, 64 CIFAR-10 test images (mean over channels)",
-    )
-    return [p1, save_figure(fig, HERE / "noise_band_energy.png", dpi=DPI)]
+    return [
+        save_figure(spectra, HERE / "noise_spectra.png", dpi=DPI),
+        save_figure(bands, HERE / "noise_band_energy.png", dpi=DPI),
+    ]
 
 
 def attack_figures(n: int = 256, eps: float = 8 / 255, seed: int = 0) -> list[Path]:

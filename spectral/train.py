@@ -14,12 +14,12 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from spectral.attacks.pgd import pgd_attack
+from spectral.attacks.pgd import pgd_attack, pgd_evaluation
 from spectral.data.builtin import builtin_dataset
 from spectral.data.dataset import ImageDataset
 from spectral.defenses.penalties import linf_penalty, tv_penalty
 from spectral.errors import SpectralValueError
-from spectral.metrics.classification import accuracy, predict
+from spectral.metrics.classification import predict
 from spectral.models.blur import blur_layers, insert_blur
 from spectral.models.layers import first_activation_name
 from spectral.models.load import load_model
@@ -31,8 +31,6 @@ __all__ = [
     "TrainConfig",
     "builtin_slice_accuracy",
     "channel_stats",
-    "evaluate",
-    "pgd_attack",
     "train_model",
 ]
 
@@ -117,42 +115,6 @@ def _rows_index(xp: torch.Tensor, dy: torch.Tensor, h: int) -> torch.Tensor:
 
 def _cols_index(dx: torch.Tensor, b: int, c: int, h: int, w: int) -> torch.Tensor:
     return (dx[:, None] + torch.arange(w)[None]).view(b, 1, 1, w).expand(b, c, h, w)
-
-
-def evaluate(
-    model: nn.Module,
-    data: ImageDataset,
-    *,
-    eps: float = 8 / 255,
-    steps: int = 10,
-    seed: int = 0,
-    batch_size: int = 250,
-    pgd_images: int = 0,
-) -> dict[str, float]:
-    """Clean accuracy and PGD-``steps`` (L-inf ``eps``, step ``eps/4``) robust accuracy.
-
-    Clean accuracy is measured on all of ``data``; PGD on all of it, or with
-    ``pgd_images > 0`` on a class-balanced subset of that many images (seeded), recorded
-    as ``n_pgd``.
-    """
-    g = torch.Generator().manual_seed(seed)
-    clean = accuracy(model, data.images, data.labels)
-    pgd_data = data.subset(pgd_images, seed=seed) if 0 < pgd_images < len(data) else data
-    x, y = pgd_data.images, pgd_data.labels
-    robust = 0
-    for i in range(0, len(x), batch_size):
-        yb = y[i : i + batch_size]
-        xa = pgd_attack(
-            model, x[i : i + batch_size], yb, eps=eps, alpha=eps / 4, steps=steps, generator=g
-        )
-        robust += int((predict(model, xa) == yb).sum())
-    return {
-        "clean_accuracy": clean,
-        f"pgd{steps}_accuracy": robust / len(x),
-        "eps": eps,
-        "n_test": len(data),
-        "n_pgd": len(x),
-    }
 
 
 class _FeatureTap:
@@ -353,7 +315,7 @@ def train_model(
     model.eval()
     train_seconds = time.perf_counter() - start
     model = model.cpu().to(memory_format=torch.channels_last)  # faster for the evaluation
-    metrics = evaluate(
+    metrics = pgd_evaluation(
         model, test_data, eps=cfg.eps, steps=10, seed=cfg.seed, pgd_images=cfg.pgd_images
     )
     model = model.to(memory_format=torch.contiguous_format)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 import torch
 from torch import nn
@@ -190,7 +190,7 @@ def filter_analysis(models: Mapping[str, nn.Module]) -> FilterAnalysis:
         raise SpectralValueError("models: expected at least one model, got none")
     layers = {name: filter_metrics(net) for name, net in models.items()}
     first = {
-        name: net.get_submodule(first_conv_name(net)).weight.detach()
+        name: cast(nn.Conv2d, net.get_submodule(first_conv_name(net))).weight.detach()
         for name, net in models.items()
     }
     return FilterAnalysis(layers=layers, first_layer=first)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from spectral.attacks.autoattack import apgd_robust_accuracy
 from spectral.attacks.factory import AttackName, make_attack, parse_attack_name
-from spectral.attacks.pgd import pgd_attack
+from spectral.attacks.pgd import pgd_attack, pgd_evaluation
 from spectral.attacks.transfer import TransferResult, transfer_attack
 
 __all__ = [
@@ -14,5 +14,6 @@ __all__ = [
     "make_attack",
     "parse_attack_name",
     "pgd_attack",
+    "pgd_evaluation",
     "transfer_attack",
 ]

@@ -271,12 +271,13 @@ def make_attack(
     key = parse_attack_name(name)
     spec = _SPECS[key]
     check_model(model)
-    core = {
-        "eps": check_float(eps, "eps"),
+    eps_f = check_float(eps, "eps")
+    core: dict[str, Any] = {
+        "eps": eps_f,
+        "alpha": eps_f / 4 if alpha is None else check_float(alpha, "alpha"),
         "steps": check_int(steps, "steps", 1),
         "seed": None if seed is None else check_int(seed, "seed", 0),
     }
-    core["alpha"] = core["eps"] / 4 if alpha is None else check_float(alpha, "alpha")
     unknown = sorted(set(kwargs) - set(spec.options))
     if unknown:
         allowed = ", ".join(sorted(spec.options)) or "none"

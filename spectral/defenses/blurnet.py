@@ -9,7 +9,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from spectral._internal.progress import Progress
+from spectral._internal.progress import StepProgress
 from spectral.errors import SpectralValueError
 from spectral.metrics.attack import attack_success_rate, targeted_success_rates
 from spectral.metrics.classification import accuracy
@@ -49,7 +49,7 @@ def blackbox_blur_table(
     positions: Sequence[str] = ("input", "first_conv"),
     kind: str = "box",
     seed: int = 0,
-    progress: Progress = None,
+    progress: StepProgress = None,
 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """Table 1 of the slides plus an adaptive (white-box through the blur) attack.
 
@@ -132,7 +132,7 @@ def whitebox_blur_table(
     rp2_steps: int = 50,
     rp2_mask: torch.Tensor | None = None,
     seed: int = 0,
-    progress: Progress = None,
+    progress: StepProgress = None,
 ) -> list[dict[str, Any]]:
     """Table 2 of the slides: targeted white-box attacks through each defense.
 

@@ -11,8 +11,7 @@ from typer.testing import CliRunner
 
 import spectral as sp
 from cli.main import app
-from spectral.attacks import apgd_robust_accuracy
-from spectral.train import evaluate
+from spectral.attacks import apgd_robust_accuracy, pgd_evaluation
 
 runner = CliRunner()
 
@@ -25,7 +24,7 @@ def test_evaluate_matches_the_library(tmp_path: Path) -> None:
     data = json.loads((out / "evaluate.json").read_text())
     test = sp.load_dataset("builtin", "test").subset(12, seed=1)
     net = sp.load_model("builtin:adversarial")
-    ref = evaluate(net, test, steps=10, seed=1)
+    ref = pgd_evaluation(net, test, steps=10, seed=1)
     assert data["clean_accuracy"] == ref["clean_accuracy"]
     assert data["pgd10_accuracy"] == ref["pgd10_accuracy"]
     apgd = apgd_robust_accuracy(net, test.images, test.labels, steps=3, seed=1)

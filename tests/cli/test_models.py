@@ -151,7 +151,7 @@ def test_calibrate_unknown_attack_names_the_option(tmp_path: Path) -> None:
     line = _one_line(
         runner.invoke(app, ["calibrate", "--attack", "nope", "--out", str(tmp_path / "c")])
     )
-    assert "--attack nope: unknown attack" in line
+    assert "--attack nope: expected one of" in line and "'pgd'" in line
 
 
 def test_report_leaves_out_filters_of_a_model_without_3x3_convs(mods: Path, tmp_path: Path) -> None:

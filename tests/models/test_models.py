@@ -13,11 +13,11 @@ from typer.testing import CliRunner
 
 import spectral as sp
 from cli.main import app
-from spectral.attacks import pgd_attack
+from spectral.attacks import pgd_attack, pgd_evaluation
 from spectral.data import builtin_dataset, patch_dataset
 from spectral.metrics import accuracy
 from spectral.models import Normalize, SmallCNN, list_models, load_model
-from spectral.train import evaluate, train_model
+from spectral.train import train_model
 
 
 @pytest.fixture(scope="module")
@@ -98,7 +98,7 @@ def test_zoo_meets_the_accuracy_targets() -> None:
 def test_recorded_pgd_accuracy_is_reproducible(name, test_split) -> None:  # type: ignore[no-untyped-def]
     # recorded on the 10,000 test images; the 2,000 built-in ones agree within sampling
     # error (3 standard errors of a proportion near 0.5 on 2,000 images is 0.034)
-    got = evaluate(load_model(f"builtin:{name}"), test_split, steps=10, seed=0)
+    got = pgd_evaluation(load_model(f"builtin:{name}"), test_split, steps=10, seed=0)
     recorded = next(m for m in list_models() if m["name"] == name)["metrics"]
     assert got["pgd10_accuracy"] == pytest.approx(recorded["pgd10_accuracy"], abs=0.034)
 
@@ -391,11 +391,13 @@ def test_install_stores_float16_and_records_the_shipped_accuracy(
 def test_evaluate_on_a_pgd_subset_keeps_clean_accuracy_on_all() -> None:
     data = patch_dataset("test").subset(60)
     model = SmallCNN(width=2)
-    full = evaluate(model, data, steps=2, seed=0)
-    part = evaluate(model, data, steps=2, seed=0, pgd_images=20)
+    full = pgd_evaluation(model, data, steps=2, seed=0)
+    part = pgd_evaluation(model, data, steps=2, seed=0, pgd_images=20)
     assert full["n_test"] == full["n_pgd"] == 60 and part["n_test"] == 60
     assert part["n_pgd"] == 20 and part["clean_accuracy"] == full["clean_accuracy"]
     sub = data.subset(20, seed=0)
-    direct = evaluate(model, sub, steps=2, seed=0)
+    direct = pgd_evaluation(model, sub, steps=2, seed=0)
     assert part["pgd2_accuracy"] == direct["pgd2_accuracy"]
-    assert evaluate(model, data, steps=2, pgd_images=600)["n_pgd"] == 60  # more than there are
+    assert (
+        pgd_evaluation(model, data, steps=2, pgd_images=600)["n_pgd"] == 60
+    )  # more than there are
