@@ -207,6 +207,24 @@ def train_model(
 
     Raises:
         SpectralValueError: unknown recipe or override, or a bad value.
+
+    Examples:
+        A real run (minutes on a CPU, so not executed here)::
+
+            model, metrics = train_model(train_data=train, test_data=test, epochs=1)
+
+        Options are checked before anything is trained:
+
+        >>> from spectral.data import ImageDataset
+        >>> data = ImageDataset(torch.rand(4, 3, 8, 8), torch.arange(4) % 2, ("a", "b"))
+        >>> train_model(train_data=data, test_data=data, optimiser="adam")
+        Traceback (most recent call last):
+            ...
+        spectral.errors.SpectralValueError: train: unknown options ['optimiser']
+        >>> train_model(train_data=data, test_data=data, recipe="mixup")  # doctest: +ELLIPSIS
+        Traceback (most recent call last):
+            ...
+        spectral.errors.SpectralValueError: recipe: expected one of standard, ..., got 'mixup'
     """
     cfg = config or TrainConfig()
     bad = set(overrides) - set(TrainConfig.__dataclass_fields__)
@@ -340,8 +358,23 @@ BUILTIN_SLICE = {"n": 500, "seed": 0}
 def builtin_slice_accuracy(model: nn.Module) -> dict[str, Any]:
     """Clean accuracy of ``model`` on :data:`BUILTIN_SLICE` of the built-in CIFAR-10 subset.
 
+    Args:
+        model: classifier on ``(B, 3, 32, 32)`` images in ``[0, 1]`` returning 10 logits.
+
     Returns:
         ``{"n", "seed", "correct", "clean_accuracy"}``.
+
+    Raises:
+        SpectralTypeError: ``model`` is not an ``nn.Module`` (from
+            :func:`~spectral.metrics.predict`).
+        SpectralValueError: the model does not return ``(B, K)`` logits.
+
+    Examples:
+        >>> net = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(3 * 32 * 32, 10))
+        >>> _ = torch.nn.init.zeros_(net[1].weight)
+        >>> _ = torch.nn.init.zeros_(net[1].bias)  # all logits tie: always class 0
+        >>> builtin_slice_accuracy(net)  # the slice is class-balanced: 50 images per class
+        {'n': 500, 'seed': 0, 'correct': 50, 'clean_accuracy': 0.1}
     """
     data = builtin_dataset("test").subset(BUILTIN_SLICE["n"], seed=BUILTIN_SLICE["seed"])
     correct = int((predict(model, data.images) == data.labels).sum())
@@ -353,10 +386,23 @@ def channel_stats(images: torch.Tensor, *, chunk: int = 4096) -> tuple[list[floa
 
     Computed in float64 in chunks (the zoo's :class:`~spectral.models.Normalize` constants).
 
+    Args:
+        images: the images.
+        chunk: images converted to float64 at a time (bounds the memory used).
+
+    Returns:
+        ``(mean, std)``, each a list of ``C`` floats rounded to 4 decimals (the population
+        standard deviation).
+
+    Shape:
+        - images: :math:`(N, C, H, W)`
+
     Examples:
         >>> x = torch.zeros(2, 1, 2, 2); x[1] = 1.0
         >>> channel_stats(x)
         ([0.5], [0.5])
+        >>> channel_stats(torch.full((5, 3, 4, 4), 0.25), chunk=2)  # constant channels
+        ([0.25, 0.25, 0.25], [0.0, 0.0, 0.0])
     """
     total = torch.zeros(images.shape[1], dtype=torch.float64)
     sq = torch.zeros_like(total)

@@ -96,7 +96,29 @@ def attack_analysis(
 
     Raises:
         SpectralValueError: no models, or what :func:`spectral.make_attack` and the
-            metrics raise.
+            metrics raise: an unknown attack name, ``eps <= 0``, ``steps < 1``, images
+            that are not ``(B, C, H, W)`` or hold NaN/Inf. (Labels are not checked before
+            the attack runs; bad ones fail inside torchattacks.)
+        SpectralTypeError: a model that is not an ``nn.Module``, an option of the wrong
+            type, or images that are not float32/float64.
+
+    Shape:
+        - images: :math:`(B, C, H, W)`
+        - labels: :math:`(B,)`
+        - ``adversarial[name]``: :math:`(B, C, H, W)`, like ``images``
+        - ``radii`` and each ``radial_power[kind]``: :math:`(n_{bins},)`
+
+    Examples:
+        >>> net = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(48, 3))
+        >>> x, y = torch.rand(4, 3, 4, 4), torch.tensor([0, 1, 2, 0])
+        >>> a = attack_analysis({"net": net}, x, y, attack="fgsm", eps=0.1)
+        >>> a.main, tuple(a.adversarial["net"].shape), sorted(a.radial_power)
+        ('net', (4, 3, 4, 4), ['adversarial', 'clean', 'perturbation'])
+        >>> bool((a.adversarial["net"] - x).abs().max() <= 0.1 + 1e-6)  # within the budget
+        True
+        >>> m = a.metrics["net"]
+        >>> 0.0 <= m["attack_success_rate"] <= 1.0, m["l2_dissimilarity"] > 0
+        (True, True)
     """
     from spectral.attacks.factory import make_attack
 

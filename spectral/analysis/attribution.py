@@ -60,8 +60,15 @@ def input_gradients(
         ``(B, C, H, W)`` gradients like ``images``.
 
     Raises:
-        SpectralTypeError: not a model, not float images, non-integer labels.
-        SpectralValueError: bad shapes, NaN, labels out of the model's range.
+        SpectralTypeError: not a model, not float images, non-integer labels, a
+            non-int ``batch_size`` or a ``progress`` that is not callable.
+        SpectralValueError: bad shapes, NaN, labels out of the model's range,
+            ``batch_size < 1``, or a model whose output is not ``(B, K)`` logits.
+
+    Shape:
+        - images: :math:`(B, C, H, W)`
+        - labels: :math:`(B,)`
+        - Output: :math:`(B, C, H, W)`
 
     Examples:
         >>> net = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(4, 2))
@@ -135,8 +142,18 @@ def integrated_gradients(
         ``(B, C, H, W)`` attributions like ``images``.
 
     Raises:
-        SpectralTypeError: not a model, not float images, non-integer labels.
-        SpectralValueError: bad shapes, NaN, bad ``steps`` or ``baseline``.
+        SpectralTypeError: not a model, not float images, non-integer labels, a
+            ``baseline`` that is neither a number nor a tensor, a non-int ``batch_size``
+            or a ``progress`` that is not callable.
+        SpectralValueError: bad shapes, NaN, labels out of the model's range, ``steps``
+            that is not an int >= 1, a ``baseline`` tensor that does not broadcast, a
+            non-finite ``baseline``, ``batch_size < 1``.
+
+    Shape:
+        - images: :math:`(B, C, H, W)`
+        - labels: :math:`(B,)`
+        - baseline: a number or a tensor broadcastable to :math:`(B, C, H, W)`
+        - Output: :math:`(B, C, H, W)`
 
     Examples:
         >>> net = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(4, 2))

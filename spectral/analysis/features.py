@@ -104,7 +104,26 @@ def feature_spectra(
         ``{layer: FeatureSpectra}``.
 
     Raises:
-        SpectralValueError: mismatched inputs, unknown layers, or non-4-D feature maps.
+        SpectralValueError: mismatched inputs, unknown layers, or non-4-D feature maps;
+            images that are not ``(B, C, H, W)`` or hold NaN/Inf; a ``batch_size`` that is
+            not an int >= 1.
+        SpectralTypeError: ``clean`` or ``adversarial`` not a float32/float64 tensor, or
+            their dtypes differ.
+
+    Shape:
+        - clean: :math:`(B, C, H, W)`
+        - adversarial: :math:`(B, C, H, W)`, like ``clean``
+        - Output: ``clean``, ``adversarial`` and ``difference`` of each
+          :class:`FeatureSpectra` are :math:`(C', H', W')`, the shape of one feature map
+
+    Examples:
+        >>> net = torch.nn.Sequential(torch.nn.Conv2d(3, 2, 3, padding=1), torch.nn.ReLU())
+        >>> x = torch.rand(3, 3, 8, 8)
+        >>> s = feature_spectra(net, x, x, "first_conv", batch_size=2)["first_conv"]
+        >>> tuple(s.clean.shape), s.count
+        ((2, 8, 8), 3)
+        >>> float(s.difference.abs().max())  # no perturbation: nothing added
+        0.0
     """
     check_images(clean, "clean")
     check_images(adversarial, "adversarial")

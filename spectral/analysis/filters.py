@@ -46,6 +46,10 @@ def _variance_entropy(filters: torch.Tensor) -> float:
 def layer_filter_metrics(weight: torch.Tensor) -> dict[str, Any]:
     """Filter statistics of one conv weight ``(c_out, c_in, 3, 3)``.
 
+    Args:
+        weight: the conv weight, on any device and of any floating dtype (the statistics
+            are computed in float64 on the CPU).
+
     Returns:
         ``n`` (c_out * c_in filters); ``sparsity`` (fraction of filters whose 9 weights all
         have ``|w| < 0.01 * max|W|``; an all-zero layer counts as fully sparse);
@@ -58,7 +62,20 @@ def layer_filter_metrics(weight: torch.Tensor) -> dict[str, Any]:
         0 = identical rows; NaN when a row is all zero or ``c_out < 2``).
 
     Raises:
-        SpectralValueError: not a ``(c_out, c_in, 3, 3)`` weight, or non-finite.
+        SpectralValueError: not a ``(c_out, c_in, 3, 3)`` weight (also when it is not a
+            tensor at all), or non-finite.
+
+    Shape:
+        - weight: :math:`(C_{out}, C_{in}, 3, 3)`
+
+    Examples:
+        >>> w = torch.zeros(3, 1, 3, 3)
+        >>> w[0, 0, 1, 1], w[1, 0, 0, 0], w[2, 0, 2, 2] = 1.0, -1.0, 0.001  # one tiny filter
+        >>> m = layer_filter_metrics(w)
+        >>> m["n"], round(m["sparsity"], 3), m["orthogonality"]  # one-hot rows: orthogonal
+        (3, 0.333, 1.0)
+        >>> 0.0 <= m["variance_entropy_normalized"] <= 1.0
+        True
     """
     if not isinstance(weight, torch.Tensor) or weight.ndim != 4 or weight.shape[-2:] != (3, 3):
         shape = tuple(weight.shape) if isinstance(weight, torch.Tensor) else type(weight).__name__
@@ -99,9 +116,17 @@ def filter_metrics(model: nn.Module) -> list[dict[str, Any]]:
     Each row is ``name`` plus the statistics of :func:`layer_filter_metrics`; weights may
     live on any device.
 
+    Args:
+        model: the network whose 3x3 ``nn.Conv2d`` layers are measured.
+
+    Returns:
+        One dict per 3x3 conv layer: ``name`` (its module name) and the keys of
+        :func:`layer_filter_metrics`.
+
     Raises:
         SpectralTypeError: ``model`` is not an ``nn.Module``.
-        SpectralValueError: the model has no 3x3 convolution.
+        SpectralValueError: the model has no 3x3 convolution, or a 3x3 weight holds
+            NaN/Inf.
 
     Examples:
         >>> from spectral.models import SmallCNN
@@ -132,6 +157,12 @@ FILTER_COLUMNS = (
 
 def has_3x3_conv(model: nn.Module) -> bool:
     """Whether ``model`` has a ``Conv2d`` with 3x3 kernels (what the statistics need).
+
+    Args:
+        model: any ``nn.Module`` (itself included in the search).
+
+    Returns:
+        ``True`` if :func:`filter_metrics` would find at least one layer.
 
     Examples:
         >>> import torch

@@ -40,8 +40,19 @@ def mean_frequency(x: torch.Tensor) -> torch.Tensor:
     channels summed; in cycles/pixel (white noise: about 0.38 on a square image; smooth
     images: much lower). NaN for an image with no non-DC power.
 
+    Args:
+        x: real images (or attribution maps) of shape ``(B, C, H, W)``.
+
     Returns:
         ``(B,)`` tensor like ``x``.
+
+    Raises:
+        SpectralTypeError: ``x`` is not a float32/float64 tensor (e.g. complex or int).
+        SpectralValueError: ``x`` is not 4-D, is empty, or holds NaN/Inf.
+
+    Shape:
+        - x: :math:`(B, C, H, W)`
+        - Output: :math:`(B,)`
 
     Examples:
         >>> x = torch.zeros(1, 1, 16, 16, dtype=torch.float64)
@@ -91,11 +102,31 @@ def edge_correlation(attributions: torch.Tensor, images: torch.Tensor) -> torch.
     for the perceptually aligned gradients of robust models; noise-like gradients give
     values near 0. NaN where either map is constant.
 
+    Args:
+        attributions: attribution maps, e.g. from :func:`input_gradients`.
+        images: the images they explain (same shape).
+
     Returns:
         ``(B,)`` tensor like ``attributions``.
 
     Raises:
-        SpectralValueError: shapes differ, or NaN/Inf.
+        SpectralValueError: shapes differ, not 4-D, empty, or NaN/Inf.
+        SpectralTypeError: either is not a float32/float64 tensor.
+
+    Shape:
+        - attributions: :math:`(B, C, H, W)`
+        - images: :math:`(B, C, H, W)`
+        - Output: :math:`(B,)`
+
+    Examples:
+        >>> x = torch.zeros(1, 1, 8, 8)
+        >>> x[..., 4:] = 1.0  # a vertical step edge between columns 3 and 4
+        >>> on_edge = torch.zeros_like(x)
+        >>> on_edge[..., 3:5] = 1.0
+        >>> edge_correlation(on_edge, x).tolist()
+        [1.0]
+        >>> edge_correlation(torch.ones_like(x), x).isnan().tolist()  # constant: undefined
+        [True]
     """
     check_images(attributions, "attributions")
     check_images(images, "images")
@@ -217,8 +248,32 @@ def gradient_spectra(
         A :class:`GradientSpectra`.
 
     Raises:
-        SpectralTypeError: not a model, not float images, non-integer labels.
-        SpectralValueError: bad shapes, NaN, bad options.
+        SpectralTypeError: not a model, not float images, non-integer labels, a
+            ``baseline`` that is neither a number nor a tensor, a non-int ``batch_size``
+            or a ``progress`` that is not callable.
+        SpectralValueError: bad shapes (also ``H`` or ``W < 2``), NaN, labels out of the
+            model's range, bad options (``cutoffs``, ``steps``, ``baseline``,
+            ``batch_size``).
+
+    Shape:
+        - images: :math:`(B, C, H, W)`
+        - labels: :math:`(B,)`
+        - Output: ``gradients``, ``integrated``: :math:`(B, C, H, W)`; ``radii``,
+          ``radial_power[kind]``: :math:`(n_{bins},)`; ``band_energy[kind]``:
+          :math:`(B, C, 3)`; ``slope[kind]``: :math:`(B, C)`; ``mean_frequency[kind]``,
+          ``edge_correlation[kind]``: :math:`(B,)`
+
+    Examples:
+        >>> net = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(48, 3))
+        >>> x, y = torch.rand(2, 3, 4, 4), torch.tensor([0, 2])
+        >>> s = gradient_spectra(net, x, y, steps=4)
+        >>> tuple(s.gradients.shape), tuple(s.band_energy["gradient"].shape)
+        ((2, 3, 4, 4), (2, 3, 3))
+        >>> sorted(s.radial_power), tuple(s.mean_frequency["image"].shape)
+        (['gradient', 'image', 'integrated'], (2,))
+        >>> # a linear model: integrated gradients from black are image * gradient
+        >>> torch.allclose(s.integrated, x * s.gradients)
+        True
     """
     cut = check_cutoffs(cutoffs)
     _check(model, images, labels, batch_size, progress)

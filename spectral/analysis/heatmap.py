@@ -91,6 +91,9 @@ def fourier_basis(
         SpectralValueError: a size that is not two positive ints, a non-integer frequency.
         SpectralTypeError: a non-floating dtype.
 
+    Shape:
+        - Output: :math:`(H, W)`
+
     Examples:
         >>> u = fourier_basis((8, 8), (0, 2), dtype=torch.float64)
         >>> round(float(u.square().sum()), 12), tuple(torch.fft.fft2(u).abs().argmax(-1)[0:1])
@@ -162,8 +165,15 @@ def fourier_heatmap(
         ``k_x = col - W // 2``; DC at ``(H // 2, W // 2)``).
 
     Raises:
-        SpectralTypeError: not a model, not float images, non-integer labels.
-        SpectralValueError: bad shapes, NaN, labels out of the model's range, bad eps.
+        SpectralTypeError: not a model, not float images, non-integer labels, a non-int
+            ``batch_size``, or a ``progress`` that is not callable.
+        SpectralValueError: bad shapes, NaN, labels out of the model's range, bad eps,
+            a ``seed`` that is not an int >= 0, ``batch_size < 1``.
+
+    Shape:
+        - images: :math:`(N, C, H, W)`
+        - labels: :math:`(N,)`
+        - Output: :math:`(H, W)`
 
     Examples:
         >>> net = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(3 * 8 * 8, 2))
@@ -246,12 +256,28 @@ def heatmap_bands(
     Bands by radius ``r`` in cycles/pixel as in :func:`spectral.band_energy`: low
     ``0 < r < c1``, mid ``c1 <= r < c2``, high ``r >= c2``; ``dc`` is the centre cell.
 
+    Args:
+        heat: a centred map such as :func:`fourier_heatmap` returns (DC at
+            ``(H // 2, W // 2)``).
+        cutoffs: band cutoffs ``(low/mid, mid/high)`` in cycles/pixel.
+
+    Returns:
+        ``{"low", "mid", "high", "dc"}`` -> mean error; NaN for a band with no cell (a map
+        too small to reach it).
+
     Raises:
         SpectralValueError: not a 2-D map, or bad cutoffs.
+
+    Shape:
+        - heat: :math:`(H, W)`
 
     Examples:
         >>> heatmap_bands(torch.ones(16, 16))
         {'low': 1.0, 'mid': 1.0, 'high': 1.0, 'dc': 1.0}
+        >>> heat = torch.zeros(8, 8)
+        >>> heat[4, 4] = 1.0  # errors only at DC
+        >>> heatmap_bands(heat)
+        {'low': nan, 'mid': 0.0, 'high': 0.0, 'dc': 1.0}
     """
     if not isinstance(heat, torch.Tensor) or heat.ndim != 2 or heat.numel() == 0:
         shape = tuple(heat.shape) if isinstance(heat, torch.Tensor) else type(heat).__name__

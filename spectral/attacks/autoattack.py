@@ -55,6 +55,22 @@ def apgd_robust_accuracy(
     Raises:
         SpectralValueError: bad ``eps``/``steps``/``n_classes`` (from :func:`make_attack`),
             or ``x`` and ``y`` of different lengths.
+        SpectralTypeError: ``model`` is not an ``nn.Module``, or options of the wrong type
+            (from :func:`make_attack`).
+
+    Shape:
+        - x: :math:`(N, C, H, W)`
+        - y: :math:`(N,)`
+
+    Examples:
+        >>> import torch
+        >>> model = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(12, 4))
+        >>> x, y = torch.rand(4, 3, 2, 2), torch.arange(4)
+        >>> r = apgd_robust_accuracy(model, x, y, eps=8 / 255, steps=5, n_classes=4)
+        >>> r["n"], r["steps"], r["clean_correct"] >= r["apgd_ce_correct"] >= r["apgd_t_correct"]
+        (4, 5, True)
+        >>> r["robust_accuracy"] == r["apgd_t_correct"] / 4
+        True
     """
     if len(x) != len(y):
         raise SpectralValueError(f"y: expected {len(x)} labels for {len(x)} images, got {len(y)}")

@@ -178,6 +178,13 @@ _SPECS: dict[AttackName, _Spec] = {
 def parse_attack_name(name: Any) -> AttackName:
     """The :class:`AttackName` that ``name`` names (case-insensitive).
 
+    Args:
+        name: an :class:`AttackName`, or its value in any case, surrounding spaces
+            ignored.
+
+    Returns:
+        The member (``name`` itself if it is one).
+
     Raises:
         SpectralTypeError: neither an :class:`AttackName` nor a str.
         SpectralValueError: an unknown name (the message lists the known ones).
@@ -185,6 +192,8 @@ def parse_attack_name(name: Any) -> AttackName:
     Examples:
         >>> parse_attack_name(" PGD ")
         <AttackName.PGD: 'pgd'>
+        >>> parse_attack_name(AttackName.APGDT).value
+        'apgdt'
     """
     return parse_enum(name, AttackName, "name", fold_case=True)
 

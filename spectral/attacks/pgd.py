@@ -27,6 +27,42 @@ def pgd_attack(
 
     Used for the zoo's robust-accuracy measurement (:func:`evaluate`); every module's
     training flag and the parameter gradients are left as found.
+
+    The start is drawn uniformly from the ``eps`` ball; each of the ``steps`` steps adds
+    ``alpha * sign(grad)`` of the cross-entropy, then projects back onto the ``eps`` ball
+    and the ``[0, 1]`` image range. The model runs in eval mode. Arguments are not
+    validated (a fast inner loop); use :func:`make_attack` for checked attacks.
+
+    Args:
+        model: classifier on images in ``[0, 1]`` returning logits ``(B, K)``.
+        x: clean images in ``[0, 1]``.
+        y: their true labels (integers in ``[0, K)``).
+        eps: L-inf radius of the perturbation.
+        alpha: step size.
+        steps: number of steps (0: only the random start).
+        generator: CPU generator of the random start (``None``: the global RNG).
+
+    Returns:
+        The adversarial images, detached, on ``x``'s device, within ``eps`` of ``x`` and
+        in ``[0, 1]``.
+
+    Shape:
+        - x: :math:`(B, C, H, W)`
+        - y: :math:`(B,)`
+        - Output: :math:`(B, C, H, W)`
+
+    Examples:
+        >>> import torch
+        >>> model = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(12, 3))
+        >>> x, y = torch.rand(2, 3, 2, 2), torch.tensor([0, 1])
+        >>> def run(seed):
+        ...     g = torch.Generator().manual_seed(seed)
+        ...     return pgd_attack(model, x, y, eps=8 / 255, alpha=2 / 255, steps=3, generator=g)
+        >>> adv = run(0)
+        >>> adv.shape, bool((adv - x).abs().max() <= 8 / 255 + 1e-6)
+        (torch.Size([2, 3, 2, 2]), True)
+        >>> bool(adv.min() >= 0 and adv.max() <= 1), torch.equal(adv, run(0))  # deterministic
+        (True, True)
     """
     with model_left_as_found(model):
         model.eval()
@@ -57,6 +93,39 @@ def pgd_evaluation(
     Clean accuracy is measured on all of ``data``; PGD on all of it, or with
     ``pgd_images > 0`` on a class-balanced subset of that many images (seeded), recorded
     as ``n_pgd``.
+
+    Args:
+        model: classifier on images in ``[0, 1]`` returning logits; its training flags
+            and parameter gradients are left as found.
+        data: the test data.
+        eps: L-inf radius of the PGD attack (step ``eps / 4``, uniform random start).
+        steps: PGD iterations (also names the result key ``pgd<steps>_accuracy``).
+        seed: seed of the random starts and of the ``pgd_images`` subset.
+        batch_size: images per attack call.
+        pgd_images: attack only a class-balanced subset of this many images (0, or at
+            least ``len(data)``: all of them).
+
+    Returns:
+        ``{"clean_accuracy", "pgd<steps>_accuracy", "eps", "n_test", "n_pgd"}``: the two
+        accuracies as floats in ``[0, 1]``, ``n_test = len(data)`` and ``n_pgd`` the
+        number of images attacked.
+
+    Raises:
+        SpectralTypeError: ``model`` is not an ``nn.Module`` (from
+            :func:`~spectral.metrics.accuracy`).
+        SpectralValueError: non-finite images, or a model that does not return
+            ``(B, K)`` logits (from :func:`~spectral.metrics.accuracy`).
+
+    Examples:
+        >>> from spectral.data import ImageDataset
+        >>> data = ImageDataset(torch.rand(6, 3, 2, 2), torch.arange(6) % 3, ("a", "b", "c"))
+        >>> net = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(12, 3))
+        >>> _ = torch.nn.init.zeros_(net[1].weight)  # a constant guess: PGD cannot move it
+        >>> m = pgd_evaluation(net, data, steps=3, pgd_images=3)
+        >>> sorted(m), m["n_test"], m["n_pgd"]
+        (['clean_accuracy', 'eps', 'n_pgd', 'n_test', 'pgd3_accuracy'], 6, 3)
+        >>> round(m["clean_accuracy"], 4), round(m["pgd3_accuracy"], 4)  # 1 in 3 classes
+        (0.3333, 0.3333)
     """
     g = torch.Generator().manual_seed(seed)
     clean = accuracy(model, data.images, data.labels)

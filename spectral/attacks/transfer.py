@@ -85,6 +85,22 @@ def transfer_attack(
     Raises:
         SpectralTypeError: wrong types.
         SpectralValueError: bad shapes or options (see :func:`make_attack`).
+
+    Shape:
+        - images: :math:`(B, C, H, W)`
+        - labels: :math:`(B,)`
+        - Output: ``adversarial`` :math:`(B, C, H, W)`
+
+    Examples:
+        >>> import torch
+        >>> surrogate = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(12, 3))
+        >>> target = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(12, 3))
+        >>> x, y = torch.rand(4, 3, 2, 2), torch.tensor([0, 1, 2, 0])
+        >>> r = transfer_attack(surrogate, target, x, y, attack="PGD", eps=8 / 255, steps=5)
+        >>> r.adversarial.shape, r.attack, r.to_dict()["n_images"]
+        (torch.Size([4, 3, 2, 2]), 'pgd', 4)
+        >>> bool((r.adversarial - x).abs().max() <= 8 / 255 + 1e-6)
+        True
     """
     check_model(surrogate, "surrogate")
     check_model(target, "target")

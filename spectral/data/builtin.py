@@ -50,12 +50,27 @@ BUILTIN_PHOTOS: dict[str, str] = {
 def builtin_photo(name: str) -> torch.Tensor:
     """Load a bundled photograph as ``(1, C, H, W)`` float32 in [0, 1] (C = 3, or 1 if grey).
 
+    The photographs are scikit-image's sample images (:data:`BUILTIN_PHOTOS`); of a
+    stereo pair only the left image is used.
+
+    Args:
+        name: a key of :data:`BUILTIN_PHOTOS`, e.g. ``"chelsea"`` or ``"camera"``.
+
+    Returns:
+        The photograph as a batch of one, float32 in [0, 1].
+
     Raises:
         SpectralValueError: unknown name (the message lists the valid ones).
+
+    Shape:
+        - Output: :math:`(1, C, H, W)`, ``C = 3`` for colour and ``C = 1`` for grey photos
 
     Examples:
         >>> builtin_photo("chelsea").shape
         torch.Size([1, 3, 300, 451])
+        >>> x = builtin_photo("camera")  # a grey photo
+        >>> x.shape, x.dtype, 0.0 <= x.min().item() <= x.max().item() <= 1.0
+        (torch.Size([1, 1, 512, 512]), torch.float32, True)
     """
     if name not in BUILTIN_PHOTOS:
         raise SpectralValueError(
@@ -88,7 +103,18 @@ def builtin_patches(
         ``(n, 3, size, size)`` float32 in [0, 1].
 
     Raises:
-        SpectralValueError: ``n < 1``, a bad size, or a grey/unknown photo name.
+        SpectralValueError: ``n < 1``, a bad size, an unknown photo name, or ``names``
+            holding only grey photos.
+
+    Shape:
+        - Output: :math:`(n, 3, size, size)`
+
+    Examples:
+        >>> p = builtin_patches(4, size=16, names=("chelsea",))
+        >>> p.shape, p.dtype
+        (torch.Size([4, 3, 16, 16]), torch.float32)
+        >>> torch.equal(p, builtin_patches(4, size=16, names=("chelsea",)))  # seeded crops
+        True
     """
     if n < 1:
         raise SpectralValueError(f"n: expected >= 1 patches, got {n}")
@@ -159,7 +185,22 @@ def make_builtin_subset(
         The written file.
 
     Raises:
-        SpectralValueError: missing class folders, or fewer than ``per_class`` images.
+        SpectralValueError: ``per_class`` not an int >= 1, missing class folders, or fewer
+            than ``per_class`` images.
+
+    Examples:
+        >>> import shutil, tempfile
+        >>> from PIL import Image
+        >>> root = Path(tempfile.mkdtemp())
+        >>> for name in CIFAR10_CLASSES:  # a toy test folder: two images per class
+        ...     (root / name).mkdir()
+        ...     for i in range(2):
+        ...         Image.new("RGB", (32, 32), (20 * i, 0, 0)).save(root / name / f"{i}.jpg")
+        >>> pack = make_builtin_subset(root, root / "pack.npz", per_class=1)
+        >>> with np.load(pack) as z:
+        ...     sorted(z.files), z["labels"].tolist()[:3], str(z["names"][3])
+        (['classes', 'jpeg', 'labels', 'names', 'offsets'], [0, 1, 2], 'cat/0.jpg')
+        >>> shutil.rmtree(root)
     """
     root = Path(test_folder)
     if isinstance(per_class, bool) or not isinstance(per_class, int) or per_class < 1:
@@ -197,11 +238,31 @@ def make_builtin_subset(
 def decode_jpeg_pack(path: str | os.PathLike[str]) -> tuple[np.ndarray, np.ndarray, list[str]]:
     """Decode a pack written by :func:`make_builtin_subset`.
 
+    Args:
+        path: the ``.npz`` pack, e.g. :data:`BUILTIN_FILE`.
+
     Returns:
         ``(images (N, 3, H, W) uint8, labels (N,) int64, names)``.
 
     Raises:
         SpectralValueError: the file is missing or not such a pack.
+
+    Examples:
+        >>> import shutil, tempfile
+        >>> from PIL import Image
+        >>> root = Path(tempfile.mkdtemp())
+        >>> for label, name in enumerate(CIFAR10_CLASSES):  # grey level 20 * label
+        ...     (root / name).mkdir()
+        ...     Image.new("RGB", (32, 32), (20 * label,) * 3).save(root / name / "0.jpg")
+        >>> images, labels, names = decode_jpeg_pack(
+        ...     make_builtin_subset(root, root / "pack.npz", per_class=1)
+        ... )
+        >>> images.shape, images.dtype, labels.tolist()[:4], names[-1]
+        ((10, 3, 32, 32), dtype('uint8'), [0, 1, 2, 3], 'truck/0.jpg')
+        >>> with Image.open(root / "cat" / "0.jpg") as im:  # the same pixels as the file
+        ...     np.array_equal(images[3], np.asarray(im.convert("RGB")).transpose(2, 0, 1))
+        True
+        >>> shutil.rmtree(root)
     """
     from PIL import Image
 
@@ -246,6 +307,7 @@ def builtin_dataset(split: str | Split = "test") -> ImageDataset:
         An :class:`ImageDataset` of ``(2000, 3, 32, 32)`` float32 images in [0, 1].
 
     Raises:
+        SpectralTypeError: ``split`` is neither a str nor a :class:`Split`.
         SpectralValueError: ``split="train"`` or an unknown split.
 
     Examples:
@@ -329,6 +391,17 @@ def patch_dataset(split: str | Split = "train", *, seed: int = 0) -> ImageDatase
 
     Returns:
         An :class:`ImageDataset` with ``classes == PATCH_CLASSES``.
+
+    Raises:
+        SpectralTypeError: ``split`` is neither a str nor a :class:`Split`.
+        SpectralValueError: an unknown ``split``, or ``seed`` not an int >= 0.
+
+    Examples:
+        >>> ds = patch_dataset("test")
+        >>> len(ds), ds.classes == PATCH_CLASSES, tuple(ds.images.shape[1:])
+        (1500, True, (3, 32, 32))
+        >>> bool((ds.images.std((1, 2, 3)) >= 0.03).all())  # no nearly flat patch
+        True
     """
     sp = _parse_split(split)
     if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:

@@ -127,7 +127,21 @@ def load_cifar10(root: str | os.PathLike[str], split: Split | str) -> ImageDatas
             is not a whole number of 3072-byte rows, the label count differs from the
             image count, or a label is out of range (the message names the file);
             ``root`` is not a directory; unknown ``split``.
-        SpectralTypeError: ``data`` is not a uint8 array or ``labels`` are not integers.
+        SpectralTypeError: ``data`` is not a uint8 array or ``labels`` are not integers;
+            a label name is not a string; ``split`` is neither a str nor a :class:`Split`.
+
+    Examples:
+        >>> import pickle, shutil, tempfile
+        >>> root = Path(tempfile.mkdtemp())  # a toy batches directory: 2 classes, 3 images
+        >>> with open(root / "batches.meta", "wb") as fh:
+        ...     pickle.dump({b"label_names": [b"cat", b"dog"]}, fh)
+        >>> with open(root / "test_batch", "wb") as fh:
+        ...     rows = np.full((3, 3072), 255, dtype=np.uint8)
+        ...     pickle.dump({b"data": rows, b"labels": [0, 1, 1]}, fh)
+        >>> ds = load_cifar10(root, "test")
+        >>> ds.images.shape, ds.classes, ds.labels.tolist(), ds.images.max().item()
+        (torch.Size([3, 3, 32, 32]), ('cat', 'dog'), [0, 1, 1], 1.0)
+        >>> shutil.rmtree(root)
     """
     sp = _as_split(split)
     root = Path(root)

@@ -81,7 +81,25 @@ def load_image_folder(root: str | os.PathLike[str], split: Split | str) -> Image
         SpectralValueError: ``root`` is not a directory, has no class folders, a class
             folder holds no images, or the images differ in size (the message names the
             folder or file); unknown ``split``.
+        SpectralTypeError: ``split`` is neither a str nor a :class:`Split`.
         ImageReadError: an image file is corrupt or unreadable (the message names it).
+
+    Examples:
+        >>> import shutil, tempfile
+        >>> from PIL import Image
+        >>> root = Path(tempfile.mkdtemp())
+        >>> for name, level in (("cat", 51), ("dog", 204)):  # one grey 8x6 image per class
+        ...     (root / name).mkdir()
+        ...     Image.new("L", (8, 6), level).save(root / name / "a.png")
+        >>> ds = load_image_folder(root, "train")
+        >>> ds.images.shape, ds.classes, ds.labels.tolist()
+        (torch.Size([2, 1, 6, 8]), ('cat', 'dog'), [0, 1])
+        >>> [round(v, 4) for v in ds.images[:, 0, 0, 0].tolist()]  # 51 / 255, 204 / 255
+        [0.2, 0.8]
+        >>> Image.new("RGB", (8, 6), (255, 0, 0)).save(root / "dog" / "b.png")
+        >>> load_image_folder(root, "test").images.shape  # one colour image: all get C = 3
+        torch.Size([3, 3, 6, 8])
+        >>> shutil.rmtree(root)
     """
     sp = _as_split(split)
     root = Path(root)

@@ -42,8 +42,28 @@ def read_image(path: str | os.PathLike[str], *, alpha: str | Alpha = "drop") -> 
         Tensor ``(1, C, H, W)``, float32, in [0, 1].
 
     Raises:
-        ImageReadError: the file is missing, unreadable, or not an image.
+        ImageReadError: the file is missing, a directory, unreadable, not an image, or
+            in an unsupported mode.
+        SpectralTypeError: ``alpha`` is neither a str nor an :class:`Alpha`.
         SpectralValueError: unknown ``alpha``.
+
+    Shape:
+        - Output: :math:`(1, C, H, W)` with ``C`` 1 (grey) or 3 (colour)
+
+    Examples:
+        >>> import shutil, tempfile
+        >>> from PIL import Image
+        >>> folder = Path(tempfile.mkdtemp())
+        >>> Image.new("RGBA", (5, 4), (255, 0, 0, 0)).save(folder / "red.png")  # transparent
+        >>> x = read_image(folder / "red.png")
+        >>> x.shape, x.dtype, x[0, :, 0, 0].tolist()  # alpha dropped: still red
+        (torch.Size([1, 3, 4, 5]), torch.float32, [1.0, 0.0, 0.0])
+        >>> read_image(folder / "red.png", alpha="white")[0, :, 0, 0].tolist()
+        [1.0, 1.0, 1.0]
+        >>> Image.new("L", (5, 4), 255).save(folder / "white.png")
+        >>> read_image(folder / "white.png").shape  # grey: one channel
+        torch.Size([1, 1, 4, 5])
+        >>> shutil.rmtree(folder)
     """
     from PIL import Image, UnidentifiedImageError
 

@@ -36,7 +36,23 @@ def load_dataset(
 
     Raises:
         SpectralValueError: a missing path, unknown spec, bad split, or inconsistent data.
+        SpectralTypeError: ``split`` is neither a str nor a :class:`Split`, or data of the
+            wrong type inside a file (e.g. non-integer labels).
         ImageReadError: a corrupt or unreadable file inside the data (named in the message).
+
+    Examples:
+        >>> ds = load_dataset("builtin", "test")
+        >>> len(ds), ds.classes[:2], tuple(ds.images.shape[1:])
+        (2000, ('airplane', 'automobile'), (3, 32, 32))
+        >>> import shutil, tempfile
+        >>> import numpy as np
+        >>> folder = Path(tempfile.mkdtemp())
+        >>> images = np.zeros((3, 8, 8, 3), dtype=np.uint8)  # channels-last RGB
+        >>> np.savez(folder / "toy.npz", images=images, labels=np.array([0, 2, 1]))
+        >>> ds = load_dataset(folder / "toy.npz", "test")
+        >>> tuple(ds.images.shape), ds.classes
+        ((3, 3, 8, 8), ('0', '1', '2'))
+        >>> shutil.rmtree(folder)
     """
     sp = _parse_split(split)
     if str(spec) == "builtin":

@@ -25,7 +25,22 @@ __all__ = [
 
 
 def defense_name(position: str, kernel_size: int) -> str:
-    """Row label as in the slides: ``input 3x3`` / ``3x3 on L1 feature maps`` / ``... after X``."""
+    """Row label as in the slides: ``input 3x3`` / ``3x3 on L1 feature maps`` / ``... after X``.
+
+    Args:
+        position: where the blur sits, as :func:`~spectral.models.insert_blur` takes it
+            (``"input"``, ``"first_conv"``, ``"first_relu"`` or a module name).
+        kernel_size: the blur kernel side ``k``.
+
+    Returns:
+        The label of the defense's table row.
+
+    Examples:
+        >>> defense_name("input", 3), defense_name("first_conv", 5)
+        ('input 3x3', '5x5 on L1 feature maps')
+        >>> defense_name("features.relu2", 3)
+        '3x3 after features.relu2'
+    """
     k = f"{kernel_size}x{kernel_size}"
     if position == "input":
         return f"input {k}"
@@ -73,6 +88,30 @@ def blackbox_blur_table(
         ``adversarial_accuracy``. Adaptive rows: ``defense``, ``accuracy``,
         ``attack_success_rate`` and ``adversarial_accuracy`` under the same attack run
         through the defended model.
+
+    Raises:
+        SpectralValueError: an unknown position, size or kind (from
+            :func:`~spectral.models.insert_blur`), an unknown attack or bad ``eps`` /
+            ``steps`` (from :func:`spectral.make_attack`), or bad image/label shapes.
+        SpectralTypeError: a model that is not an ``nn.Module``, or images/labels of the
+            wrong type.
+
+    Shape:
+        - images: :math:`(B, C, H, W)`
+        - labels: :math:`(B,)`
+
+    Examples:
+        >>> import torch
+        >>> nn = torch.nn
+        >>> net = nn.Sequential(
+        ...     nn.Conv2d(3, 2, 3, padding=1), nn.ReLU(), nn.Flatten(), nn.Linear(32, 3)
+        ... )
+        >>> x, y = torch.rand(6, 3, 4, 4), torch.arange(6) % 3
+        >>> blackbox, adaptive = blackbox_blur_table(net, x, y, sizes=(3,), steps=2)
+        >>> [r["defense"] for r in blackbox]
+        ['baseline', 'input 3x3', '3x3 on L1 feature maps']
+        >>> blackbox[0]["attack_success_rate"] == adaptive[0]["attack_success_rate"]
+        True
     """
     from spectral.attacks.factory import make_attack
 
@@ -111,7 +150,30 @@ def blackbox_blur_table(
 
 
 def rp2_stickers(height: int = 32, width: int = 32) -> torch.Tensor:
-    """A sticker mask ``(H, W)``: two horizontal bars, like the RP2 stop-sign stickers."""
+    """A sticker mask ``(H, W)``: two horizontal bars, like the RP2 stop-sign stickers.
+
+    Each bar is ``max(1, H // 8)`` rows high, starts at row ``H // 4`` (the top one) or
+    ends ``H // 4`` rows above the bottom (the other one), and leaves ``W // 6`` columns
+    free at each side.
+
+    Args:
+        height: mask height ``H``.
+        width: mask width ``W``.
+
+    Returns:
+        A float32 mask of 0 and 1 (1 on the stickers), e.g. ``rp2_mask`` of
+        :func:`whitebox_blur_table`.
+
+    Shape:
+        - Output: :math:`(H, W)`
+
+    Examples:
+        >>> m = rp2_stickers(8, 12)
+        >>> m.shape, int(m.sum())  # two bars of 1 x 8 pixels
+        (torch.Size([8, 12]), 16)
+        >>> m[:, 6].nonzero().flatten().tolist(), m[2].nonzero().flatten().tolist()
+        ([2, 5], [2, 3, 4, 5, 6, 7, 8, 9])
+    """
     m = torch.zeros(height, width)
     bar = max(1, height // 8)
     left, right = width // 6, width - width // 6
@@ -154,6 +216,32 @@ def whitebox_blur_table(
         Rows with ``defense``, ``alpha``, ``attack``, ``accuracy`` (legitimate),
         ``avg_success_rate``, ``worst_success_rate`` (the attacker's best target) and
         ``l2_distortion`` (mean ||x - x_adv|| / ||x_adv||).
+
+    Raises:
+        SpectralValueError: ``attacks`` names anything but ``"pgd"`` and ``"rp2"``; bad
+            shapes, labels outside ``[0, num_classes)``, ``num_classes < 2`` or a class
+            holding every image (from
+            :func:`~spectral.metrics.targeted_success_rates`); bad attack options or an
+            ``rp2_mask`` that does not fit the images.
+        SpectralTypeError: a model that is not an ``nn.Module``, or images, labels or
+            ``num_classes`` of the wrong type.
+
+    Shape:
+        - images: :math:`(B, C, H, W)`
+        - labels: :math:`(B,)`
+        - rp2_mask: :math:`(H, W)`
+
+    Examples:
+        >>> import torch
+        >>> net = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(48, 3))
+        >>> x, y = torch.rand(6, 3, 4, 4), torch.arange(6) % 3
+        >>> rows = whitebox_blur_table(
+        ...     [("baseline", 0.0, net)], x, y, num_classes=3, steps=3, rp2_steps=2
+        ... )
+        >>> [(r["defense"], r["attack"]) for r in rows]
+        [('baseline', 'pgd'), ('baseline', 'rp2')]
+        >>> all(r["worst_success_rate"] >= r["avg_success_rate"] for r in rows)
+        True
     """
     from spectral.attacks.factory import make_attack
     from spectral.attacks.rp2 import RP2

@@ -23,10 +23,21 @@ def linf_penalty(weight: torch.Tensor | BlurLayer, alpha: float = 1.0) -> torch.
     Returns:
         A scalar tensor (differentiable).
 
+    Raises:
+        SpectralValueError: ``weight`` is not a 3-D or 4-D tensor (or a BlurLayer), or
+            ``alpha`` is negative or NaN.
+
+    Shape:
+        - weight: :math:`(K, 1, k, k)` or :math:`(K, k, k)`
+        - Output: :math:`()`
+
     Examples:
         >>> w = torch.tensor([[[[1.0, -3.0], [0.5, 2.0]]], [[[0.1, 0.2], [0.0, -0.4]]]])
         >>> linf_penalty(w, alpha=2.0)  # 2 / 2 * (3 + 0.4)
         tensor(3.4000)
+        >>> from spectral.models import BlurLayer
+        >>> round(linf_penalty(BlurLayer(3, 3)).item(), 4)  # a box kernel: all weights 1/9
+        0.1111
     """
     w = weight.weight if isinstance(weight, BlurLayer) else weight
     if not isinstance(w, torch.Tensor) or w.ndim not in (3, 4):
@@ -51,10 +62,20 @@ def tv_penalty(feature_maps: torch.Tensor, alpha: float = 1.0) -> torch.Tensor:
     Returns:
         A scalar tensor (differentiable).
 
+    Raises:
+        SpectralValueError: ``feature_maps`` is not a 4-D tensor, or ``alpha`` is
+            negative or NaN.
+
+    Shape:
+        - feature_maps: :math:`(N, K, H, W)`
+        - Output: :math:`()`
+
     Examples:
         >>> f = torch.tensor([[[[0.0, 1.0], [3.0, 1.0]]]])
         >>> tv_penalty(f)  # rows: |3-0| + |1-1|, columns: |1-0| + |1-3|
         tensor(6.)
+        >>> tv_penalty(torch.ones(2, 4, 8, 8), alpha=10.0)  # constant maps: no variation
+        tensor(0.)
     """
     if not isinstance(feature_maps, torch.Tensor) or feature_maps.ndim != 4:
         shape = (

@@ -37,6 +37,27 @@ def band_weights(h: int, w: int, cutoffs: tuple[float, float], dtype: Any) -> np
     Columns ``1 .. ceil(W/2)-1`` stand for themselves and their mirror (weight 2); the DC
     column and, for even ``W``, the Nyquist column stand alone (weight 1). The DC bin is in
     no band; the fourth output column is its power.
+
+    Args:
+        h: image height ``H``.
+        w: image width ``W``.
+        cutoffs: ``(c1, c2)`` band edges in cycles/pixel, ``0 < c1 < c2`` (not validated).
+        dtype: numpy dtype of the result.
+
+    Returns:
+        Weights ``wts`` such that ``power.reshape(N, -1) @ wts`` gives, per row of the
+        ``rfft2`` power ``(N, H, W//2+1)``, the low, mid and high band powers and the DC
+        power of the full spectrum.
+
+    Shape:
+        - Output: :math:`(H (W // 2 + 1), 4)`
+
+    Examples:
+        >>> wts = band_weights(16, 16, DEFAULT_CUTOFFS, np.float32)
+        >>> wts.shape, wts.dtype
+        ((144, 4), dtype('float32'))
+        >>> wts.sum(0).tolist()  # bins per band of the full 16x16 spectrum; DC alone
+        [8.0, 36.0, 211.0, 1.0]
     """
     r = frequency_radius(h, w, half=True)
     wh = w // 2 + 1
@@ -60,6 +81,26 @@ def band_fractions(
 
     Non-DC energy at or below the FFT's round-off, ``64 eps^2 log2(N)`` of the total
     energy, counts as none: a constant image gives NaN, not fractions of round-off.
+
+    Args:
+        e: low, mid, high and DC powers in the last dimension, e.g. the output of
+            ``power @ band_weights(...)``.
+        n_pixels: ``H * W`` of the images (sets the round-off threshold).
+        eps_dtype: the dtype the spectrum was computed in, whose machine epsilon sets
+            the threshold (default: ``e.dtype``).
+
+    Returns:
+        The low/mid/high fractions of the non-DC power, summing to 1, NaN where there is
+        no non-DC power; dtype and device of ``e``.
+
+    Shape:
+        - e: :math:`(*, 4)`
+        - Output: :math:`(*, 3)`
+
+    Examples:
+        >>> e = torch.tensor([[1.0, 2.0, 1.0, 5.0], [0.0, 0.0, 0.0, 5.0]], dtype=torch.float64)
+        >>> band_fractions(e, 16).tolist()  # the second row is a constant image
+        [[0.25, 0.5, 0.25], [nan, nan, nan]]
     """
     bands = e[..., :3]
     non_dc = bands.sum(-1, keepdim=True)
@@ -92,11 +133,18 @@ def band_energy(
         SpectralTypeError: not a real float32/float64 tensor.
         SpectralValueError: wrong shape, NaN/Inf, bad cutoffs or unknown backend.
 
+    Shape:
+        - x: :math:`(B, C, H, W)`
+        - Output: :math:`(B, C, 3)`
+
     Examples:
         >>> x = torch.zeros(1, 1, 16, 16, dtype=torch.float64)
         >>> x[..., ::2] = 1.0  # columns alternate: all non-DC energy at f_x = 1/2
         >>> band_energy(x)[0, 0].tolist()
         [0.0, 0.0, 1.0]
+        >>> e = band_energy(torch.rand(2, 3, 16, 16))
+        >>> e.shape, bool(torch.allclose(e.sum(-1), torch.ones(2, 3)))
+        (torch.Size([2, 3, 3]), True)
     """
     check_images(x, check_finite=False)
     cut = check_cutoffs(cutoffs)
@@ -127,7 +175,26 @@ BAND_NAMES = ("low", "mid", "high")
 
 
 def check_cutoffs(cutoffs: Any) -> tuple[float, float]:
-    """Validate band cutoffs ``(low_mid, mid_high)`` in cycles/pixel, ``0 < c1 < c2``."""
+    """Validate band cutoffs ``(low_mid, mid_high)`` in cycles/pixel, ``0 < c1 < c2``.
+
+    Args:
+        cutoffs: two numbers ``(c1, c2)``: the low/mid and mid/high band edges.
+
+    Returns:
+        ``(c1, c2)`` as floats.
+
+    Raises:
+        SpectralValueError: ``cutoffs`` is not two numbers, or not ``0 < c1 < c2``.
+
+    Examples:
+        >>> check_cutoffs([0.1, 0.3])
+        (0.1, 0.3)
+        >>> try:
+        ...     check_cutoffs((0.3, 0.1))
+        ... except SpectralValueError as err:
+        ...     print(err)
+        cutoffs: expected 0 < low/mid < mid/high (cycles/pixel), got (0.3, 0.1)
+    """
     try:
         c1, c2 = (float(c) for c in cutoffs)
     except (TypeError, ValueError):

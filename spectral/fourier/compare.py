@@ -29,6 +29,13 @@ __all__ = [
 def channel_names(c: int) -> list[str]:
     """Display names of the channels of a ``c``-channel image: R, G, B / grey / ch0...
 
+    Args:
+        c: the number of channels.
+
+    Returns:
+        ``["R", "G", "B"]`` for 3 channels, ``["grey"]`` for 1, else
+        ``["ch0", ..., f"ch{c - 1}"]``.
+
     Examples:
         >>> channel_names(3), channel_names(1), channel_names(2)
         (['R', 'G', 'B'], ['grey'], ['ch0', 'ch1'])
@@ -117,13 +124,22 @@ def compare_spectra(
 
     Raises:
         SpectralTypeError: not real float tensors, or dtypes differ.
-        SpectralValueError: shapes or devices differ, NaN/Inf, bad cutoffs.
+        SpectralValueError: shapes or devices differ, NaN/Inf, bad cutoffs, unknown
+            backend.
+
+    Shape:
+        - clean: :math:`(B, C, H, W)`
+        - adversarial: :math:`(B, C, H, W)`
+        - Output: spectra :math:`(B, C, H, W)`, band fractions :math:`(B, C, 3)`
 
     Examples:
         >>> x = torch.rand(2, 3, 16, 16, dtype=torch.float64)
         >>> cmp = compare_spectra(x, x + 0.01 * torch.randn_like(x))
         >>> cmp.difference.shape, cmp.band_energy_perturbation.shape
         (torch.Size([2, 3, 16, 16]), torch.Size([2, 3, 3]))
+        >>> same = compare_spectra(x, x.clone())  # no attack: no log-amplitude change
+        >>> bool((same.difference == 0).all()), same.band_shift.abs().max().item()
+        (True, 0.0)
     """
     check_images(clean, "clean")
     check_images(adversarial, "adversarial")
@@ -193,12 +209,21 @@ def spectrum_summary(
 
     Raises:
         SpectralTypeError: not a real float32/float64 tensor.
-        SpectralValueError: bad shape, NaN/Inf, bad cutoffs or backend.
+        SpectralValueError: bad shape (``H`` or ``W`` below 2 included), NaN/Inf, bad
+            cutoffs or backend.
+
+    Shape:
+        - x: :math:`(B, C, H, W)`
+        - Output: ``magnitude`` :math:`(B, C, H, W)`, ``radii`` :math:`(K,)`,
+          ``radial_power`` :math:`(B, C, K)`, ``slope`` :math:`(B, C)`, ``band_energy``
+          :math:`(B, C, 3)`, with ``K = min(H, W) // 2 + 1`` rings
 
     Examples:
         >>> s = spectrum_summary(torch.rand(2, 3, 16, 16))
         >>> s.slope.shape, s.band_energy.shape
         (torch.Size([2, 3]), torch.Size([2, 3, 3]))
+        >>> s.radii.shape, s.radial_power.shape  # 16 // 2 + 1 = 9 rings
+        (torch.Size([9]), torch.Size([2, 3, 9]))
     """
     check_images(x)
     cut = check_cutoffs(cutoffs)

@@ -35,6 +35,28 @@ def expand_index(h: int, w: int, *, center: bool) -> np.ndarray:
     ``full.reshape(-1) == half.reshape(-1)[idx]`` for magnitudes and powers of a real
     signal (for complex values, mirrored entries are conjugates). With ``center`` the
     result is already ``fftshift``-ed.
+
+    Args:
+        h: spectrum height ``H``.
+        w: spectrum width ``W`` (of the full spectrum, not the half one).
+        center: index the ``fftshift``-ed full spectrum (DC at ``(H // 2, W // 2)``).
+
+    Returns:
+        A read-only int array of flat indices into the half spectrum (cached per
+        ``(h, w, center)``).
+
+    Shape:
+        - Output: :math:`(H W,)`, indexing a flattened :math:`(H, W // 2 + 1)` half spectrum
+
+    Examples:
+        >>> x = np.random.default_rng(0).random((4, 5))
+        >>> half, full = np.abs(np.fft.rfft2(x)), np.abs(np.fft.fft2(x))
+        >>> idx = expand_index(4, 5, center=False)
+        >>> idx.shape, np.allclose(half.reshape(-1)[idx].reshape(4, 5), full)
+        ((20,), True)
+        >>> shifted = half.reshape(-1)[expand_index(4, 5, center=True)].reshape(4, 5)
+        >>> np.allclose(shifted, np.fft.fftshift(full))
+        True
     """
     return _expand_index_np(h, w, bool(center))
 
@@ -51,7 +73,28 @@ _torch_index_cache: dict[tuple[int, int, bool, str], torch.Tensor] = {}
 
 
 def expand_half_torch(half: torch.Tensor, w: int, *, center: bool) -> torch.Tensor:
-    """Torch version of :func:`expand_half` (differentiable, on ``half``'s device)."""
+    """Torch version of :func:`expand_half` (differentiable, on ``half``'s device).
+
+    Args:
+        half: a symmetric (magnitude or power) half spectrum, as from ``rfft2(x).abs()``.
+        w: width ``W`` of the full spectrum (``W`` is ambiguous from ``W//2+1`` alone).
+        center: return the ``fftshift``-ed full spectrum (DC at ``(H // 2, W // 2)``).
+
+    Returns:
+        The full spectrum, same dtype and device as ``half``.
+
+    Shape:
+        - half: :math:`(*, H, W // 2 + 1)`
+        - Output: :math:`(*, H, W)`
+
+    Examples:
+        >>> x = torch.rand(2, 3, 4, 5, dtype=torch.float64)
+        >>> full = expand_half_torch(torch.fft.rfft2(x).abs(), 5, center=True)
+        >>> full.shape
+        torch.Size([2, 3, 4, 5])
+        >>> torch.allclose(full, torch.fft.fftshift(torch.fft.fft2(x).abs(), dim=(-2, -1)))
+        True
+    """
     h = half.shape[-2]
     key = (h, w, bool(center), str(half.device))
     idx = _torch_index_cache.get(key)
@@ -67,6 +110,22 @@ def expand_half(half: np.ndarray, out: np.ndarray, *, center: bool) -> None:
 
     ``half`` has shape ``(..., H, W//2+1)``, ``out`` ``(..., H, W)``; values satisfy
     ``S[-k] == S[k]``. Uses four (or three) slice copies, no index arrays.
+
+    Args:
+        half: the half spectrum, as from ``np.abs(np.fft.rfft2(a))``.
+        out: the array to fill with the full spectrum (any dtype ``half`` casts to).
+        center: write the ``fftshift``-ed spectrum (DC at ``(H // 2, W // 2)``).
+
+    Shape:
+        - half: :math:`(*, H, W // 2 + 1)`
+        - out: :math:`(*, H, W)`
+
+    Examples:
+        >>> a = np.random.default_rng(0).random((2, 4, 6))
+        >>> out = np.empty_like(a)
+        >>> expand_half(np.abs(np.fft.rfft2(a)), out, center=True)
+        >>> np.allclose(out, np.fft.fftshift(np.abs(np.fft.fft2(a)), axes=(-2, -1)))
+        True
     """
     h, w = out.shape[-2:]
     wh = w // 2
@@ -134,6 +193,22 @@ def map_half_spectra(
     Raises:
         SpectralValueError: ``a`` holds NaN or Inf. Checked for free on the transform: a
             non-finite value anywhere in an image makes its DC term (the sum) non-finite.
+
+    Shape:
+        - a: :math:`(N, *, H, W)`
+        - half (passed to ``fn``): :math:`(hi - lo, *, H, W // 2 + 1)`
+
+    Examples:
+        >>> a = np.random.default_rng(0).random((5, 4, 4))
+        >>> dc = np.empty(5)
+        >>> def fn(sizes, half, lo, hi):  # each chunk: record its DC terms and its size
+        ...     dc[lo:hi] = half[:, 0, 0].real
+        ...     sizes.append(hi - lo)
+        >>> states = map_half_spectra(a, Backend.NUMPY, fn, list, chunk_bytes=2 * 192)
+        >>> sorted(n for sizes in states for n in sizes)  # 192 bytes per half spectrum
+        [1, 2, 2]
+        >>> np.allclose(dc, a.sum((-2, -1)))
+        True
     """
     n = a.shape[0]
     item = math.prod(a.shape[1:-1]) * (a.shape[-1] // 2 + 1) * 2 * a.itemsize
@@ -163,7 +238,33 @@ def map_half_spectra(
 
 
 def fft2(a: np.ndarray, backend: Backend) -> np.ndarray:
-    """Complex 2-D FFT of a real array over the last two axes with a CPU backend."""
+    """Complex 2-D FFT of a real array over the last two axes with a CPU backend.
+
+    pyfftw computes the half spectrum and fills in the other half by Hermitian symmetry;
+    any other backend than numpy, scipy or pyfftw (``torch``, ``auto``) uses torch.
+
+    Args:
+        a: a real float32 or float64 array.
+        backend: the backend to run.
+
+    Returns:
+        The full complex spectrum ``numpy.fft.fft2(a)``, in ``a``'s precision (complex64
+        for float32, complex128 for float64).
+
+    Raises:
+        SpectralValueError: (pyfftw) the ``SPECTRAL_FFTW_PLANNER`` environment variable is
+            not an FFTW planner flag.
+
+    Shape:
+        - a: :math:`(*, H, W)`
+        - Output: :math:`(*, H, W)`
+
+    Examples:
+        >>> a = np.random.default_rng(0).random((2, 4, 5))
+        >>> ref = np.fft.fft2(a)
+        >>> [np.allclose(fft2(a, b), ref) for b in (Backend.SCIPY, Backend.PYFFTW, Backend.TORCH)]
+        [True, True, True]
+    """
     if backend is Backend.NUMPY:
         return np.fft.fft2(a)
     if backend is Backend.SCIPY:

@@ -64,13 +64,23 @@ def lowpass(
         The filtered batch, like ``x``.
 
     Raises:
-        SpectralTypeError: not a real float tensor.
+        SpectralTypeError: not a real float tensor; ``radius`` not a number, ``kind``
+            not a str, or ``order`` not an int.
         SpectralValueError: bad shape, NaN/Inf, radius <= 0, unknown kind, bad order.
+
+    Shape:
+        - x: :math:`(B, C, H, W)`
+        - Output: :math:`(B, C, H, W)`
 
     Examples:
         >>> x = torch.rand(1, 1, 8, 8, dtype=torch.float64)
         >>> torch.allclose(lowpass(x, 0.01), x.mean((-2, -1), keepdim=True).expand_as(x))
         True
+        >>> torch.allclose(lowpass(x, 0.75), x)  # every radius is <= sqrt(2) / 2
+        True
+        >>> y = lowpass(torch.rand(2, 3, 16, 16), 0.1, kind="gaussian")
+        >>> y.shape, y.dtype
+        (torch.Size([2, 3, 16, 16]), torch.float32)
     """
     check_images(x)
     rad = check_positive(radius, "radius")
@@ -94,9 +104,30 @@ def highpass(
     kinds have gain ``1 - lowpass gain`` (0.5 at ``radius``). Arguments, errors and shapes
     as in :func:`lowpass`.
 
+    Args:
+        x: real images ``(B, C, H, W)``.
+        radius: cutoff radius in cycles/pixel (> 0; 0.5 is the axis Nyquist frequency).
+        kind: ``"ideal"``, ``"butterworth"`` or ``"gaussian"``.
+        order: Butterworth order (>= 1).
+
+    Returns:
+        The filtered batch, like ``x``.
+
+    Raises:
+        SpectralTypeError: not a real float tensor; ``radius`` not a number, ``kind``
+            not a str, or ``order`` not an int.
+        SpectralValueError: bad shape, NaN/Inf, radius <= 0, unknown kind, bad order.
+
+    Shape:
+        - x: :math:`(B, C, H, W)`
+        - Output: :math:`(B, C, H, W)`
+
     Examples:
         >>> x = torch.rand(1, 1, 8, 8, dtype=torch.float64)
         >>> highpass(x, 0.01).mean().abs().item() < 1e-12  # DC removed
+        True
+        >>> lo, hi = lowpass(x, 0.2, kind="butterworth"), highpass(x, 0.2, kind="butterworth")
+        >>> torch.allclose(lo + hi, x)
         True
     """
     return x - lowpass(x, radius, kind=kind, order=order)

@@ -64,13 +64,22 @@ def radial_profile(
         ``(B, C, n_bins)``, both on ``power``'s device with its dtype.
 
     Raises:
-        SpectralTypeError: not a real float tensor.
-        SpectralValueError: wrong shape, NaN/Inf, or ``n_bins < 2``.
+        SpectralTypeError: not a real float tensor, or ``n_bins`` not an int.
+        SpectralValueError: wrong shape, ``H`` or ``W`` below 2, NaN/Inf, or
+            ``n_bins < 2``.
+
+    Shape:
+        - power: :math:`(B, C, H, W)`
+        - Output: ``radii`` :math:`(K,)` and ``profile`` :math:`(B, C, K)`, with
+          ``K = n_bins`` (default ``min(H, W) // 2 + 1``)
 
     Examples:
         >>> radii, prof = radial_profile(torch.ones(1, 1, 8, 8))
         >>> radii.tolist(), prof[0, 0].tolist()
         ([0.0, 0.125, 0.25, 0.375, 0.5], [1.0, 1.0, 1.0, 1.0, 1.0])
+        >>> radii, prof = radial_profile(torch.rand(2, 3, 16, 12), n_bins=4)
+        >>> [round(r, 4) for r in radii.tolist()], prof.shape
+        ([0.0, 0.1667, 0.3333, 0.5], torch.Size([2, 3, 4]))
     """
     check_images(power, "power")
     h, w = power.shape[-2:]
@@ -125,12 +134,21 @@ def powerlaw_slope(
         Slopes of shape ``profile.shape[:-1]``; NaN where fewer than two rings qualify.
 
     Raises:
-        SpectralValueError: mismatched lengths.
+        SpectralValueError: ``radii`` is not 1-D, or its length differs from the last
+            dimension of ``profile``.
+
+    Shape:
+        - radii: :math:`(K,)`
+        - profile: :math:`(*, K)`
+        - Output: :math:`(*)`
 
     Examples:
         >>> r = torch.tensor([0.0, 0.1, 0.2, 0.4], dtype=torch.float64)
         >>> round(powerlaw_slope(r, 3.0 * r ** -2).item(), 6)
         -2.0
+        >>> prof = torch.stack([r**-1, torch.ones(4, dtype=torch.float64)])  # 1/f, white
+        >>> [round(v, 6) for v in powerlaw_slope(r, prof).tolist()]
+        [-1.0, 0.0]
     """
     if radii.ndim != 1 or profile.shape[-1] != radii.shape[0]:
         raise SpectralValueError(

@@ -92,13 +92,17 @@ def magnitude_spectrum(
         SpectralValueError: wrong shape, empty, NaN/Inf, or unknown backend.
 
     Shape:
-        ``(B, C, H, W) -> (B, C, H, W)``
+        - x: :math:`(B, C, H, W)`
+        - Output: :math:`(B, C, H, W)`
 
     Examples:
         >>> x = torch.zeros(1, 1, 8, 8); x[0, 0, ::2, :] = 1.0  # rows alternate: f_y = 1/2
         >>> m = magnitude_spectrum(x, log=False, normalize=False)
         >>> m[0, 0, 4, 4].item(), m[0, 0, 0, 4].item()  # DC = sum, Nyquist row
         (32.0, 32.0)
+        >>> m = magnitude_spectrum(torch.rand(2, 3, 16, 16))  # log1p, centred, in [0, 1]
+        >>> m.shape, m.amin().item(), m.amax().item()
+        (torch.Size([2, 3, 16, 16]), 0.0, 1.0)
     """
     check_images(x, check_finite=False)
     b = resolve_backend(backend, x)
@@ -142,7 +146,8 @@ def power_spectrum(
         SpectralValueError: wrong shape, empty, NaN/Inf, or unknown backend.
 
     Shape:
-        ``(B, C, H, W) -> (B, C, H, W)``
+        - x: :math:`(B, C, H, W)`
+        - Output: :math:`(B, C, H, W)`
 
     Examples:
         >>> x = torch.rand(2, 3, 16, 12, dtype=torch.float64)
@@ -187,7 +192,20 @@ def phase_spectrum(
         SpectralValueError: wrong shape, empty, NaN/Inf, or unknown backend.
 
     Shape:
-        ``(B, C, H, W) -> (B, C, H, W)``
+        - x: :math:`(B, C, H, W)`
+        - Output: :math:`(B, C, H, W)`
+
+    Examples:
+        >>> x = torch.rand(2, 3, 8, 8, dtype=torch.float64)
+        >>> p = phase_spectrum(x)
+        >>> bool((p > -torch.pi).all() and (p <= torch.pi).all())
+        True
+        >>> abs(p[0, 0, 4, 4].item())  # centred DC: a positive sum has phase 0
+        0.0
+        >>> m = magnitude_spectrum(x, log=False, center=False, normalize=False)
+        >>> x_back = torch.fft.ifft2(torch.polar(m, phase_spectrum(x, center=False))).real
+        >>> torch.allclose(x_back, x)  # magnitude and phase determine the image
+        True
     """
     check_images(x)
     b = resolve_backend(backend, x)
@@ -216,6 +234,19 @@ def benchmark_backends(
 
     Returns:
         Median seconds per backend name, fastest first.
+
+    Raises:
+        SpectralValueError: ``shape`` does not have four dimensions, or has a zero size.
+
+    Examples:
+        >>> from spectral.fourier.backends import auto_order
+        >>> old = auto_order()
+        >>> times = benchmark_backends((1, 1, 8, 8), repeats=1)
+        >>> sorted(times) == sorted(b.value for b in available_backends())
+        True
+        >>> [b.value for b in auto_order()][: len(times)] == list(times)  # now fastest first
+        True
+        >>> set_auto_order(old)  # restore the previous order
     """
     x = torch.rand(*shape)
     times: dict[str, float] = {}

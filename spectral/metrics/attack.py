@@ -47,6 +47,19 @@ def attack_success_rate(
     Raises:
         SpectralTypeError: wrong types or differing dtypes.
         SpectralValueError: shapes or devices differ, not 4-D, non-finite values.
+
+    Shape:
+        - clean: :math:`(B, C, H, W)`
+        - adversarial: :math:`(B, C, H, W)`
+
+    Examples:
+        >>> import torch
+        >>> model = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(12, 3, bias=False))
+        >>> x = torch.rand(4, 3, 2, 2)
+        >>> attack_success_rate(model, x, x.clone())  # nothing changed
+        0.0
+        >>> attack_success_rate(model, x, -x)  # logits negated: argmax becomes argmin
+        1.0
     """
     check_images(clean, "clean")
     check_images(adversarial, "adversarial")
@@ -73,6 +86,10 @@ def l2_dissimilarity(clean: torch.Tensor, adversarial: torch.Tensor) -> float:
         SpectralTypeError: not real float tensors, or differing dtypes.
         SpectralValueError: shapes or devices differ, not 4-D, non-finite values, or an
             adversarial image that is all zeros (its norm, the denominator, is 0).
+
+    Shape:
+        - clean: :math:`(B, C, H, W)`
+        - adversarial: :math:`(B, C, H, W)`
 
     Examples:
         >>> import torch
@@ -120,6 +137,23 @@ def robust_accuracy(
     Raises:
         SpectralTypeError: wrong types; ``attack`` not callable.
         SpectralValueError: bad shapes; the attack returns images of another shape.
+
+    Shape:
+        - x: :math:`(B, C, H, W)`
+        - y: :math:`(B,)`
+
+    Examples:
+        >>> import torch
+        >>> from spectral.attacks import make_attack
+        >>> from spectral.metrics import accuracy
+        >>> model = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(12, 3))
+        >>> x, y = torch.rand(6, 3, 2, 2), torch.arange(6) % 3
+        >>> no_attack = lambda images, labels: images
+        >>> robust_accuracy(model, no_attack, x, y) == accuracy(model, x, y)
+        True
+        >>> pgd = make_attack("pgd", model, eps=0.5, steps=5)
+        >>> robust_accuracy(model, pgd, x, y, batch_size=4) <= accuracy(model, x, y)
+        True
     """
     check_model(model)
     check_images(x, "x")
@@ -173,6 +207,21 @@ def targeted_success_rates(
         SpectralTypeError: wrong types.
         SpectralValueError: bad shapes, labels outside ``[0, num_classes)``, a target with
             no image of another class, or an attack without a targeted mode.
+
+    Shape:
+        - clean: :math:`(B, C, H, W)`
+        - labels: :math:`(B,)`
+
+    Examples:
+        >>> import torch
+        >>> from spectral.attacks import make_attack
+        >>> model = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(12, 3))
+        >>> x, y = torch.rand(6, 3, 2, 2), torch.arange(6) % 3
+        >>> r = targeted_success_rates(
+        ...     model, x, y, lambda: make_attack("pgd", model, eps=0.5, steps=5), num_classes=3
+        ... )
+        >>> sorted(r["per_target"]), r["worst"] >= r["average"], r["l2_distortion"] > 0
+        ([0, 1, 2], True, True)
     """
     check_model(model)
     check_images(clean, "clean")

@@ -45,8 +45,29 @@ def calibration_bins(
     Each bin has ``lower``, ``upper``, ``count``, mean ``confidence`` and ``accuracy``
     (both NaN for an empty bin).
 
+    Args:
+        logits: ``(N, K)`` model outputs.
+        labels: ``(N,)`` true classes.
+        n_bins: number of equal-width confidence bins on ``(0, 1]``.
+
+    Returns:
+        ``n_bins`` dicts, lowest bin first; confidence = the largest softmax probability.
+
     Raises:
-        SpectralValueError: as :func:`calibration_metrics`.
+        SpectralValueError: as :func:`calibration_metrics` (shapes that do not match,
+            non-integer labels or labels out of range, NaN/Inf logits, ``n_bins < 1``).
+
+    Shape:
+        - logits: :math:`(N, K)`
+        - labels: :math:`(N,)`
+
+    Examples:
+        >>> logits = torch.tensor([[2.0, 0.0], [0.0, 2.0], [2.0, 0.0]])
+        >>> bins = calibration_bins(logits, torch.tensor([0, 1, 1]), n_bins=2)
+        >>> [(b["lower"], b["upper"], b["count"]) for b in bins]
+        [(0.0, 0.5, 0), (0.5, 1.0, 3)]
+        >>> round(bins[1]["confidence"], 4), round(bins[1]["accuracy"], 4)
+        (0.8808, 0.6667)
     """
     conf, right = _confidences(logits, labels, n_bins)
     idx = (torch.ceil(conf * n_bins) - 1).clamp(0, n_bins - 1).long()
@@ -84,6 +105,10 @@ def calibration_metrics(
 
     Raises:
         SpectralValueError: shapes that do not match, labels out of range, NaN, bad n_bins.
+
+    Shape:
+        - logits: :math:`(N, K)`
+        - labels: :math:`(N,)`
 
     Examples:
         >>> logits = torch.tensor([[2.0, 0.0], [0.0, 2.0], [2.0, 0.0]])

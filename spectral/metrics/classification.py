@@ -28,6 +28,10 @@ def predict(model: nn.Module, x: torch.Tensor, *, batch_size: int = 256) -> torc
         SpectralValueError: ``x`` not 4-D or not finite; the model does not return
             ``(B, K)`` logits; ``batch_size < 1``.
 
+    Shape:
+        - x: :math:`(B, C, H, W)`
+        - Output: :math:`(B,)`
+
     Examples:
         >>> import torch
         >>> model = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(4, 2))
@@ -61,6 +65,18 @@ def accuracy(model: nn.Module, x: torch.Tensor, y: torch.Tensor, *, batch_size: 
     Raises:
         SpectralTypeError: wrong types (see :func:`predict`), non-integer labels.
         SpectralValueError: bad shapes, non-finite images, negative labels.
+
+    Shape:
+        - x: :math:`(B, C, H, W)`
+        - y: :math:`(B,)`
+
+    Examples:
+        >>> import torch
+        >>> model = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(12, 3))
+        >>> _ = torch.nn.init.zeros_(model[1].weight)
+        >>> _ = model[1].bias.data.copy_(torch.tensor([0.0, 0.0, 1.0]))  # always class 2
+        >>> accuracy(model, torch.rand(4, 3, 2, 2), torch.tensor([0, 1, 2, 2]))
+        0.5
     """
     check_images(x, "x")
     check_labels(y, x, "y")

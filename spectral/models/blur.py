@@ -80,12 +80,20 @@ def blur_kernel(
 
     Raises:
         SpectralValueError: even or non-positive size, unknown kind, ``sigma <= 0``.
+        SpectralTypeError: ``kernel_size`` not an int, or ``kind`` neither a str nor a
+            :class:`BlurKind`.
+
+    Shape:
+        - Output: :math:`(k, k)`
 
     Examples:
         >>> blur_kernel(3)
         tensor([[0.1111, 0.1111, 0.1111],
                 [0.1111, 0.1111, 0.1111],
                 [0.1111, 0.1111, 0.1111]])
+        >>> g = blur_kernel(5, kind="gaussian", dtype=torch.float64)
+        >>> round(g.sum().item(), 12), bool(g[2, 2] > g[0, 0])  # DC gain 1, peak at centre
+        (1.0, True)
     """
     k = _odd_size(kernel_size)
     if _kind(kind) is BlurKind.BOX:
@@ -107,6 +115,34 @@ def blur2d(
     The input is padded by ``k // 2`` on each side (``padding`` mode), so the output has
     the input's size. The kernel is applied as a correlation (as ``nn.Conv2d``); for the
     symmetric blur kernels this equals convolution.
+
+    Args:
+        x: images to blur.
+        weight: one ``k x k`` kernel per channel, ``k`` odd (e.g. :func:`blur_kernel`
+            expanded to ``(C, 1, k, k)``); cast to ``x``'s dtype.
+        padding: ``"reflect"``, ``"replicate"``, ``"circular"`` or ``"zeros"`` (see
+            :class:`Padding`).
+
+    Returns:
+        The blurred images, same shape and dtype as ``x``.
+
+    Raises:
+        SpectralValueError: ``x`` not 4-D; ``weight`` not ``(C, 1, k, k)`` with odd ``k``
+            and ``C`` the channels of ``x``; an unknown padding; images too small for the
+            padding (``"reflect"`` needs ``H, W > k // 2``, ``"circular"`` ``>= k // 2``).
+        SpectralTypeError: ``padding`` neither a str nor a :class:`Padding`.
+
+    Shape:
+        - x: :math:`(B, C, H, W)`
+        - weight: :math:`(C, 1, k, k)`
+        - Output: :math:`(B, C, H, W)`
+
+    Examples:
+        >>> x = torch.zeros(1, 1, 3, 3); x[0, 0, 1, 1] = 9.0  # an impulse of mass 9
+        >>> w = blur_kernel(3).expand(1, 1, 3, 3)
+        >>> y = blur2d(x, w, padding="zeros")  # the 3x3 box spreads it over all 9 pixels
+        >>> y.shape, torch.allclose(y, torch.ones(1, 1, 3, 3))
+        (torch.Size([1, 1, 3, 3]), True)
     """
     if x.ndim != 4:
         raise SpectralValueError(f"x: expected (B, C, H, W), got shape {tuple(x.shape)}")
@@ -298,6 +334,7 @@ def insert_blur(
     Raises:
         SpectralValueError: an unknown position (the message lists the valid names), or
             a module whose channel count cannot be told.
+        SpectralTypeError: ``model`` is not an ``nn.Module``.
 
     Examples:
         >>> from spectral.models import SmallCNN
@@ -371,5 +408,20 @@ def _input_channels(model: nn.Module) -> int:
 
 
 def blur_layers(model: nn.Module) -> dict[str, BlurLayer]:
-    """The :class:`BlurLayer` modules of ``model`` by name."""
+    """The :class:`BlurLayer` modules of ``model`` by name.
+
+    Args:
+        model: any module, e.g. one returned by :func:`insert_blur`.
+
+    Returns:
+        ``{name: layer}`` in ``model.named_modules()`` order (empty if there is none).
+
+    Examples:
+        >>> from spectral.models import SmallCNN
+        >>> m = insert_blur(SmallCNN(width=4), "first_conv")
+        >>> {n: layer.kernel_size for n, layer in blur_layers(m).items()}
+        {'features.conv1_blur': 3}
+        >>> blur_layers(SmallCNN(width=4))
+        {}
+    """
     return {n: m for n, m in model.named_modules() if isinstance(m, BlurLayer)}

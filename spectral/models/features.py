@@ -38,14 +38,25 @@ def feature_maps(
         ``{name as given: output tensor}`` (on ``x``'s device).
 
     Raises:
-        SpectralValueError: unknown layer (the message says how to list them), or a layer
-            that did not run.
+        SpectralValueError: unknown layer (the message says how to list them), no layer
+            names, an empty batch, ``batch_size < 1``, a layer that did not run, ran more
+            than once per forward pass, or does not output a tensor.
+        SpectralTypeError: ``model`` is not an ``nn.Module`` (for layers given by name
+            rather than by alias).
+
+    Shape:
+        - x: :math:`(B, *)`, what ``model`` takes, e.g. :math:`(B, C, H, W)`
+        - Output: each map :math:`(B, *)`, the layer's output, e.g. :math:`(B, K, H', W')`
 
     Examples:
         >>> from spectral.models import SmallCNN
         >>> maps = feature_maps(SmallCNN(width=4), torch.rand(2, 3, 32, 32), "first_conv")
         >>> maps["first_conv"].shape
         torch.Size([2, 4, 32, 32])
+        >>> net = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(12, 3))
+        >>> out = feature_maps(net, torch.rand(5, 3, 2, 2), ["0", "1"], batch_size=2)
+        >>> out["0"].shape, out["1"].shape  # three slices of at most 2, concatenated
+        (torch.Size([5, 12]), torch.Size([5, 3]))
     """
     names = [layers] if isinstance(layers, str) else list(layers)
     if not names:

@@ -113,6 +113,15 @@ def load_model(
     Raises:
         SpectralValueError: unknown built-in name, unreadable or unfitting files, or a spec
             that matches no form (the message lists the forms).
+
+    Examples:
+        >>> m = load_model("torch.nn:Flatten")  # a factory spec: any zero-argument callable
+        >>> type(m).__name__, m.training
+        ('Flatten', False)
+        >>> load_model("no/such/model.pt")  # doctest: +ELLIPSIS
+        Traceback (most recent call last):
+            ...
+        spectral.errors.SpectralValueError: model 'no/such/model.pt': no such file, ...
     """
     if not isinstance(spec, str) or not spec:
         raise SpectralValueError(f"model: expected a non-empty spec string, got {spec!r}")

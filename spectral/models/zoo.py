@@ -29,7 +29,15 @@ __all__ = [
 
 
 def zoo_dir() -> Path:
-    """The folder inside the package holding the built-in weights and ``zoo.json``."""
+    """The folder inside the package holding the built-in weights and ``zoo.json``.
+
+    Returns:
+        The path of ``spectral/zoo`` in the installed package.
+
+    Examples:
+        >>> zoo_dir().parent.name, zoo_dir().name
+        ('spectral', 'zoo')
+    """
     return Path(str(resources.files("spectral") / "zoo"))
 
 
@@ -48,6 +56,13 @@ def list_models() -> list[dict[str, Any]]:
         One dict per model: ``name`` (use as ``load_model("builtin:" + name)``),
         ``description``, ``recipe``, ``metrics`` (clean and PGD accuracies on the built-in
         test split), ``command`` (how to regenerate the weights).
+
+    Examples:
+        >>> models = list_models()
+        >>> "standard" in [m["name"] for m in models]
+        True
+        >>> {"name", "description", "metrics", "command"} <= set(models[0])
+        True
     """
     return [{"name": k, **v} for k, v in _zoo_index().items()]
 
@@ -69,8 +84,43 @@ def install_builtin(
     wheel) and loaded back into the float32 model; measure anything you record about the
     shipped model on the reloaded weights.
 
+    Args:
+        name: the model's name (letters, digits, ``-`` and ``_``); the weights go to
+            ``<name>.pt`` and ``load_model("builtin:<name>")`` loads them.
+        model: the trained model whose ``state_dict()`` is shipped.
+        arch: the architecture for :func:`build_builtin` (``kind``, ``num_classes``,
+            ``width``, ``blocks``).
+        description: one line for :func:`list_models`.
+        metrics: measured accuracies to record (more can be added by
+            :func:`record_metrics`).
+        command: the command that regenerates the weights.
+        edits: blur layers to insert after :func:`build_builtin`, each
+            ``{"position": ..., "options": {...}}`` as :func:`insert_blur` takes them.
+
     Returns:
         The weights file.
+
+    Raises:
+        SpectralValueError: ``name`` holds other characters than letters, digits, ``-``
+            and ``_`` (or is empty).
+
+    Examples:
+        >>> import tempfile
+        >>> from unittest import mock
+        >>> from spectral.models import SmallCNN
+        >>> arch = {"kind": "SmallCNN", "num_classes": 10, "width": 2}
+        >>> with tempfile.TemporaryDirectory() as tmp:  # a scratch zoo, not the package's
+        ...     with mock.patch("spectral.models.zoo.zoo_dir", return_value=Path(tmp)):
+        ...         path = install_builtin(
+        ...             "tiny", SmallCNN(width=2), arch=arch, description="demo",
+        ...             metrics={}, command="none",
+        ...         )
+        ...         entry = list_models()[0]
+        ...         state = torch.load(path, weights_only=True)
+        >>> path.name, entry["name"], entry["arch"]["width"]
+        ('tiny.pt', 'tiny', 2)
+        >>> state["features.conv1.weight"].dtype  # stored in half precision
+        torch.float16
     """
     if not name.replace("-", "").replace("_", "").isalnum():
         raise SpectralValueError(f"name: expected letters, digits, '-' or '_', got {name!r}")
@@ -98,8 +148,29 @@ def install_builtin(
 def record_metrics(name: str, key: str, value: dict[str, Any]) -> None:
     """Store ``value`` under ``metrics[key]`` of built-in model ``name`` in ``zoo.json``.
 
+    Args:
+        name: a built-in model (see :func:`list_models`).
+        key: the entry of its ``metrics`` to set (replaced if present).
+        value: what to store there (JSON-serialisable).
+
     Raises:
         SpectralValueError: no such built-in model.
+
+    Examples:
+        >>> import tempfile
+        >>> from unittest import mock
+        >>> from spectral.models import SmallCNN
+        >>> arch = {"kind": "SmallCNN", "num_classes": 10, "width": 2}
+        >>> with tempfile.TemporaryDirectory() as tmp:  # a scratch zoo, not the package's
+        ...     with mock.patch("spectral.models.zoo.zoo_dir", return_value=Path(tmp)):
+        ...         _ = install_builtin(
+        ...             "tiny", SmallCNN(width=2), arch=arch, description="demo",
+        ...             metrics={"clean": 0.1}, command="none",
+        ...         )
+        ...         record_metrics("tiny", "slice", {"n": 500, "clean_accuracy": 0.1})
+        ...         metrics = list_models()[0]["metrics"]
+        >>> sorted(metrics), metrics["slice"]["n"]
+        (['clean', 'slice'], 500)
     """
     folder = zoo_dir()
     with _zoo_lock(folder):
@@ -113,10 +184,23 @@ def record_metrics(name: str, key: str, value: dict[str, Any]) -> None:
 def half_state(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
     """A state dict with its floating-point tensors in float16 (others unchanged), on the CPU.
 
+    Args:
+        state: a state dict (name -> tensor), e.g. ``model.state_dict()``.
+
+    Returns:
+        A new dict with the same keys: detached, contiguous CPU tensors, floating-point
+        ones cast to ``torch.float16``.
+
+    Shape:
+        - state: each value :math:`(*)`, any shape
+        - Output: each value the shape of the input's
+
     Examples:
         >>> s = half_state({"w": torch.tensor([1 / 3]), "n": torch.tensor(5)})
         >>> s["w"].dtype, s["n"].dtype
         (torch.float16, torch.int64)
+        >>> s["w"].shape, s["w"].device.type
+        (torch.Size([1]), 'cpu')
     """
     return {
         k: (v.detach().cpu().half() if v.is_floating_point() else v.detach().cpu()).contiguous()
@@ -145,8 +229,20 @@ def _zoo_lock(folder: Path) -> Iterator[None]:
 def base_arch(name: str = "standard") -> dict[str, Any]:
     """The ``zoo.json`` architecture of a built-in model (what a fine-tune of it starts from).
 
+    Args:
+        name: a built-in model (see :func:`list_models`).
+
+    Returns:
+        A copy of its ``arch`` entry (``kind``, ``num_classes``, ``width``, ``blocks``), as
+        :func:`build_builtin` takes it.
+
     Raises:
         SpectralValueError: no such built-in model.
+
+    Examples:
+        >>> arch = base_arch("standard")
+        >>> arch["kind"], arch["num_classes"]
+        ('SmallCNN', 10)
     """
     index = _zoo_index()
     if name not in index:
@@ -155,7 +251,29 @@ def base_arch(name: str = "standard") -> dict[str, Any]:
 
 
 def build_builtin(arch: dict[str, Any]) -> nn.Module:
-    """Instantiate a built-in architecture from its ``zoo.json`` description."""
+    """Instantiate a built-in architecture from its ``zoo.json`` description.
+
+    Args:
+        arch: ``{"kind": "SmallCNN", "num_classes": K, "width": W, "blocks": [...]}``
+            (``kind`` defaults to ``"SmallCNN"``, ``blocks`` to ``(2, 2, 1)``), e.g. from
+            :func:`base_arch`.
+
+    Returns:
+        A freshly initialised :class:`~spectral.models.SmallCNN` (no weights loaded).
+
+    Raises:
+        SpectralValueError: an unknown ``kind``, or ``width``/``blocks`` that
+            :class:`~spectral.models.SmallCNN` refuses.
+
+    Examples:
+        >>> m = build_builtin({"kind": "SmallCNN", "num_classes": 3, "width": 4})
+        >>> m(torch.rand(2, 3, 8, 8)).shape
+        torch.Size([2, 3])
+        >>> build_builtin({"kind": "ResNet", "num_classes": 3, "width": 4})
+        Traceback (most recent call last):
+            ...
+        spectral.errors.SpectralValueError: zoo.json: unknown architecture 'ResNet'
+    """
     kind = arch.get("kind", "SmallCNN")
     if kind != "SmallCNN":
         raise SpectralValueError(f"zoo.json: unknown architecture {kind!r}")

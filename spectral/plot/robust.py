@@ -45,6 +45,15 @@ def plot_filter_metric(
 
     Returns:
         The drawn lines.
+
+    Examples:
+        >>> from spectral.analysis import filter_metrics
+        >>> from spectral.plot import new_figure
+        >>> net = torch.nn.Sequential(torch.nn.Conv2d(3, 4, 3), torch.nn.Conv2d(4, 4, 3))
+        >>> fig, axes = new_figure()
+        >>> lines = plot_filter_metric(axes[0, 0], {"net": filter_metrics(net)}, "orthogonality")
+        >>> len(lines), lines[0].get_xdata().tolist(), axes[0, 0].get_title()
+        (1, [1, 2], 'orthogonality')
     """
     lines = []
     for label, rows in models.items():
@@ -78,6 +87,21 @@ def plot_filter_grid(
 
     Returns:
         The :class:`matplotlib.image.AxesImage`.
+
+    Shape:
+        - weight: :math:`(C_{out}, C_{in}, k, k)`
+        - Output: the mosaic, :math:`(r (k + 1) - 1, c (k + 1) - 1, 3)` in colour or
+          :math:`(r (k + 1) - 1, c (k + 1) - 1)` in grey, for ``c = ceil(sqrt(n))``
+          columns and ``r = ceil(n / c)`` rows of the ``n`` tiles drawn
+
+    Examples:
+        >>> from spectral.plot import new_figure
+        >>> fig, axes = new_figure()
+        >>> im = plot_filter_grid(axes[0, 0], torch.randn(4, 3, 3, 3))  # 2 x 2 RGB tiles
+        >>> im.get_array().shape
+        (7, 7, 3)
+        >>> plot_filter_grid(axes[0, 0], torch.randn(8, 2, 3, 3), max_filters=3).get_array().shape
+        (7, 7)
     """
     w = weight.detach().cpu().double()[:max_filters]
     n, c_in, k, _ = w.shape
@@ -110,7 +134,28 @@ def filter_figure(
     models: Mapping[str, Sequence[Mapping[str, Any]]],
     first_weights: Mapping[str, torch.Tensor],
 ) -> Figure:
-    """Per-layer metric lines (4 panels) and the first-layer filter mosaic of each model."""
+    """Per-layer metric lines (4 panels) and the first-layer filter mosaic of each model.
+
+    Args:
+        models: label -> rows of :func:`spectral.filter_metrics` (one line per label in
+            each of the sparsity, variance-entropy and orthogonality panels).
+        first_weights: label -> first-layer conv weight, drawn with
+            :func:`plot_filter_grid` in the second row.
+
+    Returns:
+        The figure: 2 rows of ``max(4, len(first_weights))`` panels.
+
+    Shape:
+        - ``first_weights[label]``: :math:`(C_{out}, C_{in}, k, k)`
+
+    Examples:
+        >>> from spectral.analysis import filter_analysis
+        >>> net = torch.nn.Sequential(torch.nn.Conv2d(3, 4, 3), torch.nn.Conv2d(4, 4, 3))
+        >>> a = filter_analysis({"net": net})
+        >>> fig = filter_figure(a.layers, a.first_layer)
+        >>> len(fig.axes), fig.axes[0].get_title(), fig.axes[4].get_title()
+        (8, 'sparsity', 'net: first-layer filters')
+    """
     metrics = (
         "sparsity",
         "variance_entropy_normalized",
@@ -140,6 +185,18 @@ def plot_reliability(
 
     Returns:
         One line per label (empty bins left out).
+
+    Examples:
+        >>> from spectral.plot import new_figure
+        >>> rows = [
+        ...     {"confidence": 0.3, "accuracy": 0.2, "count": 4},
+        ...     {"confidence": 0.5, "accuracy": 0.5, "count": 0},  # empty: not drawn
+        ...     {"confidence": 0.9, "accuracy": 0.8, "count": 6},
+        ... ]
+        >>> fig, axes = new_figure()
+        >>> lines = plot_reliability(axes[0, 0], {"net": rows})
+        >>> len(lines), lines[0].get_xdata().tolist(), len(axes[0, 0].lines)  # + the diagonal
+        (1, [0.3, 0.9], 2)
     """
     ax.plot([0, 1], [0, 1], color="0.6", linestyle="--", linewidth=1)
     lines = []
@@ -165,7 +222,29 @@ def plot_confidence_histogram(
     n_bins: int = 15,
     title: str | None = None,
 ) -> list[Any]:
-    """Histograms of the top-class confidence, one step line per label."""
+    """Histograms of the top-class confidence, one step line per label.
+
+    Args:
+        ax: the axes to draw into.
+        confidences: label -> top-class probabilities in ``[0, 1]`` (e.g.
+            ``CalibrationAnalysis.confidences[model][kind]``).
+        n_bins: equal-width bins over ``[0, 1]``.
+        title: axes title.
+
+    Returns:
+        Per label, the patches :meth:`matplotlib.axes.Axes.hist` drew (one step outline).
+
+    Shape:
+        - ``confidences[label]``: :math:`(N,)`
+
+    Examples:
+        >>> from spectral.plot import new_figure
+        >>> fig, axes = new_figure()
+        >>> conf = {"clean": torch.tensor([0.55, 0.9, 0.95]), "adv": torch.tensor([0.6, 0.7])}
+        >>> out = plot_confidence_histogram(axes[0, 0], conf, n_bins=10, title="confidence")
+        >>> len(out), len(axes[0, 0].patches), axes[0, 0].get_title()
+        (2, 2, 'confidence')
+    """
     edges = np.linspace(0, 1, n_bins + 1).tolist()
     out = []
     for label, c in confidences.items():
@@ -203,6 +282,19 @@ def heatmap_figure(
 
     Returns:
         The figure.
+
+    Shape:
+        - ``maps[label]``: :math:`(H, W)`, all maps alike when there are two
+
+    Examples:
+        >>> maps = {"normal": torch.rand(8, 8), "robust": torch.rand(8, 8)}
+        >>> fig = heatmap_figure(maps, eps=4.0, clean_error={"normal": 0.1})
+        >>> len(fig.axes)  # two maps and their difference, each with a colour bar
+        6
+        >>> fig.get_suptitle()
+        'error rate under Fourier basis perturbations, eps = 4'
+        >>> fig.axes[0].get_title().splitlines()
+        ['normal', '(clean error 10.0%)']
     """
     items = list(maps.items())
     vmax = max((float(m.max()) for _, m in items), default=1.0) or 1.0
@@ -249,8 +341,31 @@ def plot_attribution(ax: Axes, attribution: torch.Tensor, *, title: str | None =
     attribution that looks like the image looks like a colour image; other channel
     counts show the channel sum on a diverging scale.
 
+    Args:
+        ax: the axes to draw into.
+        attribution: one map, e.g. ``input_gradients(...)[i]``.
+        title: axes title (drawn small).
+
     Returns:
         The :class:`matplotlib.image.AxesImage`.
+
+    Raises:
+        ValueError: ``attribution`` is not 3-D (a plain ``ValueError``, not a spectral
+            error).
+
+    Shape:
+        - attribution: :math:`(C, H, W)`
+        - Output: the drawn array, :math:`(H, W, 3)` for three channels, else
+          :math:`(H, W)`
+
+    Examples:
+        >>> from spectral.plot import new_figure
+        >>> fig, axes = new_figure()
+        >>> plot_attribution(axes[0, 0], torch.randn(3, 8, 8)).get_array().shape
+        (8, 8, 3)
+        >>> im = plot_attribution(axes[0, 0], torch.randn(2, 8, 8), title="grey")
+        >>> im.get_array().shape, im.get_cmap().name, axes[0, 0].get_title()
+        ((8, 8), 'RdBu_r', 'grey')
     """
     a = attribution.detach().to("cpu", torch.float64)
     if a.ndim != 3:
@@ -291,6 +406,17 @@ def gradient_figure(
 
     Returns:
         The figure.
+
+    Shape:
+        - images: :math:`(B, C, H, W)`, the images the ``results`` were computed on
+
+    Examples:
+        >>> from spectral.analysis import gradient_spectra
+        >>> net = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(48, 3))
+        >>> x, y = torch.rand(2, 3, 4, 4), torch.tensor([0, 2])
+        >>> fig = gradient_figure(x, {"net": gradient_spectra(net, x, y, steps=4)})
+        >>> len(fig.subfigs), len(fig.subfigs[0].axes), len(fig.subfigs[1].axes)  # 2 x 3, 3
+        (2, 6, 3)
     """
     n = min(n_images, int(images.shape[0]))
     cols = 1 + 2 * len(results)
@@ -359,6 +485,14 @@ def calibration_figure(analysis: Any) -> Figure:
 
     Returns:
         The figure.
+
+    Examples:
+        >>> from spectral.analysis import calibration_analysis
+        >>> net = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(12, 3))
+        >>> x, y = torch.rand(8, 3, 2, 2), torch.arange(8) % 3
+        >>> a = calibration_analysis({"net": net}, x, y, {"net": x}, attack="none", eps=0.0)
+        >>> [ax.get_title() for ax in calibration_figure(a).axes]
+        ['net: reliability', 'net: confidence']
     """
     fig, axes = new_figure(2, len(analysis.metrics), size=(4.4, 3.6))
     for j, name in enumerate(analysis.metrics):

@@ -51,6 +51,22 @@ def plot_spectrum(
 
     Returns:
         The :class:`matplotlib.image.AxesImage`.
+
+    Raises:
+        ValueError: ``spectrum`` is not 2-D (from :func:`as_2d_array`; a plain
+            ``ValueError``, not a spectral error).
+
+    Shape:
+        - spectrum: :math:`(H, W)`
+
+    Examples:
+        >>> from spectral.plot import new_figure
+        >>> fig, axes = new_figure()
+        >>> im = plot_spectrum(axes[0, 0], torch.rand(8, 8), title="noise")
+        >>> im.get_extent()  # f_x from -1/2 to 3/8 cycles/px, half a bin beyond each end
+        [-0.5625, 0.4375, 0.4375, -0.5625]
+        >>> len(fig.axes), axes[0, 0].get_title()  # the panel and its colour bar
+        (2, 'noise')
     """
     arr = as_2d_array(spectrum)
     h, w = arr.shape
@@ -99,6 +115,21 @@ def plot_radial_profile(
 
     Returns:
         The drawn :class:`matplotlib.lines.Line2D` objects, one per profile.
+
+    Shape:
+        - radii: :math:`(n_{bins},)`
+        - ``profiles[label]``: :math:`(n_{bins},)`
+
+    Examples:
+        >>> from spectral.plot import new_figure
+        >>> fig, axes = new_figure()
+        >>> r = torch.tensor([0.0, 0.25, 0.5])
+        >>> profiles = {"a": torch.tensor([9.0, 4.0, 1.0]), "b": torch.tensor([1.0, 0.0, 2.0])}
+        >>> lines = plot_radial_profile(axes[0, 0], r, profiles, slopes={"a": -2.0})
+        >>> [line.get_xdata().tolist() for line in lines]  # DC and zero power left out
+        [[0.25, 0.5], [0.5]]
+        >>> lines[0].get_label(), axes[0, 0].get_xscale()
+        ('a (slope -2.00)', 'log')
     """
     r = np.asarray(radii.cpu() if isinstance(radii, torch.Tensor) else radii, dtype=np.float64)
     lines = []
@@ -152,6 +183,16 @@ def plot_band_energy(
 
     Returns:
         One :class:`matplotlib.container.BarContainer` per label.
+
+    Examples:
+        >>> from spectral.plot import new_figure
+        >>> fig, axes = new_figure()
+        >>> fractions = {"clean": [0.7, 0.2, 0.1], "perturbation": [0.1, 0.3, None]}
+        >>> bars = plot_band_energy(axes[0, 0], fractions, title="bands")
+        >>> len(bars), [float(b.get_height()) for b in bars[0]]
+        (2, [0.7, 0.2, 0.1])
+        >>> [t.get_text() for t in axes[0, 0].get_xticklabels()], axes[0, 0].get_title()
+        (['low', 'mid', 'high'], 'bands')
     """
     n = max(len(fractions), 1)
     width = 0.8 / n
@@ -191,6 +232,23 @@ def spectrum_figure(
 
     Returns:
         The figure (save it with :func:`save_figure`).
+
+    Raises:
+        ValueError: ``row_labels`` does not have one label per spectrum (a plain
+            ``ValueError``, not a spectral error).
+
+    Shape:
+        - ``spectra[row]``: :math:`(C, H, W)`, values in ``[0, 1]``
+        - ``radial[row]``: radii :math:`(n_{bins},)` and profiles :math:`(n_{bins},)`
+
+    Examples:
+        >>> fig = spectrum_figure([torch.rand(3, 8, 8), torch.rand(1, 8, 8)], row_labels=["a", "b"])
+        >>> [ax.get_title() for ax in fig.axes[:4]]  # the grey row leaves 2 panels empty
+        ['a: R', 'a: G', 'a: B', 'b: grey']
+        >>> spectrum_figure([torch.rand(3, 8, 8)], row_labels=[])
+        Traceback (most recent call last):
+            ...
+        ValueError: row_labels: expected 1 labels, one per row, got 0
     """
     if len(spectra) != len(row_labels):
         raise ValueError(
@@ -233,6 +291,13 @@ def summary_figure(
 
     Returns:
         The figure.
+
+    Examples:
+        >>> from spectral import spectrum_summary
+        >>> s = spectrum_summary(torch.rand(2, 3, 8, 8))
+        >>> fig = summary_figure([s], row_labels=["noise"], index=1, title="summary")
+        >>> fig.get_suptitle(), len(fig.axes)  # 3 maps with colour bars, 1 radial profile
+        ('summary', 7)
     """
     spectra, radial = [], []
     for s in summaries:
@@ -267,6 +332,15 @@ def comparison_figure(
 
     Returns:
         The figure.
+
+    Examples:
+        >>> from spectral import compare_spectra
+        >>> x = torch.rand(2, 3, 8, 8)
+        >>> fig = comparison_figure(compare_spectra(x, (x + 0.05).clamp(0, 1)), index=1)
+        >>> len(fig.axes)  # 3 rows x 3 channels, each with a colour bar
+        18
+        >>> [fig.axes[i].get_title() for i in (0, 3, 6)]  # column R of each row
+        ['natural: R', 'perturbed: R', 'difference: R']
     """
     clean = comparison.clean[index].detach().cpu()
     adv = comparison.adversarial[index].detach().cpu()
@@ -312,6 +386,17 @@ def feature_spectra_figure(
 
     Returns:
         The figure.
+
+    Examples:
+        >>> from spectral.analysis import feature_spectra
+        >>> net = torch.nn.Sequential(torch.nn.Conv2d(3, 4, 3, padding=1), torch.nn.ReLU())
+        >>> x = torch.rand(2, 3, 8, 8)
+        >>> fs = feature_spectra(net, x, (x + 0.05).clamp(0, 1), "first_conv")["first_conv"]
+        >>> fig = feature_spectra_figure(fs, max_rows=2)  # maps 0 and 3
+        >>> len(fig.axes), fig.get_suptitle()
+        (12, 'first_conv: log10 mean power of feature maps')
+        >>> feature_spectra_figure(fs, channels=[1]).axes[0].get_title()
+        'map 1: clean'
     """
     n_ch = int(spectra.clean.shape[0])
     if channels is None:
@@ -336,11 +421,25 @@ def feature_spectra_figure(
 def attack_figures(analysis: Any) -> dict[str, Figure]:
     """Figures 1, 4 and 5 of the report from a :class:`spectral.analysis.AttackAnalysis`.
 
+    Args:
+        analysis: a :class:`spectral.analysis.AttackAnalysis` (its main model's
+            comparison and radial profiles, and every model's band energies, are drawn).
+
     Returns:
         ``fig1_input_spectra`` (the main model's image 0: natural / perturbed /
         difference spectra), ``fig4_radial_profiles`` (radial power of the clean batch,
         the adversarial batch and the perturbation, with slopes) and
         ``fig5_band_energy`` (band energies, one panel per model).
+
+    Examples:
+        >>> from spectral.analysis import attack_analysis
+        >>> net = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(48, 3))
+        >>> x, y = torch.rand(4, 3, 4, 4), torch.tensor([0, 1, 2, 0])
+        >>> figs = attack_figures(attack_analysis({"net": net}, x, y, attack="fgsm", eps=0.1))
+        >>> sorted(figs)
+        ['fig1_input_spectra', 'fig4_radial_profiles', 'fig5_band_energy']
+        >>> figs["fig5_band_energy"].axes[0].get_title(), len(figs["fig1_input_spectra"].axes)
+        ('net', 18)
     """
     main = analysis.main
     figs = {
