@@ -132,14 +132,18 @@ def model_sections(
             [
                 f"Mean power spectra of {len(x)} images' feature maps, accumulated batch by batch; "
                 "rows are feature maps, columns clean, adversarial and the spectrum of the "
-                "difference the attack made in that map."
+                "perturbation: the difference the attack made in that map."
             ],
             [
                 Table(
-                    "Band energy of the feature-map difference (mean over maps)",
+                    "Band energy of the feature-map perturbation (mean over maps)",
                     ["layer", "shape", *BANDS],
                     [
-                        [k, "x".join(map(str, v["shape"])), *_bands(v["band_energy"]["difference"])]
+                        [
+                            k,
+                            "x".join(map(str, v["shape"])),
+                            *_bands(v["band_energy"]["perturbation"]),
+                        ]
                         for k, v in out["feature_spectra"].items()
                     ],
                 )

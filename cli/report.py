@@ -4,7 +4,7 @@ Sections:
 1. the attack on the model (and a comparison model): accuracy, success rate, L2
    dissimilarity, input spectra natural / perturbed / difference (figure 1), radial
    profiles (figure 4), band energies per model (figure 5);
-2. feature-map spectra of layer 1 and a deeper layer, clean / adversarial / difference
+2. feature-map spectra of layer 1 and a deeper layer, clean / adversarial / perturbation
    (figures 2 and 3);
 3. the BlurNet black-box table with adaptive attacks (figure 6);
    robust vs normal: 3x3 filter statistics, confidence and calibration (clean and

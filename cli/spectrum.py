@@ -20,7 +20,7 @@ from cli._common import (
     user_errors,
     write_json,
 )
-from spectral.data import Alpha
+from spectral.data import Transparency
 from spectral.fourier import DEFAULT_CUTOFFS, Backend, check_cutoffs
 
 ROWS_PER_PAGE = 8
@@ -33,10 +33,12 @@ def spectrum(
     out: Annotated[Path, typer.Option("--out", help="Output directory.")] = Path(
         "spectral-spectrum"
     ),
-    alpha: Annotated[
-        Alpha,
-        typer.Option("--alpha", help="Alpha channel: drop it, or composite over white/black."),
-    ] = Alpha.DROP,
+    transparency: Annotated[
+        Transparency,
+        typer.Option(
+            "--transparency", help="Alpha channel: drop it, or composite over white/black."
+        ),
+    ] = Transparency.DROP,
     cutoffs: Annotated[
         tuple[float, float],
         typer.Option("--cutoffs", help="Band edges low/mid and mid/high in cycles/pixel."),
@@ -64,7 +66,7 @@ def spectrum(
         check_cutoffs(cutoffs)
         dev = parse_device(device)
         check_out(out, force)
-        tensors = [read_image(p, alpha=alpha) for p in images]
+        tensors = [read_image(p, transparency=transparency) for p in images]
         for p, t in zip(images, tensors, strict=True):
             if min(t.shape[-2:]) < 2:
                 raise UserError(f"{p}: expected an image at least 2x2, got {tuple(t.shape[-2:])}")

@@ -50,7 +50,7 @@ class TrainConfig:
 
     Attributes:
         recipe: standard (clean data) or adversarial (FGSM with random start, Wong et al.
-            2020, L-inf ``eps`` with step ``alpha``).
+            2020, L-inf ``eps`` with step ``eps / 4``).
         epochs: passes over the training split.
         batch_size: images per step.
         lr: peak learning rate of the one-cycle schedule (SGD, Nesterov momentum 0.9).
@@ -316,7 +316,9 @@ def train_model(
         if probe is not None:
             xp, yp = x_all[probe].to(device), y_all[probe].to(device)
             gp = torch.Generator().manual_seed(cfg.seed)
-            xa = pgd_attack(model, xp, yp, eps=cfg.eps, alpha=cfg.eps / 4, steps=5, generator=gp)
+            xa = pgd_attack(
+                model, xp, yp, eps=cfg.eps, step_size=cfg.eps / 4, steps=5, generator=gp
+            )
             stats["probe_pgd5_accuracy"] = float((predict(model, xa) == yp).float().mean())
             if best is None or stats["probe_pgd5_accuracy"] >= best[0]:
                 state = {k: v.detach().clone() for k, v in model.state_dict().items()}

@@ -32,7 +32,8 @@ class FeatureSpectra:
         layer: the layer name as given.
         clean: mean power spectrum ``(C, H, W)`` (centred) of the clean feature maps.
         adversarial: the same for the adversarial inputs.
-        difference: the same for ``maps(x_adv) - maps(x)`` (what the attack added).
+        perturbation: the same for ``maps(x_adv) - maps(x)`` (what the attack added), named
+            like :attr:`spectral.fourier.SpectrumComparison.perturbation`.
         count: number of images averaged.
         cutoffs: band cutoffs in cycles/pixel.
     """
@@ -40,13 +41,17 @@ class FeatureSpectra:
     layer: str
     clean: torch.Tensor
     adversarial: torch.Tensor
-    difference: torch.Tensor
+    perturbation: torch.Tensor
     count: int
     cutoffs: tuple[float, float] = DEFAULT_CUTOFFS
 
     def band_energy(self, which: str) -> torch.Tensor:
         """``(C, 3)`` low/mid/high fractions of ``which``'s mean non-DC power, per channel."""
-        spec = {"clean": self.clean, "adversarial": self.adversarial, "difference": self.difference}
+        spec = {
+            "clean": self.clean,
+            "adversarial": self.adversarial,
+            "perturbation": self.perturbation,
+        }
         made_in = spec[which].dtype
         p = torch.fft.ifftshift(spec[which].to(torch.float64), dim=(-2, -1))
         c, h, w = p.shape
@@ -65,13 +70,13 @@ class FeatureSpectra:
             "shape": list(self.clean.shape),
             "count": self.count,
             "bands": list(BAND_NAMES),
-            "band_energy": {k: mean(k) for k in ("clean", "adversarial", "difference")},
+            "band_energy": {k: mean(k) for k in ("clean", "adversarial", "perturbation")},
             "mean_power": {
                 k: float(v.mean())
                 for k, v in (
                     ("clean", self.clean),
                     ("adversarial", self.adversarial),
-                    ("difference", self.difference),
+                    ("perturbation", self.perturbation),
                 )
             },
         }
@@ -113,7 +118,7 @@ def feature_spectra(
     Shape:
         - clean: :math:`(B, C, H, W)`
         - adversarial: :math:`(B, C, H, W)`, like ``clean``
-        - Output: ``clean``, ``adversarial`` and ``difference`` of each
+        - Output: ``clean``, ``adversarial`` and ``perturbation`` of each
           :class:`FeatureSpectra` are :math:`(C', H', W')`, the shape of one feature map
 
     Examples:
@@ -122,7 +127,7 @@ def feature_spectra(
         >>> s = feature_spectra(net, x, x, "first_conv", batch_size=2)["first_conv"]
         >>> tuple(s.clean.shape), s.count
         ((2, 8, 8), 3)
-        >>> float(s.difference.abs().max())  # no perturbation: nothing added
+        >>> float(s.perturbation.abs().max())  # no perturbation: nothing added
         0.0
     """
     check_images(clean, "clean")
@@ -149,7 +154,7 @@ def feature_spectra(
             layer=n,
             clean=acc["c"].mean(),
             adversarial=acc["a"].mean(),
-            difference=acc["d"].mean(),
+            perturbation=acc["d"].mean(),
             count=acc["c"].count,
             cutoffs=cutoffs,
         )

@@ -82,7 +82,7 @@ class _Option:
 class _Spec:
     """How :func:`make_attack` builds one attack.
 
-    ``core`` names which of eps, alpha, steps and seed the torchattacks class takes;
+    ``core`` names which of eps, alpha (the step), steps and seed the torchattacks class takes;
     ``options`` the extra keywords it accepts; ``targeted`` whether the class honours
     ``set_mode_targeted_by_label``; ``requires`` a message for a missing required option.
     """
@@ -204,7 +204,7 @@ def make_attack(
     *,
     eps: float = 8 / 255,
     steps: int = 10,
-    alpha: float | None = None,
+    step_size: float | None = None,
     targeted: bool = False,
     seed: int | None = 0,
     **kwargs: Any,
@@ -215,12 +215,12 @@ def make_attack(
 
     ========== ===================================================================
     fgsm       ``eps`` (L-inf)
-    pgd        ``eps`` (L-inf), ``alpha`` (default ``eps / 4``), ``steps``, ``random_start``
+    pgd        ``eps`` (L-inf), ``step_size`` (default ``eps / 4``), ``steps``, ``random_start``
     pgdl2      ``eps`` as an **L2 radius** (over all ``C, H, W``; the default ``8/255``
-               is tiny for L2, pass e.g. ``eps=0.5``), ``alpha`` (default ``eps / 4``,
+               is tiny for L2, pass e.g. ``eps=0.5``), ``step_size`` (default ``eps / 4``,
                an L2 step), ``steps``, ``random_start``
-    bim        ``eps``, ``alpha`` (default ``eps / 4``), ``steps``
-    mifgsm     ``eps``, ``alpha`` (default ``eps / 4``), ``steps``, ``decay`` (1.0)
+    bim        ``eps``, ``step_size`` (default ``eps / 4``), ``steps``
+    mifgsm     ``eps``, ``step_size`` (default ``eps / 4``), ``steps``, ``decay`` (1.0)
     cw         ``c`` (1.0), ``kappa`` (0.0), ``lr`` (0.01), ``steps``; minimum-norm
                L2 attack, ``eps`` unused
     deepfool   ``steps``, ``overshoot`` (0.02); minimum-norm L2 attack, ``eps`` unused
@@ -250,7 +250,8 @@ def make_attack(
         eps: perturbation budget (> 0): an L-inf bound, or an L2 radius for ``pgdl2``
             (and for ``norm="L2"``).
         steps: iterations (>= 1) for the iterative attacks.
-        alpha: step size (> 0); ``None`` means ``eps / 4``.
+        step_size: step size (> 0; torchattacks' ``alpha``); ``None`` means ``eps / 4``.
+            (In spectral, ``alpha`` always names the BlurNet penalty weight.)
         targeted: put the attack in ``set_mode_targeted_by_label`` mode: ``atk(images,
             target_labels)`` then pushes each image towards the label given with it.
             Supported by fgsm, pgd, pgdl2, cw, square, bim and mifgsm.
@@ -283,7 +284,7 @@ def make_attack(
     eps_f = check_float(eps, "eps")
     core: dict[str, Any] = {
         "eps": eps_f,
-        "alpha": eps_f / 4 if alpha is None else check_float(alpha, "alpha"),
+        "alpha": eps_f / 4 if step_size is None else check_float(step_size, "step_size"),
         "steps": check_int(steps, "steps", 1),
         "seed": None if seed is None else check_int(seed, "seed", 0),
     }
@@ -292,7 +293,7 @@ def make_attack(
         allowed = ", ".join(sorted(spec.options)) or "none"
         raise SpectralValueError(
             f"{key.value}: unknown option(s) {unknown}; options it takes besides eps, steps, "
-            f"alpha, targeted, seed: {allowed}"
+            f"step_size, targeted, seed: {allowed}"
         )
     if targeted and not spec.targeted:
         known = sorted(k.value for k, s in _SPECS.items() if s.targeted)

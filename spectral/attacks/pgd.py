@@ -19,7 +19,7 @@ def pgd_attack(
     y: torch.Tensor,
     *,
     eps: float,
-    alpha: float,
+    step_size: float,
     steps: int,
     generator: torch.Generator | None = None,
 ) -> torch.Tensor:
@@ -29,7 +29,7 @@ def pgd_attack(
     training flag and the parameter gradients are left as found.
 
     The start is drawn uniformly from the ``eps`` ball; each of the ``steps`` steps adds
-    ``alpha * sign(grad)`` of the cross-entropy, then projects back onto the ``eps`` ball
+    ``step_size * sign(grad)`` of the cross-entropy, then projects back onto the ``eps`` ball
     and the ``[0, 1]`` image range. The model runs in eval mode. Arguments are not
     validated (a fast inner loop); use :func:`make_attack` for checked attacks.
 
@@ -38,7 +38,7 @@ def pgd_attack(
         x: clean images in ``[0, 1]``.
         y: their true labels (integers in ``[0, K)``).
         eps: L-inf radius of the perturbation.
-        alpha: step size.
+        step_size: step size.
         steps: number of steps (0: only the random start).
         generator: CPU generator of the random start (``None``: the global RNG).
 
@@ -57,7 +57,7 @@ def pgd_attack(
         >>> x, y = torch.rand(2, 3, 2, 2), torch.tensor([0, 1])
         >>> def run(seed):
         ...     g = torch.Generator().manual_seed(seed)
-        ...     return pgd_attack(model, x, y, eps=8 / 255, alpha=2 / 255, steps=3, generator=g)
+        ...     return pgd_attack(model, x, y, eps=8 / 255, step_size=2 / 255, steps=3, generator=g)
         >>> adv = run(0)
         >>> adv.shape, bool((adv - x).abs().max() <= 8 / 255 + 1e-6)
         (torch.Size([2, 3, 2, 2]), True)
@@ -73,7 +73,7 @@ def pgd_attack(
             delta.requires_grad_(True)
             loss = F.cross_entropy(model(x + delta), y)
             (grad,) = torch.autograd.grad(loss, delta)
-            delta = (delta.detach() + alpha * grad.sign()).clamp(-eps, eps)
+            delta = (delta.detach() + step_size * grad.sign()).clamp(-eps, eps)
             delta = (x + delta).clamp(0, 1) - x
     return (x + delta).detach()
 
@@ -135,7 +135,7 @@ def pgd_evaluation(
     for i in range(0, len(x), batch_size):
         yb = y[i : i + batch_size]
         xa = pgd_attack(
-            model, x[i : i + batch_size], yb, eps=eps, alpha=eps / 4, steps=steps, generator=g
+            model, x[i : i + batch_size], yb, eps=eps, step_size=eps / 4, steps=steps, generator=g
         )
         robust += int((predict(model, xa) == yb).sum())
     return {

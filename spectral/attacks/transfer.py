@@ -77,7 +77,7 @@ def transfer_attack(
         attack: attack name (see :func:`make_attack`).
         eps: perturbation budget.
         steps: attack iterations.
-        **kw: further options for :func:`make_attack` (``alpha``, ``seed``, ``targeted``, ...).
+        **kw: further options for :func:`make_attack` (``step_size``, ``seed``, ``targeted``, ...).
 
     Returns:
         A :class:`TransferResult`.

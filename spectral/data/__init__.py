@@ -18,7 +18,7 @@ from spectral.data.builtin import (
 from spectral.data.cifar import load_cifar10
 from spectral.data.dataset import ImageDataset, Split
 from spectral.data.folders import IMAGE_EXTENSIONS, load_image_folder
-from spectral.data.io import Alpha, read_image
+from spectral.data.io import Transparency, read_image
 from spectral.data.load import load_dataset
 from spectral.data.tensors import load_tensor_file
 
@@ -29,9 +29,9 @@ __all__ = [
     "CIFAR10_CLASSES",
     "IMAGE_EXTENSIONS",
     "PATCH_CLASSES",
-    "Alpha",
     "ImageDataset",
     "Split",
+    "Transparency",
     "builtin_dataset",
     "builtin_patches",
     "builtin_photo",

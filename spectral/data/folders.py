@@ -134,7 +134,7 @@ def load_image_folder(root: str | os.PathLike[str], split: Split | str) -> Image
     images: list[torch.Tensor] = []
     first = files[0][0]
     for f, _ in files:
-        x = read_image(f, alpha="drop")[0]
+        x = read_image(f, transparency="drop")[0]
         if images and x.shape[1:] != images[0].shape[1:]:
             h, w = images[0].shape[1:]
             raise SpectralValueError(

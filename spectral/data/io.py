@@ -12,11 +12,11 @@ import torch
 from spectral._internal.validate import parse_enum
 from spectral.errors import ImageReadError
 
-__all__ = ["Alpha", "read_image"]
+__all__ = ["Transparency", "read_image"]
 
 
-class Alpha(str, Enum):
-    """What to do with an alpha channel (RGBA, LA, palette with transparency)."""
+class Transparency(str, Enum):
+    """What to do with an alpha (transparency) channel (RGBA, LA, palette with transparency)."""
 
     DROP = "drop"  # ignore transparency, keep the colour channels as stored
     WHITE = "white"  # composite over a white background
@@ -26,17 +26,19 @@ class Alpha(str, Enum):
 _MODE_SCALE = {"I;16": 65535.0, "I;16B": 65535.0, "I;16L": 65535.0, "I": 65535.0}
 
 
-def read_image(path: str | os.PathLike[str], *, alpha: str | Alpha = "drop") -> torch.Tensor:
+def read_image(
+    path: str | os.PathLike[str], *, transparency: str | Transparency = "drop"
+) -> torch.Tensor:
     """Read a PNG/JPEG (or any format Pillow reads) as a ``(1, C, H, W)`` float32 tensor.
 
     Modes are handled explicitly: grey (``L``, ``1``, 16-bit ``I;16``) gives ``C = 1``;
     ``RGB``, ``CMYK``, ``YCbCr`` and palette images give ``C = 3``; an alpha channel
-    (``RGBA``, ``LA``, palette transparency) is dropped or composited as ``alpha`` says,
+    (``RGBA``, ``LA``, palette transparency) is dropped or composited as ``transparency`` says,
     so ``C`` is 1 or 3, never 2 or 4. Values are scaled to [0, 1] by the bit depth.
 
     Args:
         path: the image file.
-        alpha: ``"drop"``, ``"white"`` or ``"black"`` (see :class:`Alpha`).
+        transparency: ``"drop"``, ``"white"`` or ``"black"`` (see :class:`Transparency`).
 
     Returns:
         Tensor ``(1, C, H, W)``, float32, in [0, 1].
@@ -44,8 +46,8 @@ def read_image(path: str | os.PathLike[str], *, alpha: str | Alpha = "drop") -> 
     Raises:
         ImageReadError: the file is missing, a directory, unreadable, not an image, or
             in an unsupported mode.
-        SpectralTypeError: ``alpha`` is neither a str nor an :class:`Alpha`.
-        SpectralValueError: unknown ``alpha``.
+        SpectralTypeError: ``transparency`` is neither a str nor a :class:`Transparency`.
+        SpectralValueError: unknown ``transparency``.
 
     Shape:
         - Output: :math:`(1, C, H, W)` with ``C`` 1 (grey) or 3 (colour)
@@ -58,7 +60,7 @@ def read_image(path: str | os.PathLike[str], *, alpha: str | Alpha = "drop") -> 
         >>> x = read_image(folder / "red.png")
         >>> x.shape, x.dtype, x[0, :, 0, 0].tolist()  # alpha dropped: still red
         (torch.Size([1, 3, 4, 5]), torch.float32, [1.0, 0.0, 0.0])
-        >>> read_image(folder / "red.png", alpha="white")[0, :, 0, 0].tolist()
+        >>> read_image(folder / "red.png", transparency="white")[0, :, 0, 0].tolist()
         [1.0, 1.0, 1.0]
         >>> Image.new("L", (5, 4), 255).save(folder / "white.png")
         >>> read_image(folder / "white.png").shape  # grey: one channel
@@ -67,7 +69,7 @@ def read_image(path: str | os.PathLike[str], *, alpha: str | Alpha = "drop") -> 
     """
     from PIL import Image, UnidentifiedImageError
 
-    mode_alpha = parse_enum(alpha, Alpha, "alpha")
+    mode_alpha = parse_enum(transparency, Transparency, "transparency")
     p = Path(path)
     if not p.exists():
         raise ImageReadError(f"{p}: no such file")
@@ -106,9 +108,9 @@ def read_image(path: str | os.PathLike[str], *, alpha: str | Alpha = "drop") -> 
         arr = arr[..., None]
     if img.mode in ("RGBA", "LA"):
         colour, alpha_ch = arr[..., :-1], arr[..., -1:]
-        if mode_alpha is Alpha.WHITE:
+        if mode_alpha is Transparency.WHITE:
             colour = colour * alpha_ch + (1.0 - alpha_ch)
-        elif mode_alpha is Alpha.BLACK:
+        elif mode_alpha is Transparency.BLACK:
             colour = colour * alpha_ch
         arr = colour
     arr = np.clip(arr, 0.0, 1.0)

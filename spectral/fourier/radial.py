@@ -43,7 +43,7 @@ def frequency_radius(
 
 
 def radial_profile(
-    power: torch.Tensor, *, n_bins: int | None = None, centered: bool = True
+    power: torch.Tensor, *, n_bins: int | None = None, center: bool = True
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Azimuthal average of a spectrum over rings of equal frequency radius.
 
@@ -57,7 +57,7 @@ def radial_profile(
     Args:
         power: a spectrum ``(B, C, H, W)``, e.g. from :func:`power_spectrum`.
         n_bins: number of rings (>= 2).
-        centered: ``power`` is ``fftshift``-ed (DC at ``(H // 2, W // 2)``).
+        center: ``power`` is ``fftshift``-ed (DC at ``(H // 2, W // 2)``).
 
     Returns:
         ``(radii, profile)``: ``radii`` ``(n_bins,)`` in cycles/pixel and ``profile``
@@ -94,7 +94,7 @@ def radial_profile(
     if n_bins < 2:
         raise SpectralValueError(f"n_bins: expected an int >= 2, got {n_bins}")
     width = top / (n_bins - 1)
-    r = frequency_radius(h, w, center=centered)
+    r = frequency_radius(h, w, center=center)
     idx = np.floor(r / width + 0.5).astype(np.int64).reshape(-1)
     keep = idx < n_bins
     counts = np.bincount(idx[keep], minlength=n_bins).astype(np.float64)

@@ -35,7 +35,7 @@ def plot_spectrum(
     vmin: float | None = None,
     vmax: float | None = None,
     colorbar: bool = True,
-    centered: bool = True,
+    center: bool = True,
 ) -> Any:
     """Draw one centred 2-D spectrum with frequency axes in cycles/pixel.
 
@@ -47,7 +47,7 @@ def plot_spectrum(
         vmin: lower end of the colour scale (share it across panels to compare them).
         vmax: upper end of the colour scale.
         colorbar: add a colour bar next to the axes.
-        centered: the map is ``fftshift``-ed (DC in the middle).
+        center: the map is ``fftshift``-ed (DC in the middle).
 
     Returns:
         The :class:`matplotlib.image.AxesImage`.
@@ -70,7 +70,7 @@ def plot_spectrum(
     """
     arr = as_2d_array(spectrum)
     h, w = arr.shape
-    if centered:
+    if center:
         fy0, fy1 = -(h // 2) / h, (h - 1 - h // 2) / h
         fx0, fx1 = -(w // 2) / w, (w - 1 - w // 2) / w
     else:
@@ -372,7 +372,7 @@ def feature_spectra_figure(
     max_rows: int = 6,
     title: str | None = None,
 ) -> Figure:
-    """Feature-map spectra: one row per feature map, columns clean / adversarial / difference.
+    """Feature-map spectra: one row per feature map, columns clean / adversarial / perturbation.
 
     Panels show ``log10`` of the mean power (DC in the centre). Clean and adversarial share
     one colour scale per row, so their difference is visible by eye; the difference
@@ -409,11 +409,15 @@ def feature_spectra_figure(
 
     fig, axes = new_figure(len(channels), 3, size=(3.3, 2.8))
     for row, c in enumerate(channels):
-        lc, la, ld = log(spectra.clean[c]), log(spectra.adversarial[c]), log(spectra.difference[c])
+        lc, la, ld = (
+            log(spectra.clean[c]),
+            log(spectra.adversarial[c]),
+            log(spectra.perturbation[c]),
+        )
         lo, hi = float(min(lc.min(), la.min())), float(max(lc.max(), la.max()))
         plot_spectrum(axes[row, 0], lc, title=f"map {c}: clean", vmin=lo, vmax=hi)
         plot_spectrum(axes[row, 1], la, title=f"map {c}: adversarial", vmin=lo, vmax=hi)
-        plot_spectrum(axes[row, 2], ld, title=f"map {c}: difference", cmap="viridis")
+        plot_spectrum(axes[row, 2], ld, title=f"map {c}: perturbation", cmap="viridis")
     fig.suptitle(title or f"{spectra.layer}: log10 mean power of feature maps")
     return fig
 

@@ -77,7 +77,9 @@ def test_spectrum_alpha_white_changes_result_for_transparent_pixels(tmp_path: Pa
     outs = {}
     for alpha in ("drop", "white"):
         out = tmp_path / alpha
-        res = runner.invoke(app, ["spectrum", str(path), "--out", str(out), "--alpha", alpha])
+        res = runner.invoke(
+            app, ["spectrum", str(path), "--out", str(out), "--transparency", alpha]
+        )
         assert res.exit_code == 0, res.stderr
         outs[alpha] = json.loads((out / "spectrum.json").read_text())["images"][0]
     # dropped alpha: a flat red image -> no non-DC energy (NaN -> null); white: stripes in G

@@ -84,8 +84,8 @@ def test_palette_with_transparency(tmp_path: Path) -> None:
     im.putpalette([10, 20, 30, 200, 100, 50] + [0] * 762)
     im.putpixel((1, 0), 1)
     path = save(tmp_path, "pt.png", im, transparency=0)  # index 0 fully transparent
-    white = sp.read_image(path, alpha="white")
-    black = sp.read_image(path, alpha=sp.data.Alpha.BLACK)
+    white = sp.read_image(path, transparency="white")
+    black = sp.read_image(path, transparency=sp.data.Transparency.BLACK)
     drop = sp.read_image(path)
     for x in (white, black, drop):
         check_tensor(x, 3, 1, 2)
@@ -105,7 +105,7 @@ def test_alpha_compositing(tmp_path: Path, mode: str) -> None:
     path = save(tmp_path, f"{mode}.png", Image.fromarray(a, mode=mode))
     c = len(colour)
     col = torch.tensor(colour, dtype=torch.float32) / 255
-    results = {al: sp.read_image(path, alpha=al) for al in ("drop", "white", "black")}
+    results = {al: sp.read_image(path, transparency=al) for al in ("drop", "white", "black")}
     for x in results.values():
         check_tensor(x, c, 1, 3)
     for k, al in enumerate(alphas):
@@ -139,11 +139,11 @@ def test_jpeg(tmp_path: Path) -> None:
 def test_unknown_alpha(tmp_path: Path) -> None:
     path = save(tmp_path, "g.png", Image.new("L", (2, 2)))
     with pytest.raises(SpectralValueError) as info:
-        sp.read_image(path, alpha="grey")
+        sp.read_image(path, transparency="grey")
     assert "'grey'" in str(info.value) and "'white'" in str(info.value)
     # checked before touching the file
     with pytest.raises(SpectralValueError):
-        sp.read_image(tmp_path / "missing.png", alpha="grey")
+        sp.read_image(tmp_path / "missing.png", transparency="grey")
 
 
 def _truncated_png(tmp_path: Path) -> Path:

@@ -409,18 +409,18 @@ def exact_ring_index(h: int, w: int, *, center: bool) -> np.ndarray:
 
 
 @pytest.mark.parametrize("size", RADIAL_SIZES, ids=str)
-@pytest.mark.parametrize("centered", [True, False])
+@pytest.mark.parametrize("center", [True, False])
 def test_radial_profile_of_ring_indicator(
-    size: tuple[int, int], centered: bool, dtype: torch.dtype
+    size: tuple[int, int], center: bool, dtype: torch.dtype
 ) -> None:
     h, w = size
     s = min(h, w)
-    ring = exact_ring_index(h, w, center=centered)
+    ring = exact_ring_index(h, w, center=center)
     n_bins = s // 2 + 1
     for k in range(n_bins):
         power = torch.from_numpy((ring == k).astype(np.float64)).to(dtype)[None, None]
         power = power.expand(2, 3, h, w).contiguous()
-        radii, prof = sp.radial_profile(power, centered=centered)
+        radii, prof = sp.radial_profile(power, center=center)
         assert prof.shape == (2, 3, n_bins)
         want = torch.zeros(2, 3, n_bins, dtype=dtype)
         want[..., k] = 1.0
@@ -463,8 +463,8 @@ def test_radial_profile_centered_flag_is_consistent(gen: torch.Generator) -> Non
     x = rand((2, 1, 9, 12), torch.float64, gen)
     p_c = sp.power_spectrum(x, center=True)
     p_u = sp.power_spectrum(x, center=False)
-    r1, a = sp.radial_profile(p_c, centered=True)
-    r2, b = sp.radial_profile(p_u, centered=False)
+    r1, a = sp.radial_profile(p_c, center=True)
+    r2, b = sp.radial_profile(p_u, center=False)
     torch.testing.assert_close(r1, r2)
     torch.testing.assert_close(a, b)
 

@@ -349,7 +349,7 @@ def pair() -> tuple[torch.Tensor, torch.Tensor]:
 def one_shot(
     standard: nn.Module, pair: tuple[torch.Tensor, torch.Tensor]
 ) -> dict[str, tuple[torch.Tensor, torch.Tensor, torch.Tensor]]:
-    """Per layer: power_spectrum(maps).mean(0) of clean, adversarial and difference."""
+    """Per layer: power_spectrum(maps).mean(0) of clean, adversarial and perturbation."""
     x, xa = pair
     fc = feature_maps(standard, x, LAYERS)
     fa = feature_maps(standard, xa, LAYERS)
@@ -375,7 +375,7 @@ def test_spectra_equal_one_shot_mean(
         assert isinstance(fs, FeatureSpectra)
         assert fs.layer == n
         assert fs.count == x.shape[0]
-        for got, want in zip((fs.clean, fs.adversarial, fs.difference), one_shot[n], strict=True):
+        for got, want in zip((fs.clean, fs.adversarial, fs.perturbation), one_shot[n], strict=True):
             assert got.shape == want.shape
             assert got.dtype == torch.float32
             torch.testing.assert_close(got.to(F64), want, rtol=1e-4, atol=1e-6 * want.max())
@@ -388,7 +388,7 @@ def test_spectra_shapes_follow_the_layer(
     res = feature_spectra(standard, x, xa, ["first_conv", "features.pool1", "features.conv5"])
     assert res["first_conv"].clean.shape == (64, 32, 32)
     assert res["features.pool1"].clean.shape == (64, 16, 16)
-    assert res["features.conv5"].difference.shape == (256, 8, 8)
+    assert res["features.conv5"].perturbation.shape == (256, 8, 8)
 
 
 def test_spectra_leave_the_model_as_found(
@@ -406,9 +406,9 @@ def test_identical_inputs_give_zero_difference(standard: nn.Module) -> None:
     x = images(5, seed=7)
     res = feature_spectra(standard, x, x.clone(), ["first_conv", "features.relu2"], batch_size=2)
     for n, fs in res.items():
-        assert torch.equal(fs.difference, torch.zeros_like(fs.difference)), n
+        assert torch.equal(fs.perturbation, torch.zeros_like(fs.perturbation)), n
         assert torch.equal(fs.clean, fs.adversarial), n
-        assert torch.isnan(fs.band_energy("difference")).all(), n
+        assert torch.isnan(fs.band_energy("perturbation")).all(), n
         assert torch.equal(fs.band_energy("clean"), fs.band_energy("adversarial")), n
 
 
@@ -442,7 +442,7 @@ def test_band_energy_equals_brute_force_over_radius_masks(
     )
     for n, fs in res.items():
         assert fs.cutoffs == cutoffs
-        for which in ("clean", "adversarial", "difference"):
+        for which in ("clean", "adversarial", "perturbation"):
             got = fs.band_energy(which)
             p = getattr(fs, which)
             assert got.shape == (p.shape[0], 3)
@@ -457,11 +457,11 @@ def test_band_energy_on_hand_made_spectrum() -> None:
     p[0, 4, 5] = p[0, 4, 3] = 1.0  # r = 1/8: mid
     p[0, 0, 0] = 2.0  # r = sqrt(2)/2 (corner): high
     p[1, 4, 5] = p[1, 4, 3] = 3.0  # channel 1: all mid
-    fs = FeatureSpectra("x", clean=p, adversarial=p, difference=torch.zeros_like(p), count=1)
+    fs = FeatureSpectra("x", clean=p, adversarial=p, perturbation=torch.zeros_like(p), count=1)
     torch.testing.assert_close(
         fs.band_energy("clean"), torch.tensor([[0.0, 0.5, 0.5], [0.0, 1.0, 0.0]], dtype=F64)
     )
-    assert torch.isnan(fs.band_energy("difference")).all()
+    assert torch.isnan(fs.band_energy("perturbation")).all()
 
 
 def test_to_dict_is_json_with_documented_keys(standard: nn.Module) -> None:
@@ -475,9 +475,9 @@ def test_to_dict_is_json_with_documented_keys(standard: nn.Module) -> None:
     assert d["shape"] == [64, 32, 32]
     assert d["count"] == 4
     assert d["bands"] == ["low", "mid", "high"]
-    assert set(d["band_energy"]) == set(d["mean_power"]) == {"clean", "adversarial", "difference"}
-    assert d["band_energy"]["difference"] == [None, None, None]
-    assert d["mean_power"]["difference"] == 0.0
+    assert set(d["band_energy"]) == set(d["mean_power"]) == {"clean", "adversarial", "perturbation"}
+    assert d["band_energy"]["perturbation"] == [None, None, None]
+    assert d["mean_power"]["perturbation"] == 0.0
     want = fs.band_energy("clean").mean(0).tolist()
     np.testing.assert_allclose(d["band_energy"]["clean"], want, rtol=1e-12)
     assert sum(d["band_energy"]["clean"]) == pytest.approx(1.0)
@@ -490,8 +490,8 @@ def test_to_dict_with_a_real_difference(
     x, xa = pair
     d = feature_spectra(standard, x, xa, "features.conv2")["features.conv2"].to_dict()
     json.dumps(d, allow_nan=False)
-    assert sum(d["band_energy"]["difference"]) == pytest.approx(1.0)
-    assert d["mean_power"]["difference"] > 0
+    assert sum(d["band_energy"]["perturbation"]) == pytest.approx(1.0)
+    assert d["mean_power"]["perturbation"] > 0
 
 
 # --------------------------------------------------------------------------------------

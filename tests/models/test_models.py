@@ -107,7 +107,13 @@ def test_pgd_attack_respects_eps_and_lowers_accuracy(test_split) -> None:  # typ
     model = load_model("builtin:standard")
     x, y = test_split.images[:100], test_split.labels[:100]
     xa = pgd_attack(
-        model, x, y, eps=8 / 255, alpha=2 / 255, steps=5, generator=torch.Generator().manual_seed(0)
+        model,
+        x,
+        y,
+        eps=8 / 255,
+        step_size=2 / 255,
+        steps=5,
+        generator=torch.Generator().manual_seed(0),
     )
     assert float((xa - x).abs().max()) <= 8 / 255 + 1e-6 and xa.min() >= 0 and xa.max() <= 1
     assert accuracy(model, xa, y) < accuracy(model, x, y)

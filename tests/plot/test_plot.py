@@ -91,13 +91,13 @@ def test_feature_spectra_figure_rows_and_shared_scales() -> None:
     clean = torch.rand(8, 16, 16, generator=g) + 0.1
     adv = clean * 1.5
     diff = torch.rand(8, 16, 16, generator=g)
-    fs = FeatureSpectra(layer="conv", clean=clean, adversarial=adv, difference=diff, count=4)
+    fs = FeatureSpectra(layer="conv", clean=clean, adversarial=adv, perturbation=diff, count=4)
     fig = plot.feature_spectra_figure(fs, max_rows=3)
     images = [ax.images[0] for ax in fig.axes if ax.images]
-    assert len(images) == 9  # 3 maps x clean / adversarial / difference
+    assert len(images) == 9  # 3 maps x clean / adversarial / perturbation
     for row in range(3):
         c, a, d = images[3 * row : 3 * row + 3]
-        assert d.get_cmap().name == "viridis"  # the difference has its own colour map
+        assert d.get_cmap().name == "viridis"  # the perturbation has its own colour map
         assert c.get_clim() == a.get_clim()  # clean and adversarial share a scale per row
         np.testing.assert_allclose(
             a.get_array() - c.get_array(), np.log10(1.5), rtol=1e-5
