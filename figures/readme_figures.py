@@ -1,7 +1,7 @@
 """Regenerate the README's figures from the built-in default (CIFAR-10 subset, photos, zoo).
 
 Usage: .venv/bin/python figures/readme_figures.py   (writes figures/*.png next to this file;
-about 1.5 min, most of it the Fourier heat maps)
+about 5 min on 2 cores, most of it the Fourier heat maps)
 """
 
 from __future__ import annotations
