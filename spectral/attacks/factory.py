@@ -289,6 +289,11 @@ def make_attack(
         "seed": None if seed is None else check_int(seed, "seed", 0),
     }
     unknown = sorted(set(kwargs) - set(spec.options))
+    if "alpha" in unknown and "alpha" not in spec.options:
+        raise SpectralValueError(
+            f"{key.value}: the step is called step_size here (torchattacks' alpha); "
+            "in spectral, alpha names the BlurNet penalty weight"
+        )
     if unknown:
         allowed = ", ".join(sorted(spec.options)) or "none"
         raise SpectralValueError(

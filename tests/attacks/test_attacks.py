@@ -150,7 +150,7 @@ def test_make_attack_translates_parameters() -> None:
     model = tiny_linear()
     pgd = make_attack("PGD", model, eps=0.1, steps=7)
     assert (pgd.eps, pgd.alpha, pgd.steps, pgd.random_start) == (0.1, 0.025, 7, True)
-    assert make_attack("pgd", model, eps=0.1, alpha=0.01).alpha == 0.01
+    assert make_attack("pgd", model, eps=0.1, step_size=0.01).alpha == 0.01
     for name in ("bim", "mifgsm", "pgdl2"):
         atk = make_attack(name, model, eps=0.4, steps=3)
         assert (atk.eps, atk.alpha, atk.steps) == (0.4, 0.1, 3)
@@ -179,7 +179,8 @@ def test_unknown_name_lists_the_known_ones() -> None:
         ({"eps": 0.0}, "eps"),
         ({"eps": -0.1}, "eps"),
         ({"steps": 0}, "steps"),
-        ({"alpha": 0.0}, "alpha"),
+        ({"step_size": 0.0}, "step_size"),
+        ({"alpha": 0.01}, "called step_size here"),
         ({"c": 1.0}, r"unknown option\(s\) \['c'\]"),
         ({"targeted": True, "name": "deepfool"}, "no by-label targeted mode"),
         ({"targeted": True, "name": "fab"}, "no by-label targeted mode"),

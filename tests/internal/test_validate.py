@@ -257,10 +257,14 @@ def test_filter_bad_kind_and_order(fn: Callable[..., torch.Tensor]) -> None:
     assert "'box'" in msg
     for k in ("ideal", "butterworth", "gaussian"):
         assert repr(k) in msg
-    for order in (0, -1, 2.5, True, "2", None):
+    for order in (0, -1):
         with pytest.raises(SpectralValueError) as info:
             fn(GOOD, 0.2, kind="butterworth", order=order)
         assert str(info.value).startswith("order:") and repr(order) in str(info.value)
+    for bad_type in (2.5, True, "2", None):
+        with pytest.raises(SpectralTypeError) as tinfo:
+            fn(GOOD, 0.2, kind="butterworth", order=bad_type)
+        assert str(tinfo.value).startswith("order:")
     # the enum works as well as its value
     torch.testing.assert_close(
         fn(GOOD, 0.2, kind=sp.fourier.FilterKind.GAUSSIAN), fn(GOOD, 0.2, kind="gaussian")

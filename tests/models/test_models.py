@@ -342,7 +342,7 @@ def test_pgd_attack_keeps_mixed_training_flags() -> None:
         torch.rand(2, 3, 32, 32),
         torch.tensor([0, 1]),
         eps=0.03,
-        alpha=0.01,
+        step_size=0.01,
         steps=1,
         generator=torch.Generator().manual_seed(0),
     )

@@ -103,7 +103,7 @@ def test_feature_spectra_figure_rows_and_shared_scales() -> None:
             a.get_array() - c.get_array(), np.log10(1.5), rtol=1e-5
         )  # log10 power: the x1.5 shows as a constant offset
     assert "map 0: clean" in [ax.get_title() for ax in fig.axes]
-    assert "map 7: difference" in [ax.get_title() for ax in fig.axes]  # evenly spaced, ends kept
+    assert "map 7: perturbation" in [ax.get_title() for ax in fig.axes]  # evenly spaced, ends kept
     fig = plot.feature_spectra_figure(fs, channels=[2, 5])
     assert len([ax for ax in fig.axes if ax.images]) == 6
 
