@@ -20,7 +20,7 @@ from spectral.data.dataset import ImageDataset
 from spectral.defenses.penalties import linf_penalty, tv_penalty
 from spectral.errors import SpectralValueError
 from spectral.metrics.classification import predict
-from spectral.models.blur import blur_layers, insert_blur
+from spectral.models.insert import blur_layers, insert_blur
 from spectral.models.layers import first_activation_name
 from spectral.models.load import load_model
 from spectral.models.smallcnn import SmallCNN

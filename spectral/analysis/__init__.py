@@ -26,14 +26,13 @@ from spectral.analysis.filters import (
     has_3x3_conv,
     layer_filter_metrics,
 )
+from spectral.analysis.gradient_stats import edge_correlation, mean_frequency
 from spectral.analysis.gradients import (
     GRADIENT_COLUMNS,
     GradientAnalysis,
     GradientSpectra,
-    edge_correlation,
     gradient_analysis,
     gradient_spectra,
-    mean_frequency,
 )
 from spectral.analysis.heatmap import (
     HeatmapAnalysis,

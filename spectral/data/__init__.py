@@ -7,19 +7,18 @@ from spectral.data.builtin import (
     BUILTIN_FILE,
     BUILTIN_PHOTOS,
     CIFAR10_CLASSES,
-    PATCH_CLASSES,
     builtin_dataset,
     builtin_patches,
     builtin_photo,
     decode_jpeg_pack,
     make_builtin_subset,
-    patch_dataset,
 )
 from spectral.data.cifar import load_cifar10
 from spectral.data.dataset import ImageDataset, Split
 from spectral.data.folders import IMAGE_EXTENSIONS, load_image_folder
 from spectral.data.io import Transparency, read_image
 from spectral.data.load import load_dataset
+from spectral.data.patches import PATCH_CLASSES, patch_dataset
 from spectral.data.tensors import load_tensor_file
 
 __all__ = [

@@ -5,10 +5,11 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from spectral.data.builtin import builtin_dataset, patch_dataset
+from spectral.data.builtin import builtin_dataset
 from spectral.data.cifar import load_cifar10
 from spectral.data.dataset import ImageDataset, Split, _parse_split
 from spectral.data.folders import load_image_folder
+from spectral.data.patches import patch_dataset
 from spectral.data.tensors import load_tensor_file
 from spectral.errors import SpectralValueError
 

@@ -14,7 +14,8 @@ from spectral.defenses.blurnet import (
     whitebox_blur_table,
 )
 from spectral.defenses.penalties import linf_penalty, tv_penalty
-from spectral.models.blur import BlurLayer, InputBlur, blur2d, blur_kernel, blur_layers, insert_blur
+from spectral.models.blur import BlurLayer, blur2d, blur_kernel
+from spectral.models.insert import InputBlur, blur_layers, insert_blur
 
 __all__ = [
     "BlurEvaluation",

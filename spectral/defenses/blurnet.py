@@ -13,7 +13,7 @@ from spectral._internal.progress import StepProgress
 from spectral.errors import SpectralValueError
 from spectral.metrics.attack import attack_success_rate, targeted_success_rates
 from spectral.metrics.classification import accuracy
-from spectral.models.blur import insert_blur
+from spectral.models.insert import insert_blur
 
 __all__ = [
     "BlurEvaluation",

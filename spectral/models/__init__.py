@@ -2,17 +2,9 @@
 
 from __future__ import annotations
 
-from spectral.models.blur import (
-    BlurKind,
-    BlurLayer,
-    InputBlur,
-    Padding,
-    blur2d,
-    blur_kernel,
-    blur_layers,
-    insert_blur,
-)
+from spectral.models.blur import BlurKind, BlurLayer, Padding, blur2d, blur_kernel
 from spectral.models.features import feature_maps
+from spectral.models.insert import InputBlur, blur_layers, insert_blur
 from spectral.models.layers import (
     ALIASES,
     first_activation_name,

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import copy
 import math
-from collections import OrderedDict
 from enum import Enum
 from typing import Any
 
@@ -13,18 +11,14 @@ import torch.nn.functional as F
 from torch import nn
 
 from spectral._internal.validate import check_int, parse_enum
-from spectral.errors import SpectralTypeError, SpectralValueError
-from spectral.models.layers import first_activation_name, first_conv_name
+from spectral.errors import SpectralValueError
 
 __all__ = [
     "BlurKind",
     "BlurLayer",
-    "InputBlur",
     "Padding",
     "blur2d",
     "blur_kernel",
-    "blur_layers",
-    "insert_blur",
 ]
 
 
@@ -242,186 +236,3 @@ class BlurLayer(nn.Module):
             f"{self.channels}, kernel_size={self.kernel_size}, kind={self.kind.value}, "
             f"learnable={self.learnable}, padding={self.padding.value}"
         )
-
-
-class _Then(nn.Module):
-    """``second(first(x))`` (used where the parent of the blurred module is not Sequential)."""
-
-    def __init__(self, first: nn.Module, second: nn.Module) -> None:
-        super().__init__()
-        self.first = first
-        self.second = second
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """Apply ``first`` then ``second``."""
-        return self.second(self.first(x))
-
-
-class InputBlur(nn.Module):
-    """Blur the input image, then run ``model`` (images stay in [0, 1])."""
-
-    def __init__(self, blur: BlurLayer, model: nn.Module) -> None:
-        super().__init__()
-        self.blur = blur
-        self.model = model
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """Blur ``x`` and classify it."""
-        return self.model(self.blur(x))
-
-
-def _out_channels(model: nn.Module, name: str) -> int:
-    """Channels of ``name``'s output.
-
-    Its own ``out_channels``/``num_features``, or else (an activation, dropout, ...) those
-    of the nearest Conv2d/BatchNorm2d before it.
-    """
-    last: int | None = None
-    for n, m in model.named_modules():
-        if isinstance(m, nn.Flatten | nn.Linear):  # reached before `name`: output not 4-D
-            raise SpectralValueError(
-                f"position {name!r}: expected a module with (B, C, H, W) output; it comes at "
-                f"or after {type(m).__name__} {n!r}"
-            )
-        own = m.out_channels if isinstance(m, nn.Conv2d) else None
-        own = m.num_features if isinstance(m, nn.BatchNorm2d) else own
-        if n == name:
-            channels = own if own is not None else last
-            if channels is None:
-                raise SpectralValueError(
-                    f"position {name!r}: cannot tell how many channels {type(m).__name__} "
-                    "outputs; insert after a Conv2d, BatchNorm2d or an activation that follows one"
-                )
-            return channels
-        if own is not None:
-            last = own
-    raise SpectralValueError(f"position {name!r}: not a module of the model")
-
-
-def insert_blur(
-    model: nn.Module,
-    position: str,
-    *,
-    kernel_size: int = 3,
-    kind: str | BlurKind = "box",
-    learnable: bool = False,
-    sigma: float | None = None,
-    padding: str | Padding = "reflect",
-) -> nn.Module:
-    """A copy of ``model`` with a :class:`BlurLayer` inserted; ``model`` is left untouched.
-
-    Args:
-        model: the model (taking images in [0, 1]).
-        position: ``"input"`` (blur the image), ``"first_conv"`` (right after the first
-            ``Conv2d``), ``"first_relu"`` (after the first activation that follows it: the
-            layer-1 feature maps after the non-linearity), or the name of any module (as
-            in ``model.named_modules()``) whose output is ``(B, C, H, W)``. Note that a
-            fixed blur, the same for every channel, right after a bias-free conv commutes
-            with it: ``"first_conv"`` then equals ``"input"`` up to the border padding.
-        kernel_size: odd kernel side.
-        kind: ``"box"`` or ``"gaussian"``.
-        learnable: train the blur kernels.
-        sigma: Gaussian width.
-        padding: padding mode of the blur (see :class:`BlurLayer`).
-
-    Returns:
-        A new model in the same training mode as ``model``. When the module sits in an
-        ``nn.Sequential`` the blur becomes its next sibling, named ``<name>_blur``, so the
-        other state-dict keys are unchanged; elsewhere the module is wrapped as
-        ``<name>.first`` followed by ``<name>.second``; ``"input"`` wraps the whole model
-        as ``blur`` + ``model``.
-
-    Raises:
-        SpectralValueError: an unknown position (the message lists the valid names), or
-            a module whose channel count cannot be told.
-        SpectralTypeError: ``model`` is not an ``nn.Module``.
-
-    Examples:
-        >>> from spectral.models import SmallCNN
-        >>> m = insert_blur(SmallCNN(width=4), "first_conv", kernel_size=5)
-        >>> [n for n, _ in m.features.named_children()][:3]
-        ['conv1', 'conv1_blur', 'bn1']
-    """
-    if not isinstance(model, nn.Module):
-        raise SpectralTypeError(f"model: expected an nn.Module, got {type(model).__name__}")
-    options: dict[str, Any] = {
-        "kernel_size": kernel_size,
-        "kind": kind,
-        "learnable": learnable,
-        "sigma": sigma,
-        "padding": padding,
-    }
-    new = copy.deepcopy(model)  # keeps every module's own training flag
-    if position == "input":
-        blur = BlurLayer(_input_channels(new), **options).train(model.training)
-        wrapped = InputBlur(blur, new)
-        wrapped.training = model.training  # not .train(): that would reset the inner flags
-        return wrapped
-    aliases = {"first_conv": first_conv_name, "first_relu": first_activation_name}
-    name = aliases[position](new) if position in aliases else position
-    modules = dict(new.named_modules())
-    if name not in modules or (name == "" and position not in aliases):
-        valid = [n for n in modules if n]
-        shown = ", ".join(valid[:12]) + (", ..." if len(valid) > 12 else "")
-        raise SpectralValueError(
-            f"position: unknown module {position!r}; use 'input', 'first_conv', 'first_relu' "
-            f"or one of: {shown} (all of them: [n for n, _ in model.named_modules()])"
-        )
-    target = modules[name]
-    blur = BlurLayer(_out_channels(new, name), **options).train(target.training)
-    if name == "":  # the model itself is the module to blur after (e.g. a bare Conv2d)
-        then = _Then(new, blur)
-        then.training = model.training
-        return then
-    parent_name, _, child = name.rpartition(".")
-    parent = modules[parent_name] if parent_name else new
-    if isinstance(parent, nn.Sequential):
-        items = []
-        for key, sub in parent.named_children():
-            items.append((key, sub))
-            if key == child:
-                items.append((f"{child}_blur", blur))
-        rebuilt = nn.Sequential(OrderedDict(items))
-        rebuilt.training = parent.training
-        if parent_name:
-            _set_module(new, parent_name, rebuilt)
-        else:
-            new = rebuilt
-    else:
-        then = _Then(target, blur)
-        then.training = target.training
-        _set_module(new, name, then)
-    return new
-
-
-def _set_module(root: nn.Module, name: str, module: nn.Module) -> None:
-    parent_name, _, child = name.rpartition(".")
-    parent = root.get_submodule(parent_name) if parent_name else root
-    setattr(parent, child, module)
-
-
-def _input_channels(model: nn.Module) -> int:
-    first = first_conv_name(model)
-    conv = model.get_submodule(first)
-    assert isinstance(conv, nn.Conv2d)
-    return conv.in_channels
-
-
-def blur_layers(model: nn.Module) -> dict[str, BlurLayer]:
-    """The :class:`BlurLayer` modules of ``model`` by name.
-
-    Args:
-        model: any module, e.g. one returned by :func:`insert_blur`.
-
-    Returns:
-        ``{name: layer}`` in ``model.named_modules()`` order (empty if there is none).
-
-    Examples:
-        >>> from spectral.models import SmallCNN
-        >>> m = insert_blur(SmallCNN(width=4), "first_conv")
-        >>> {n: layer.kernel_size for n, layer in blur_layers(m).items()}
-        {'features.conv1_blur': 3}
-        >>> blur_layers(SmallCNN(width=4))
-        {}
-    """
-    return {n: m for n, m in model.named_modules() if isinstance(m, BlurLayer)}

@@ -14,7 +14,7 @@ import torch
 from torch import nn
 
 from spectral.errors import SpectralValueError
-from spectral.models.blur import insert_blur
+from spectral.models.insert import insert_blur
 from spectral.models.smallcnn import SmallCNN
 
 __all__ = [

@@ -11,24 +11,18 @@ import matplotlib
 
 matplotlib.use("Agg", force=False)
 
+from spectral.plot.attack import attack_figures, comparison_figure, feature_spectra_figure
 from spectral.plot.base import as_2d_array, new_figure, save_figure
 from spectral.plot.baselines import dataset_spectrum_figure, noise_figures
-from spectral.plot.defenses import blur_figure, plot_defense_bars
-from spectral.plot.robust import (
+from spectral.plot.calibration import (
     calibration_figure,
-    filter_figure,
-    gradient_figure,
-    heatmap_figure,
-    plot_attribution,
     plot_confidence_histogram,
-    plot_filter_grid,
-    plot_filter_metric,
     plot_reliability,
 )
+from spectral.plot.defenses import blur_figure, plot_defense_bars
+from spectral.plot.filters import filter_figure, plot_filter_grid, plot_filter_metric
+from spectral.plot.robust import gradient_figure, heatmap_figure, plot_attribution
 from spectral.plot.spectra import (
-    attack_figures,
-    comparison_figure,
-    feature_spectra_figure,
     plot_band_energy,
     plot_radial_profile,
     plot_spectrum,

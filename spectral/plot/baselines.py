@@ -7,8 +7,9 @@ from typing import Any
 from matplotlib.figure import Figure
 
 from spectral.fourier.compare import channel_names
+from spectral.plot.attack import comparison_figure
 from spectral.plot.base import new_figure
-from spectral.plot.spectra import comparison_figure, plot_band_energy, spectrum_figure
+from spectral.plot.spectra import plot_band_energy, spectrum_figure
 
 __all__ = ["dataset_spectrum_figure", "noise_figures"]
 

@@ -69,6 +69,10 @@ def test_unknown_backend_lists_valid_names(name: object) -> None:
         assert repr(valid) in msg
     assert repr(name) in msg
     assert isinstance(info.value, ValueError)
+    with pytest.raises(SpectralValueError):
+        sp.magnitude_spectrum(x, backend=name)  # type: ignore[arg-type]
+    with pytest.raises(SpectralValueError):
+        sp.SpectrumAccumulator(backend=name)  # type: ignore[arg-type]
 
 
 @pytest.mark.parametrize("name", [3, None, 1.5])
@@ -80,9 +84,9 @@ def test_backend_of_wrong_type_is_a_type_error(name: object) -> None:
     for valid in ("auto", "torch", "numpy", "scipy", "pyfftw"):
         assert repr(valid) in msg
     assert isinstance(info.value, TypeError)
-    with pytest.raises(SpectralValueError):
-        sp.magnitude_spectrum(x, backend=name)  # type: ignore[arg-type]
-    with pytest.raises(SpectralValueError):
+    with pytest.raises(SpectralTypeError):
+        sp.magnitude_spectrum(torch.zeros(1, 1, 4, 4), backend=name)  # type: ignore[arg-type]
+    with pytest.raises(SpectralTypeError):
         sp.SpectrumAccumulator(backend=name)  # type: ignore[arg-type]
 
 

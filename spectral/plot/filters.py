@@ -1,0 +1,162 @@
+"""Figures of first-layer 3x3 filters: metric bars and filter grids."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import torch
+from matplotlib.axes import Axes
+from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
+
+from spectral.plot.base import new_figure
+
+__all__ = ["filter_figure", "plot_filter_grid", "plot_filter_metric"]
+
+
+def plot_filter_metric(
+    ax: Axes,
+    models: Mapping[str, Sequence[Mapping[str, Any]]],
+    metric: str,
+    *,
+    title: str | None = None,
+) -> list[Any]:
+    """One line per model: ``metric`` of each 3x3 conv layer, in depth order.
+
+    Args:
+        ax: the axes to draw into.
+        models: label -> rows of :func:`spectral.filter_metrics`.
+        metric: a row key such as ``"variance_entropy_normalized"`` or ``"orthogonality"``.
+        title: axes title (default: the metric).
+
+    Returns:
+        The drawn lines.
+
+    Examples:
+        >>> from spectral.analysis import filter_metrics
+        >>> from spectral.plot import new_figure
+        >>> net = torch.nn.Sequential(torch.nn.Conv2d(3, 4, 3), torch.nn.Conv2d(4, 4, 3))
+        >>> fig, axes = new_figure()
+        >>> lines = plot_filter_metric(axes[0, 0], {"net": filter_metrics(net)}, "orthogonality")
+        >>> len(lines), lines[0].get_xdata().tolist(), axes[0, 0].get_title()
+        (1, [1, 2], 'orthogonality')
+    """
+    lines = []
+    for label, rows in models.items():
+        y = [float(r[metric]) for r in rows]
+        (line,) = ax.plot(range(1, len(y) + 1), y, marker="o", label=label)
+        lines.append(line)
+    ax.set_xlabel("3x3 conv layer (depth)")
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    if metric.startswith("sparsity"):  # a fraction, mostly 0: a [0, 1] axis keeps it honest
+        ax.set_ylim(-0.03, 1.03)
+    ax.set_title(title or metric.replace("_", " "))
+    ax.grid(True, alpha=0.3)
+    if lines:
+        ax.legend(fontsize="small")
+    return lines
+
+
+def plot_filter_grid(
+    ax: Axes, weight: torch.Tensor, *, max_filters: int = 64, title: str | None = None
+) -> Any:
+    """First-layer filters as a mosaic: one ``k x k`` tile per output channel.
+
+    RGB (3 input channels) tiles are shown in colour, each tile min-max scaled on its
+    own; other inputs show the mean over input channels in grey.
+
+    Args:
+        ax: the axes to draw into.
+        weight: ``(c_out, c_in, k, k)`` conv weight.
+        max_filters: at most this many tiles.
+        title: axes title.
+
+    Returns:
+        The :class:`matplotlib.image.AxesImage`.
+
+    Shape:
+        - weight: :math:`(C_{out}, C_{in}, k, k)`
+        - Output: the mosaic, :math:`(r (k + 1) - 1, c (k + 1) - 1, 3)` in colour or
+          :math:`(r (k + 1) - 1, c (k + 1) - 1)` in grey, for ``c = ceil(sqrt(n))``
+          columns and ``r = ceil(n / c)`` rows of the ``n`` tiles drawn
+
+    Examples:
+        >>> from spectral.plot import new_figure
+        >>> fig, axes = new_figure()
+        >>> im = plot_filter_grid(axes[0, 0], torch.randn(4, 3, 3, 3))  # 2 x 2 RGB tiles
+        >>> im.get_array().shape
+        (7, 7, 3)
+        >>> plot_filter_grid(axes[0, 0], torch.randn(8, 2, 3, 3), max_filters=3).get_array().shape
+        (7, 7)
+    """
+    w = weight.detach().cpu().double()[:max_filters]
+    n, c_in, k, _ = w.shape
+    cols = math.ceil(math.sqrt(n))
+    rows = math.ceil(n / cols)
+    colour = c_in == 3
+    tiles = w if colour else w.mean(1, keepdim=True)
+    lo = tiles.amin(dim=(1, 2, 3), keepdim=True)
+    span = (tiles.amax(dim=(1, 2, 3), keepdim=True) - lo).clamp_min(1e-12)
+    tiles = (tiles - lo) / span
+    # mid-grey gaps: white would merge with each tile's brightest weight
+    mosaic = np.full((rows * (k + 1) - 1, cols * (k + 1) - 1, 3 if colour else 1), 0.5)
+    for i in range(n):
+        r, c = divmod(i, cols)
+        mosaic[r * (k + 1) : r * (k + 1) + k, c * (k + 1) : c * (k + 1) + k] = (
+            tiles[i].permute(1, 2, 0).numpy()
+        )
+    im = ax.imshow(
+        mosaic if colour else mosaic[..., 0],
+        cmap=None if colour else "gray",
+        interpolation="nearest",
+    )
+    ax.set_axis_off()
+    if title:
+        ax.set_title(title)
+    return im
+
+
+def filter_figure(
+    models: Mapping[str, Sequence[Mapping[str, Any]]],
+    first_weights: Mapping[str, torch.Tensor],
+) -> Figure:
+    """Per-layer metric lines (4 panels) and the first-layer filter mosaic of each model.
+
+    Args:
+        models: label -> rows of :func:`spectral.filter_metrics` (one line per label in
+            each of the sparsity, variance-entropy and orthogonality panels).
+        first_weights: label -> first-layer conv weight, drawn with
+            :func:`plot_filter_grid` in the second row.
+
+    Returns:
+        The figure: 2 rows of ``max(4, len(first_weights))`` panels.
+
+    Shape:
+        - ``first_weights[label]``: :math:`(C_{out}, C_{in}, k, k)`
+
+    Examples:
+        >>> from spectral.analysis import filter_analysis
+        >>> net = torch.nn.Sequential(torch.nn.Conv2d(3, 4, 3), torch.nn.Conv2d(4, 4, 3))
+        >>> a = filter_analysis({"net": net})
+        >>> fig = filter_figure(a.layers, a.first_layer)
+        >>> len(fig.axes), fig.axes[0].get_title(), fig.axes[4].get_title()
+        (8, 'sparsity', 'net: first-layer filters')
+    """
+    metrics = (
+        "sparsity",
+        "variance_entropy_normalized",
+        "variance_entropy_normalized_nonsparse",
+        "orthogonality",
+    )
+    n = len(first_weights)
+    fig, axes = new_figure(2, max(4, n), size=(3.4, 3.0))
+    for i, m in enumerate(metrics):
+        plot_filter_metric(axes[0, i], models, m)
+    for j in range(max(4, n)):
+        axes[1, j].set_axis_off()
+    for j, (label, w) in enumerate(first_weights.items()):
+        plot_filter_grid(axes[1, j], w, title=f"{label}: first-layer filters")
+    return fig
