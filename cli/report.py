@@ -39,7 +39,6 @@ from cli._common import (
     check_attack,
     check_eps,
     check_l2_eps,
-    count_task,
     load_compared,
     output_dir,
     progress,
@@ -48,16 +47,8 @@ from cli._common import (
     write_json,
 )
 from cli._html import Section, render
-from cli._report_sections import (
-    BANDS,
-    dataset_section,
-    noise_section,
-    papers_section,
-    photo_section,
-)
+from cli._report_sections import BANDS, papers_section
 from spectral.fourier import DEFAULT_CUTOFFS, Backend
-
-PHOTOS = ("astronaut", "chelsea", "coffee", "rocket")
 
 
 def report(
@@ -106,8 +97,7 @@ def report(
     import torch
 
     import spectral as sp
-    from spectral.analysis import dataset_spectrum, noise_baseline, paper_comparison, photo_spectra
-    from spectral.plot import dataset_spectrum_figure, noise_figures, save_figure, summary_figure
+    from spectral.analysis import paper_comparison
 
     t_start = time.perf_counter()
     with user_errors():
@@ -214,46 +204,21 @@ def report(
             result.update(robust_part)
             sections.extend(robust_secs)
 
-            # input spectra of the bundled photographs ------------------------------------
-            photos = photo_spectra(
-                PHOTOS, device=dev, backend=backend, progress=count_task(bar, "photo spectra")
-            )
-            fig = summary_figure(
-                list(photos.summaries),
-                row_labels=list(PHOTOS),
-                title="Bundled photographs: log-shifted normalised magnitude spectra",
-            )
-            save_figure(fig, figdir / "input_spectra.png")
-            per_photo = photos.to_dict()
-            result["input_spectra"] = per_photo
-            sections.append(photo_section(per_photo, figdir))
+            # references: bundled photographs, the analysed data, random sign noise ------
+            from cli._report_reference import reference_sections
 
-            # dataset-scale mean spectrum (streaming) of the analysed data ------------------
-            ds = dataset_spectrum(
-                x, batch_size=64, backend=backend, progress=count_task(bar, "dataset spectrum")
+            ref_part, ref_secs = reference_sections(
+                x=x,
+                data=data,
+                eps=eps,
+                seed=seed,
+                backend=backend,
+                device=dev,
+                figdir=figdir,
+                bar=bar,
             )
-            save_figure(
-                dataset_spectrum_figure(
-                    ds,
-                    title=f"Mean power spectrum of {ds.n_images} test images "
-                    f"({ds.to_dict()['size']}, log10, normalised)",
-                ),
-                figdir / "dataset_spectrum.png",
-            )
-            result["dataset_spectrum"] = {"data": data, **ds.to_dict()}
-            sections.append(dataset_section(result["dataset_spectrum"], figdir))
-
-            # random sign-noise baseline ------------------------------------------------------
-            task = bar.add_task("noise baseline", total=1)
-            noise = noise_baseline(x[:64], eps, seed=seed, backend=backend)
-            bar.advance(task)
-            spectra_fig, bands_fig = noise_figures(
-                noise, title=f"Random sign noise, eps = {eps:.4g}: spectra of test image 0"
-            )
-            save_figure(spectra_fig, figdir / "noise_spectra.png")
-            save_figure(bands_fig, figdir / "noise_band_energy.png")
-            result["noise_baseline"] = noise.to_dict()
-            sections.append(noise_section(result["noise_baseline"], figdir))
+            result.update(ref_part)
+            sections.extend(ref_secs)
 
             # the seeds' phenomena: ours | paper | agrees? ---------------------------------
             papers = paper_comparison(result) if len(result["models"]) >= 2 else None
@@ -281,6 +246,11 @@ def report(
                 render("spectral report", meta, sections), encoding="utf-8"
             )
 
+    print_summary(result, out)
+
+
+def print_summary(result: dict[str, Any], out: Path) -> None:
+    """The terminal summary: one row per model and the noise baseline."""
     table = RichTable(title=f"spectral report -> {out}")
     for col in ("model", "clean acc.", "adv. acc.", "success", "pert. low/mid/high"):
         table.add_column(col, justify="left" if col == "model" else "right")
