@@ -9,6 +9,14 @@ from cli._common import count_task
 from cli._html import Section, Table
 
 BANDS = ("low", "mid", "high")
+PROPORTIONS = ("clean_accuracy", "adversarial_accuracy", "attack_success_rate")
+
+
+def ci_text(d: dict[str, Any], *, signed: bool = False) -> str:
+    """``"87.4% [84.1, 90.0]"`` from an interval's ``to_dict()`` (``+1.2%`` when signed)."""
+    lo, hi = d["ci95"]
+    sign = "+" if signed else ""
+    return f"{100 * d['estimate']:{sign}.1f}% [{100 * lo:{sign}.1f}, {100 * hi:{sign}.1f}]"
 
 
 def _bands(v: list[float | None]) -> list[Any]:
@@ -47,6 +55,7 @@ def model_sections(
     """
     from spectral.analysis import attack_analysis, feature_spectra
     from spectral.defenses import blackbox_blur_table
+    from spectral.metrics import proportion_interval
     from spectral.plot import attack_figures, blur_figure, feature_spectra_figure, save_figure
 
     sections: list[Section] = []
@@ -71,13 +80,16 @@ def model_sections(
     rows = [
         [
             name,
-            v["clean_accuracy"],
-            v["adversarial_accuracy"],
-            v["attack_success_rate"],
+            *(ci_text(v["intervals"][k]) for k in PROPORTIONS),
             v["l2_dissimilarity"],
             *_bands(v["band_energy"]["perturbation"]),
         ]
         for name, v in per_model.items()
+    ]
+    diff_rows = [
+        [f"{name} - {model_name}", k.replace("_", " "), ci_text(d, signed=True), d["excludes_zero"]]
+        for name, v in per_model.items()
+        for k, d in v.get("difference_vs_main", {}).items()
     ]
     sections.append(
         Section(
@@ -91,7 +103,7 @@ def model_sections(
             ],
             [
                 Table(
-                    "Per model",
+                    f"Per model (95% Wilson intervals, n = {len(x)} images)",
                     [
                         "model",
                         "clean acc.",
@@ -103,7 +115,19 @@ def model_sections(
                         "pert. high",
                     ],
                     rows,
-                )
+                ),
+                *(
+                    [
+                        Table(
+                            "Differences between models on the same images "
+                            "(paired bootstrap 95% intervals over images)",
+                            ["models", "metric", "difference", "interval excludes 0"],
+                            diff_rows,
+                        )
+                    ]
+                    if diff_rows
+                    else []
+                ),
             ],
             [
                 (
@@ -160,6 +184,15 @@ def model_sections(
             model, x[:n], y[:n], attack=attack, eps=eps, steps=steps, seed=seed
         )
         bar.advance(task)
+        for r in bb:
+            r["intervals"] = {
+                k: proportion_interval(r[k], n).to_dict()
+                for k in ("accuracy", "attack_success_rate")
+            }
+        for r in ad:
+            r["intervals"] = {
+                "adversarial_accuracy": proportion_interval(r["adversarial_accuracy"], n).to_dict()
+            }
         out["blur"] = {"blackbox": bb, "adaptive": ad, "n_images": n}
         fig = blur_figure(bb, ad)
         save_figure(fig, figdir / "fig6_blur.png")
@@ -167,8 +200,8 @@ def model_sections(
             Section(
                 "BlurNet: fixed blur at the input and on layer-1 feature maps",
                 [
-                    f"{n} images. Black-box: examples crafted on the undefended model, "
-                    "transferred. "
+                    f"{n} images (95% Wilson intervals). Black-box: examples crafted on the "
+                    "undefended model, transferred. "
                     "Adaptive: the same attack run through the blur (robustness vs gradient "
                     "masking). Full white-box tables: spectral blur."
                 ],
@@ -176,12 +209,18 @@ def model_sections(
                     Table(
                         "Black-box",
                         ["defense", "accuracy", "attack success rate"],
-                        [[r["defense"], r["accuracy"], r["attack_success_rate"]] for r in bb],
+                        [
+                            [r["defense"], *(ci_text(r["intervals"][k]) for k in r["intervals"])]
+                            for r in bb
+                        ],
                     ),
                     Table(
                         "Adaptive",
                         ["defense", "adversarial accuracy"],
-                        [[r["defense"], r["adversarial_accuracy"]] for r in ad],
+                        [
+                            [r["defense"], ci_text(r["intervals"]["adversarial_accuracy"])]
+                            for r in ad
+                        ],
                     ),
                 ],
                 [(figdir / "fig6_blur.png", "Figure 6: blur defenses")],

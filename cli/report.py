@@ -22,6 +22,7 @@ import time
 from pathlib import Path
 from typing import Annotated, Any
 
+import rich.box
 import typer
 from rich.table import Table as RichTable
 
@@ -251,19 +252,33 @@ def report(
 
 def print_summary(result: dict[str, Any], out: Path) -> None:
     """The terminal summary: one row per model and the noise baseline."""
-    table = RichTable(title=f"spectral report -> {out}")
-    for col in ("model", "clean acc.", "adv. acc.", "success", "pert. low/mid/high"):
-        table.add_column(col, justify="left" if col == "model" else "right")
-    for name, v in result["models"].items():
-        bands = "/".join("–" if b is None else f"{b:.2f}" for b in v["band_energy"]["perturbation"])
-        table.add_row(
-            name,
-            f"{v['clean_accuracy']:.3f}",
-            f"{v['adversarial_accuracy']:.3f}",
-            f"{v['attack_success_rate']:.3f}",
-            bands,
+    from cli._report_model import PROPORTIONS
+
+    def short(d: dict[str, Any]) -> str:
+        lo, hi = d["ci95"]
+        return f"{100 * d['estimate']:.1f} [{100 * lo:.0f}-{100 * hi:.0f}]"
+
+    n = next(iter(result["models"].values()))["n_images"]
+    table = RichTable(
+        title=f"spectral report -> {out}\n(%, with 95% intervals; n = {n} images; "
+        "perturbation energy % low/mid/high)",
+        box=rich.box.SIMPLE,
+        pad_edge=False,
+    )
+    width = max(len(name) for name in [*result["models"], "random sign noise"])
+    for col in ("model", "clean acc.", "adv. acc.", "success", "pert. %"):
+        table.add_column(
+            col, justify="left" if col == "model" else "right", no_wrap=True, min_width=5
         )
+    table.columns[0].min_width = width
+
+    def bands(v: list[float | None]) -> str:
+        return "/".join("–" if b is None else f"{100 * b:.0f}" for b in v)
+
+    for name, v in result["models"].items():
+        cells = (short(v["intervals"][k]) for k in PROPORTIONS)
+        table.add_row(name, *cells, bands(v["band_energy"]["perturbation"]))
     noise = result["noise_baseline"]["band_energy"]["perturbation"]
-    table.add_row("random sign noise", "", "", "", "/".join(f"{b:.2f}" for b in noise))
+    table.add_row("random sign noise", "", "", "", bands(noise))
     stdout.print(table)
     stdout.print(f"wrote {out}/report.json, report.html, figures/ in {result['elapsed_s']} s")

@@ -14,12 +14,33 @@ from spectral.fourier.compare import SpectrumComparison, compare_spectra
 from spectral.fourier.radial import powerlaw_slope, radial_profile
 from spectral.fourier.spectra import power_spectrum
 from spectral.metrics.attack import attack_success_rate, l2_dissimilarity
-from spectral.metrics.classification import accuracy
+from spectral.metrics.classification import accuracy, predict
+from spectral.metrics.uncertainty import paired_difference, proportion_interval
 
 __all__ = ["AttackAnalysis", "attack_analysis"]
 
 
 METRICS = ("clean_accuracy", "adversarial_accuracy", "attack_success_rate", "l2_dissimilarity")
+PROPORTIONS = ("clean_accuracy", "adversarial_accuracy", "attack_success_rate")
+
+
+def _per_image(
+    model: nn.Module, images: torch.Tensor, x_adv: torch.Tensor, labels: torch.Tensor
+) -> dict[str, torch.Tensor]:
+    """0/1 per image: clean correct, adversarial correct, prediction changed."""
+    before, after = predict(model, images), predict(model, x_adv)
+    y = labels.to(before.device)
+    return {
+        "clean_accuracy": (before == y).double().cpu(),
+        "adversarial_accuracy": (after == y).double().cpu(),
+        "attack_success_rate": (before != after).double().cpu(),
+    }
+
+
+def _difference(a: torch.Tensor, b: torch.Tensor, seed: int) -> dict[str, Any]:
+    """This model minus the main one on the same images, with a paired bootstrap interval."""
+    iv = paired_difference(a, b, seed=seed)
+    return {**iv.to_dict(), "excludes_zero": iv.excludes(0.0)}
 
 
 @dataclass(frozen=True)
@@ -29,8 +50,11 @@ class AttackAnalysis:
     Attributes:
         attack: attack name; ``eps``, ``steps`` its budget and iterations.
         metrics: model -> ``clean_accuracy``, ``adversarial_accuracy``,
-            ``attack_success_rate``, ``l2_dissimilarity`` and ``band_energy`` (the
-            :meth:`SpectrumComparison.to_dict` band means).
+            ``attack_success_rate``, ``l2_dissimilarity``, ``band_energy`` (the
+            :meth:`SpectrumComparison.to_dict` band means), ``n_images``, ``intervals``
+            (the three proportions' 95 % Wilson intervals) and, for every model after the
+            first, ``difference_vs_main`` (this model minus the first on the same images,
+            with a paired bootstrap 95 % interval and whether it excludes 0).
         adversarial: model -> its adversarial examples ``(B, C, H, W)``.
         comparison: model -> :class:`SpectrumComparison` of clean vs adversarial.
         radii: ring radii in cycles/pixel of the main model's radial profiles.
@@ -125,6 +149,7 @@ def attack_analysis(
     if not models:
         raise SpectralValueError("models: expected at least one model")
     metrics: dict[str, dict[str, Any]] = {}
+    per_image: dict[str, dict[str, torch.Tensor]] = {}
     adversarial: dict[str, torch.Tensor] = {}
     comparison: dict[str, SpectrumComparison] = {}
     for i, (name, m) in enumerate(models.items()):
@@ -137,7 +162,17 @@ def attack_analysis(
             "attack_success_rate": attack_success_rate(m, images, x_adv),
             "l2_dissimilarity": l2_dissimilarity(images, x_adv),
             "band_energy": cmp.to_dict()["band_energy"],
+            "n_images": len(images),
         }
+        per_image[name] = _per_image(m, images, x_adv, labels)
+        metrics[name]["intervals"] = {
+            k: proportion_interval(metrics[name][k], len(images)).to_dict() for k in PROPORTIONS
+        }
+        if i > 0:
+            main = per_image[next(iter(models))]
+            metrics[name]["difference_vs_main"] = {
+                k: _difference(per_image[name][k], main[k], seed) for k in PROPORTIONS
+            }
         if progress is not None:
             progress(i + 1, len(models))
     x_adv = adversarial[next(iter(models))]

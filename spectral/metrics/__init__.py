@@ -10,14 +10,28 @@ from spectral.metrics.attack import (
 )
 from spectral.metrics.calibration import calibration_bins, calibration_metrics
 from spectral.metrics.classification import accuracy, predict
+from spectral.metrics.uncertainty import (
+    Interval,
+    bootstrap_interval,
+    format_interval,
+    paired_difference,
+    proportion_interval,
+    wilson_interval,
+)
 
 __all__ = [
+    "Interval",
     "accuracy",
     "attack_success_rate",
+    "bootstrap_interval",
     "calibration_bins",
     "calibration_metrics",
+    "format_interval",
     "l2_dissimilarity",
+    "paired_difference",
     "predict",
+    "proportion_interval",
     "robust_accuracy",
     "targeted_success_rates",
+    "wilson_interval",
 ]

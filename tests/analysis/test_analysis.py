@@ -92,3 +92,23 @@ def test_attack_figures_draw_the_analysis(case) -> None:  # type: ignore[no-unty
     ]
     titles = [ax.get_title() for ax in figs["fig5_band_energy"].axes]
     assert titles == ["a", "b"]
+
+
+def test_intervals_and_paired_differences(case) -> None:  # type: ignore[no-untyped-def]
+    models, x, _, res, _ = case
+    for name in models:
+        got = res.metrics[name]
+        assert got["n_images"] == len(x)
+        for k in ("clean_accuracy", "adversarial_accuracy", "attack_success_rate"):
+            iv = got["intervals"][k]
+            want = sp.metrics.proportion_interval(got[k], len(x))
+            assert iv == want.to_dict() and iv["estimate"] == got[k]
+            assert iv["ci95"][0] <= got[k] <= iv["ci95"][1]
+    assert "difference_vs_main" not in res.metrics["a"]
+    diff = res.metrics["b"]["difference_vs_main"]
+    for k in ("clean_accuracy", "adversarial_accuracy", "attack_success_rate"):
+        d = diff[k]
+        assert d["estimate"] == pytest.approx(res.metrics["b"][k] - res.metrics["a"][k])
+        lo, hi = d["ci95"]
+        assert lo <= d["estimate"] <= hi and d["excludes_zero"] == (not lo <= 0.0 <= hi)
+        assert d["n"] == len(x) and d["method"] == "paired-bootstrap"

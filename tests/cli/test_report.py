@@ -58,6 +58,17 @@ def test_report_files_and_json_schema(report_dir: Path) -> None:
         "5x5 on L1 feature maps",
     ]
     assert set(data["models"]) == {"builtin:standard", "builtin:adversarial"}
+    # every proportion carries its n and a 95% Wilson interval; blur rows too
+    for v in data["models"].values():
+        for k in ("clean_accuracy", "adversarial_accuracy", "attack_success_rate"):
+            iv = v["intervals"][k]
+            assert iv["n"] == 8 and iv["method"] == "wilson"
+            assert iv["ci95"][0] <= v[k] <= iv["ci95"][1]
+    d = data["models"]["builtin:adversarial"]["difference_vs_main"]["adversarial_accuracy"]
+    assert d["n"] == 8 and isinstance(d["excludes_zero"], bool)
+    for r in data["blur"]["blackbox"]:
+        assert r["intervals"]["accuracy"]["estimate"] == r["accuracy"]
+        assert r["intervals"]["accuracy"]["n"] == data["blur"]["n_images"] == 4
     ds = data["dataset_spectrum"]
     assert ds["n_images"] == 8 and ds["data"] == "builtin" and ds["size"] == "32x32"
     # the spectrum is of the analysed test images (the same seeded subset), not of photos
