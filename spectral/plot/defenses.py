@@ -9,7 +9,7 @@ import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
-from spectral.plot.base import new_figure
+from spectral.plot.base import new_figure, set_title
 
 __all__ = ["blur_figure", "plot_defense_bars"]
 
@@ -23,6 +23,8 @@ def plot_defense_bars(
     title: str | None = None,
 ) -> list[Any]:
     """Grouped horizontal bars: one group per table row (defense), one bar per metric.
+
+    The legend sits to the right of the axes, outside the data area.
 
     Args:
         ax: the axes to draw into.
@@ -61,9 +63,10 @@ def plot_defense_bars(
     ax.set_xlim(0, 100)
     ax.set_xlabel("%")
     ax.grid(True, axis="x", alpha=0.3)
-    ax.legend(fontsize="small", loc="lower right")
+    # right of the axes, never over a bar (constrained layout makes room for it)
+    ax.legend(fontsize="small", loc="upper left", bbox_to_anchor=(1.02, 1.0), frameon=False)
     if title:
-        ax.set_title(title)
+        set_title(ax, title)
     return bars
 
 
