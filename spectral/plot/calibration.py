@@ -10,6 +10,7 @@ import torch
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
+from matplotlib.transforms import offset_copy
 
 from spectral.plot.base import new_figure, set_title
 
@@ -60,7 +61,7 @@ def plot_reliability(
         filled = [r for r in rows if r["count"]]
         xs = [float(r["confidence"]) for r in filled]
         ys = [float(r["accuracy"]) for r in filled]
-        (line,) = ax.plot(xs, ys, marker="o", label=label, zorder=2)
+        (line,) = ax.plot(xs, ys, marker="o", label=label, color=f"C{k}", zorder=2)
         lines.append(line)
         colour = line.get_color()
         few = [int(r["count"]) < min_count for r in filled]
@@ -87,7 +88,6 @@ def plot_reliability(
                 fontsize="x-small",
                 color=colour,
                 alpha=0.45 if f else None,
-                clip_on=True,
             )
     handles: list[Any] = list(lines)
     if any(int(r["count"]) < min_count for rows in bins.values() for r in rows if r["count"]):
@@ -103,10 +103,20 @@ def plot_reliability(
             )
         )
     ax.set_xlim(0, 1)
-    ax.set_ylim(0, 1)
+    ax.set_ylim(-0.08, 1.08)  # room for the counts of bins at accuracy 0 and 1
     ax.set_xlabel("confidence (numbers: images per bin)")
     ax.set_ylabel("accuracy")
-    ax.legend(handles=handles, fontsize="small", loc="upper left")
+    # below the x label, off the data (constrained layout makes room for it)
+    below = offset_copy(ax.transAxes, fig=ax.get_figure(root=True), y=-36, units="points")
+    ax.legend(
+        handles=handles,
+        fontsize="small",
+        loc="upper center",
+        bbox_to_anchor=(0.5, 0.0),
+        bbox_transform=below,
+        ncols=len(handles),
+        frameon=False,
+    )
     if title:
         set_title(ax, title)
     return lines

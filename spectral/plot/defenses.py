@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
+from matplotlib.transforms import offset_copy
 
 from spectral.plot.base import new_figure, set_title
 
@@ -24,7 +25,7 @@ def plot_defense_bars(
 ) -> list[Any]:
     """Grouped horizontal bars: one group per table row (defense), one bar per metric.
 
-    The legend sits to the right of the axes, outside the data area.
+    The legend sits below the axes, outside the data area.
 
     Args:
         ax: the axes to draw into.
@@ -63,8 +64,16 @@ def plot_defense_bars(
     ax.set_xlim(0, 100)
     ax.set_xlabel("%")
     ax.grid(True, axis="x", alpha=0.3)
-    # right of the axes, never over a bar (constrained layout makes room for it)
-    ax.legend(fontsize="small", loc="upper left", bbox_to_anchor=(1.02, 1.0), frameon=False)
+    # below the x label, never over a bar (constrained layout makes room for it)
+    below = offset_copy(ax.transAxes, fig=ax.get_figure(root=True), y=-36, units="points")
+    ax.legend(
+        fontsize="small",
+        loc="upper center",
+        bbox_to_anchor=(0.5, 0.0),
+        bbox_transform=below,
+        ncols=len(metrics),
+        frameon=False,
+    )
     if title:
         set_title(ax, title)
     return bars
