@@ -44,6 +44,36 @@ ForceOpt = Annotated[
     typer.Option("--force", help="Replace a non-empty --out directory (it is never merged)."),
 ]
 
+FormatOpt = Annotated[
+    str,
+    typer.Option(
+        "--format",
+        help="Figure formats, comma-separated: png (200 dpi), pdf, svg (vector).",
+    ),
+]
+FIGURE_FORMATS = ("png", "pdf", "svg")  # spectral.plot.FIGURE_FORMATS, without matplotlib
+
+
+def parse_formats(text: str, *, need_png: bool = False) -> tuple[str, ...]:
+    """Validate ``--format`` (e.g. ``png,pdf``): the formats in order, each once.
+
+    ``need_png`` (the report, whose HTML embeds the PNGs) refuses a list without png.
+    """
+    fmts = tuple(dict.fromkeys(f.strip().lower() for f in text.split(",") if f.strip()))
+    bad = [f for f in fmts if f not in FIGURE_FORMATS]
+    if not fmts or bad:
+        raise UserError(
+            f"--format: expected comma-separated {', '.join(FIGURE_FORMATS)}, got {text!r}"
+        )
+    if need_png and "png" not in fmts:
+        raise UserError(f"--format: report.html embeds PNG figures; include png, got {text!r}")
+    return fmts
+
+
+def figure_names(stem: str, formats: tuple[str, ...]) -> str:
+    """``"x.png, x.pdf"``: the files one figure is written as, for the closing message."""
+    return ", ".join(f"{stem}.{f}" for f in formats)
+
 
 ModelOpt = Annotated[
     str,

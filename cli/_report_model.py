@@ -46,6 +46,7 @@ def model_sections(
     blur_images: int,
     seed: int,
     figdir: Path,
+    formats: tuple[str, ...],
     bar: Any,
 ) -> tuple[dict[str, Any], list[Section], dict[str, Any]]:
     """Run the attack-based analyses.
@@ -75,7 +76,7 @@ def model_sections(
     adversarial = analysis.adversarial
     x_adv_main = adversarial[model_name]
     for stem, fig in attack_figures(analysis).items():
-        save_figure(fig, figdir / f"{stem}.png")
+        save_figure(fig, figdir / f"{stem}.png", formats=formats)
 
     rows = [
         [
@@ -148,7 +149,7 @@ def model_sections(
     figs = []
     for i, (layer, spec) in enumerate(fs.items()):
         png = figdir / f"fig{2 + min(i, 1)}_{layer.replace('.', '_')}_spectra.png"
-        save_figure(feature_spectra_figure(spec, max_rows=6 if i == 0 else 4), png)
+        save_figure(feature_spectra_figure(spec, max_rows=6 if i == 0 else 4), png, formats=formats)
         figs.append((png, f"Figure {2 + min(i, 1)}: feature-map spectra of {layer}"))
     sections.append(
         Section(
@@ -195,7 +196,7 @@ def model_sections(
             }
         out["blur"] = {"blackbox": bb, "adaptive": ad, "n_images": n}
         fig = blur_figure(bb, ad)
-        save_figure(fig, figdir / "fig6_blur.png")
+        save_figure(fig, figdir / "fig6_blur.png", formats=formats)
         sections.append(
             Section(
                 "BlurNet: fixed blur at the input and on layer-1 feature maps",

@@ -30,6 +30,7 @@ def reference_sections(
     backend: Backend,
     device: torch.device,
     figdir: Path,
+    formats: tuple[str, ...],
     bar: Any,
 ) -> tuple[dict[str, Any], list[Section]]:
     """Photo spectra, the dataset spectrum of ``x`` and the noise baseline: JSON and sections."""
@@ -42,7 +43,7 @@ def reference_sections(
         row_labels=list(PHOTOS),
         title="Bundled photographs: log-shifted normalised magnitude spectra",
     )
-    save_figure(fig, figdir / "input_spectra.png")
+    save_figure(fig, figdir / "input_spectra.png", formats=formats)
     part["input_spectra"] = photos.to_dict()
 
     ds = dataset_spectrum(
@@ -52,7 +53,9 @@ def reference_sections(
         f"Mean power spectrum of {ds.n_images} test images "
         f"({ds.to_dict()['size']}, log10, normalised)"
     )
-    save_figure(dataset_spectrum_figure(ds, title=title), figdir / "dataset_spectrum.png")
+    save_figure(
+        dataset_spectrum_figure(ds, title=title), figdir / "dataset_spectrum.png", formats=formats
+    )
     part["dataset_spectrum"] = {"data": data, **ds.to_dict()}
 
     task = bar.add_task("noise baseline", total=1)
@@ -61,8 +64,8 @@ def reference_sections(
     spectra_fig, bands_fig = noise_figures(
         noise, title=f"Random sign noise, eps = {eps:.4g}: spectra of test image 0"
     )
-    save_figure(spectra_fig, figdir / "noise_spectra.png")
-    save_figure(bands_fig, figdir / "noise_band_energy.png")
+    save_figure(spectra_fig, figdir / "noise_spectra.png", formats=formats)
+    save_figure(bands_fig, figdir / "noise_band_energy.png", formats=formats)
     part["noise_baseline"] = noise.to_dict()
 
     sections = [

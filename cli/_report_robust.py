@@ -27,6 +27,7 @@ def robust_sections(
     heatmap_eps: float,
     seed: int,
     figdir: Path,
+    formats: tuple[str, ...],
     bar: Any,
 ) -> tuple[dict[str, Any], list[Section]]:
     """Run the four analyses; return their JSON part and report sections."""
@@ -68,14 +69,18 @@ def robust_sections(
     figures: list[tuple[Path, str]] = []
     if with3x3:
         filters = filter_analysis(with3x3)
-        save_figure(filter_figure(filters.layers, filters.first_layer), figdir / "filters.png")
+        save_figure(
+            filter_figure(filters.layers, filters.first_layer),
+            figdir / "filters.png",
+            formats=formats,
+        )
         out["filters"] = filters.to_dict()
         tables = [Table("Per layer", FILTER_HEADER, filters.rows())]
         figures = [(figdir / "filters.png", "Metrics per layer and the first-layer filters")]
     sections.append(Section(f"3x3 filter statistics: {names}", text, tables, figures))
 
     calibration = calibration_analysis(nets, x, y, adversarial, attack=attack, eps=eps, n_bins=15)
-    save_figure(calibration_figure(calibration), figdir / "calibration.png")
+    save_figure(calibration_figure(calibration), figdir / "calibration.png", formats=formats)
     out["calibration"] = calibration.to_dict()
     sections.append(
         Section(
@@ -96,7 +101,11 @@ def robust_sections(
         grads = gradient_analysis(
             nets, x[:n], y[:n], steps=32, progress=count_task(bar, "gradients")
         )
-        save_figure(gradient_figure(x[:n], grads.results, n_images=4), figdir / "gradients.png")
+        save_figure(
+            gradient_figure(x[:n], grads.results, n_images=4),
+            figdir / "gradients.png",
+            formats=formats,
+        )
         out["gradients"] = grads.to_dict()
         sections.append(
             Section(
@@ -120,7 +129,7 @@ def robust_sections(
             nets, x[:n], y[:n], eps=heatmap_eps, seed=seed, progress=count_task(bar, "heat maps")
         )
         fig = heatmap_figure(heat.maps, eps=heatmap_eps, clean_error=heat.clean_error)
-        save_figure(fig, figdir / "heatmap.png")
+        save_figure(fig, figdir / "heatmap.png", formats=formats)
         out["heatmap"] = heat.to_dict()
         sections.append(
             Section(

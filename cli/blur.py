@@ -13,6 +13,7 @@ from cli._common import (
     DeviceOpt,
     EpsOpt,
     ForceOpt,
+    FormatOpt,
     ModelOpt,
     SeedOpt,
     StepsOpt,
@@ -23,6 +24,7 @@ from cli._common import (
     check_out,
     output_dir,
     parse_device,
+    parse_formats,
     progress,
     stdout,
     user_errors,
@@ -90,6 +92,7 @@ def blur(
     seed: SeedOpt = 0,
     device: DeviceOpt = "cpu",
     force: ForceOpt = False,
+    figure_format: FormatOpt = "png,pdf",
 ) -> None:
     """Evaluate blur defenses: black-box and white-box tables plus adaptive attacks."""
     from spectral.data import load_dataset
@@ -98,6 +101,7 @@ def blur(
     from spectral.plot import blur_figure, new_figure, plot_defense_bars, save_figure
 
     with user_errors():
+        fmts = parse_formats(figure_format)
         check_eps(eps)
         if steps < 1 or n_images < 2 or wb_images < 2 or rp2_steps < 1:
             raise UserError(
@@ -176,7 +180,7 @@ def blur(
             write_json(tmp / "blur.json", result.to_dict())
             (tmp / "blur.md").write_text(result.markdown())
             fig = blur_figure(bb, ad)
-            save_figure(fig, tmp / "blur.png")
+            save_figure(fig, tmp / "blur.png", formats=fmts)
             if wb:
                 fig, axes = new_figure(1, 1, size=(7.0, 0.35 * len(wb) + 1.8))
                 labelled = [{**r, "row": f"{r['defense']} ({r['attack']})"} for r in wb]
@@ -187,6 +191,6 @@ def blur(
                     label_key="row",
                     title="white-box, targeted to every other class",
                 )
-                save_figure(fig, tmp / "blur_whitebox.png")
+                save_figure(fig, tmp / "blur_whitebox.png", formats=fmts)
     stdout.print(result.markdown())
-    stdout.print(f"wrote {out}/blur.json, blur.md and figures", soft_wrap=True)
+    stdout.print(f"wrote {out}/blur.json, blur.md and figures ({', '.join(fmts)})", soft_wrap=True)

@@ -13,6 +13,7 @@ from cli._common import (
     DeviceOpt,
     EpsOpt,
     ForceOpt,
+    FormatOpt,
     ModelOpt,
     SeedOpt,
     StepsOpt,
@@ -22,8 +23,10 @@ from cli._common import (
     WeightsOpt,
     check_attack,
     check_eps,
+    figure_names,
     load_compared,
     output_dir,
+    parse_formats,
     progress,
     stdout,
     user_errors,
@@ -48,6 +51,7 @@ def calibrate(
     seed: SeedOpt = 0,
     device: DeviceOpt = "cpu",
     force: ForceOpt = False,
+    figure_format: FormatOpt = "png,pdf",
 ) -> None:
     """Accuracy, ECE and over-/under-confidence on clean and adversarial data; diagrams."""
     import spectral as sp
@@ -55,6 +59,7 @@ def calibrate(
     from spectral.plot import calibration_figure, save_figure
 
     with user_errors():
+        fmts = parse_formats(figure_format)
         check_eps(eps)
         if n_images < 2 or n_bins < 1 or steps < 1:
             raise UserError(
@@ -89,7 +94,7 @@ def calibrate(
         fig = calibration_figure(analysis)
         with output_dir(out, force) as tmp:
             write_json(tmp / "calibrate.json", result)
-            save_figure(fig, tmp / "calibrate.png")
+            save_figure(fig, tmp / "calibrate.png", formats=fmts)
     for name, per in result["models"].items():
         for k, m in per.items():
             stdout.print(
@@ -98,4 +103,4 @@ def calibrate(
                 f"under-confidence {m['underconfidence']:.3f}",
                 soft_wrap=True,
             )
-    stdout.print(f"wrote {out}/calibrate.json, calibrate.png", soft_wrap=True)
+    stdout.print(f"wrote {out}/calibrate.json, {figure_names('calibrate', fmts)}", soft_wrap=True)

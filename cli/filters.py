@@ -10,15 +10,18 @@ import typer
 from cli._common import (
     DeviceOpt,
     ForceOpt,
+    FormatOpt,
     ModelOpt,
     SeedOpt,
     VsOpt,
     VsWeightsOpt,
     WeightsOpt,
     check_out,
+    figure_names,
     load_models,
     output_dir,
     parse_device,
+    parse_formats,
     stdout,
     user_errors,
     write_json,
@@ -37,12 +40,14 @@ def filters(
     seed: SeedOpt = 0,
     device: DeviceOpt = "cpu",
     force: ForceOpt = False,
+    figure_format: FormatOpt = "png,pdf",
 ) -> None:
     """Compare the 3x3 conv filters of --model and --vs: table, metric plots, filter grids."""
     from spectral.analysis import filter_analysis
     from spectral.plot import filter_figure, save_figure
 
     with user_errors():
+        fmts = parse_formats(figure_format)
         dev = parse_device(device)
         check_out(out, force)
         nets = load_models(model, vs, weights, dev, vs_weights)
@@ -63,6 +68,8 @@ def filters(
                 {"seed": seed, "models": list(nets), "layers": analysis.to_dict()},
             )
             (tmp / "filters.md").write_text("\n".join(md) + "\n")
-            save_figure(fig, tmp / "filters.png")
+            save_figure(fig, tmp / "filters.png", formats=fmts)
     stdout.print("\n".join(md))
-    stdout.print(f"wrote {out}/filters.json, filters.md, filters.png", soft_wrap=True)
+    stdout.print(
+        f"wrote {out}/filters.json, filters.md, {figure_names('filters', fmts)}", soft_wrap=True
+    )

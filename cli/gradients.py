@@ -11,6 +11,7 @@ from cli._common import (
     DataOpt,
     DeviceOpt,
     ForceOpt,
+    FormatOpt,
     ModelOpt,
     SeedOpt,
     UserError,
@@ -18,8 +19,10 @@ from cli._common import (
     VsWeightsOpt,
     WeightsOpt,
     count_task,
+    figure_names,
     load_compared,
     output_dir,
+    parse_formats,
     progress,
     stdout,
     user_errors,
@@ -42,12 +45,14 @@ def gradients(
     seed: SeedOpt = 0,
     device: DeviceOpt = "cpu",
     force: ForceOpt = False,
+    figure_format: FormatOpt = "png,pdf",
 ) -> None:
     """Input and integrated gradients: figure next to the images, spectra and smoothness."""
     from spectral.analysis import gradient_analysis
     from spectral.plot import gradient_figure, save_figure
 
     with user_errors():
+        fmts = parse_formats(figure_format)
         for option, value in (("--n-images", n_images), ("--steps", steps), ("--show", show)):
             if value < 1:
                 raise UserError(f"{option}: expected >= 1, got {value}")
@@ -71,7 +76,7 @@ def gradients(
         fig = gradient_figure(x, analysis.results, n_images=show)
         with output_dir(out, force) as tmp:
             write_json(tmp / "gradients.json", result)
-            save_figure(fig, tmp / "gradients.png")
+            save_figure(fig, tmp / "gradients.png", formats=fmts)
     for row in analysis.rows():
         edge = "" if row[7] is None else f", edge correlation {row[7]:.3f}"
         stdout.print(
@@ -79,4 +84,4 @@ def gradients(
             f"slope {row[5]:.2f}, mean frequency {row[6]:.3f}{edge}",
             soft_wrap=True,
         )
-    stdout.print(f"wrote {out}/gradients.json, gradients.png", soft_wrap=True)
+    stdout.print(f"wrote {out}/gradients.json, {figure_names('gradients', fmts)}", soft_wrap=True)

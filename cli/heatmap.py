@@ -12,6 +12,7 @@ from cli._common import (
     DataOpt,
     DeviceOpt,
     ForceOpt,
+    FormatOpt,
     ModelOpt,
     SeedOpt,
     UserError,
@@ -20,8 +21,10 @@ from cli._common import (
     WeightsOpt,
     check_l2_eps,
     count_task,
+    figure_names,
     load_compared,
     output_dir,
+    parse_formats,
     progress,
     stdout,
     user_errors,
@@ -48,12 +51,14 @@ def heatmap(
     seed: SeedOpt = 0,
     device: DeviceOpt = "cpu",
     force: ForceOpt = False,
+    figure_format: FormatOpt = "png,pdf",
 ) -> None:
     """Error rate under each Fourier basis perturbation, for --model and --vs side by side."""
     from spectral.analysis import heatmap_analysis
     from spectral.plot import heatmap_figure, save_figure
 
     with user_errors():
+        fmts = parse_formats(figure_format)
         check_l2_eps(eps, "--eps")
         if n_images < 1:
             raise UserError(f"--n-images: expected >= 1, got {n_images}")
@@ -85,11 +90,11 @@ def heatmap(
         fig = heatmap_figure(analysis.maps, eps=eps, clean_error=analysis.clean_error)
         with output_dir(out, force) as tmp:
             write_json(tmp / "heatmap.json", result)
-            save_figure(fig, tmp / "heatmap.png")
+            save_figure(fig, tmp / "heatmap.png", formats=fmts)
     for row in analysis.rows():
         bands = "/".join("–" if math.isnan(v) else f"{v:.3f}" for v in row[3:6])
         stdout.print(
             f"{row[0]}: clean error {row[1]:.3f}, mean error {row[2]:.3f}, low/mid/high {bands}",
             soft_wrap=True,
         )
-    stdout.print(f"wrote {out}/heatmap.json, heatmap.png", soft_wrap=True)
+    stdout.print(f"wrote {out}/heatmap.json, {figure_names('heatmap', fmts)}", soft_wrap=True)

@@ -32,6 +32,7 @@ from cli._common import (
     DeviceOpt,
     EpsOpt,
     ForceOpt,
+    FormatOpt,
     ModelOpt,
     SeedOpt,
     StepsOpt,
@@ -42,6 +43,7 @@ from cli._common import (
     check_l2_eps,
     load_compared,
     output_dir,
+    parse_formats,
     progress,
     stdout,
     user_errors,
@@ -93,6 +95,7 @@ def report(
     seed: SeedOpt = 0,
     device: DeviceOpt = "cpu",
     force: ForceOpt = False,
+    figure_format: FormatOpt = "png,pdf",
 ) -> None:
     """Run the whole spectral analysis (built-in default) and write report.json/.html."""
     import torch
@@ -102,6 +105,7 @@ def report(
 
     t_start = time.perf_counter()
     with user_errors():
+        fmts = parse_formats(figure_format, need_png=True)
         if n_images < 2:
             raise UserError(f"--n-images: expected >= 2, got {n_images}")
         check_eps(eps)
@@ -169,6 +173,7 @@ def report(
                 blur_images=blur_images,
                 seed=seed,
                 figdir=figdir,
+                formats=fmts,
                 bar=bar,
             )
             result.update(model_part)
@@ -200,6 +205,7 @@ def report(
                 heatmap_eps=heatmap_eps,
                 seed=seed,
                 figdir=figdir,
+                formats=fmts,
                 bar=bar,
             )
             result.update(robust_part)
@@ -216,6 +222,7 @@ def report(
                 backend=backend,
                 device=dev,
                 figdir=figdir,
+                formats=fmts,
                 bar=bar,
             )
             result.update(ref_part)

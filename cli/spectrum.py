@@ -10,11 +10,13 @@ import typer
 from cli._common import (
     DeviceOpt,
     ForceOpt,
+    FormatOpt,
     SeedOpt,
     UserError,
     check_out,
     output_dir,
     parse_device,
+    parse_formats,
     progress,
     stdout,
     user_errors,
@@ -47,6 +49,7 @@ def spectrum(
     seed: SeedOpt = 0,
     device: DeviceOpt = "cpu",
     force: ForceOpt = False,
+    figure_format: FormatOpt = "png,pdf",
 ) -> None:
     """Write spectra figures and a JSON of band energies and radial slopes for IMAGE files.
 
@@ -60,6 +63,7 @@ def spectrum(
     from spectral.plot import save_figure, summary_figure
 
     with user_errors():
+        fmts = parse_formats(figure_format)
         import torch
 
         torch.manual_seed(seed)
@@ -97,7 +101,7 @@ def spectrum(
                 range(i, min(i + ROWS_PER_PAGE, len(summaries)))
                 for i in range(0, len(summaries), ROWS_PER_PAGE)
             ]
-            figures = []
+            figures: list[str] = []  # every file written, each page in each --format
             for k, rows in enumerate(pages):
                 name = "spectrum.png" if len(pages) == 1 else f"spectrum-{k + 1}.png"
                 fig = summary_figure(
@@ -105,8 +109,8 @@ def spectrum(
                     row_labels=[images[i].name for i in rows],
                     title="log-shifted normalised magnitude spectra",
                 )
-                save_figure(fig, tmp / name)
-                figures.append(name)
+                save_figure(fig, tmp / name, formats=fmts)
+                figures += [str(Path(name).with_suffix(f".{f}")) for f in fmts]
             write_json(
                 tmp / "spectrum.json",
                 {
@@ -117,4 +121,4 @@ def spectrum(
                     "images": records,
                 },
             )
-    stdout.print(f"wrote {out}/spectrum.json and {len(figures)} figure(s)")
+    stdout.print(f"wrote {out}/spectrum.json and {len(pages)} figure(s) as {', '.join(fmts)}")

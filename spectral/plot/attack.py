@@ -9,7 +9,7 @@ import numpy as np
 import torch
 from matplotlib.figure import Figure
 
-from spectral.plot.base import new_figure
+from spectral.plot.base import new_figure, set_suptitle
 from spectral.plot.spectra import plot_band_energy, plot_radial_profile, plot_spectrum
 
 __all__ = ["attack_figures", "comparison_figure", "feature_spectra_figure"]
@@ -62,12 +62,13 @@ def comparison_figure(
             axes[2, c],
             diff[c],
             title=f"difference: {names[c]}",
+            colorbar_label="difference of log(1 + |F|)",
             cmap="RdBu_r",
             vmin=-lim,
             vmax=lim,
         )
     if title:
-        fig.suptitle(title)
+        set_suptitle(fig, title)
     return fig
 
 
@@ -121,10 +122,23 @@ def feature_spectra_figure(
             log(spectra.perturbation[c]),
         )
         lo, hi = float(min(lc.min(), la.min())), float(max(lc.max(), la.max()))
-        plot_spectrum(axes[row, 0], lc, title=f"map {c}: clean", vmin=lo, vmax=hi)
-        plot_spectrum(axes[row, 1], la, title=f"map {c}: adversarial", vmin=lo, vmax=hi)
-        plot_spectrum(axes[row, 2], ld, title=f"map {c}: perturbation", cmap="viridis")
-    fig.suptitle(title or f"{spectra.layer}: log10 mean power of feature maps")
+        for col, (arr, kind) in enumerate(((lc, "clean"), (la, "adversarial"))):
+            plot_spectrum(
+                axes[row, col],
+                arr,
+                title=f"map {c}: {kind}",
+                vmin=lo,
+                vmax=hi,
+                colorbar_label="log10 power",
+            )
+        plot_spectrum(
+            axes[row, 2],
+            ld,
+            title=f"map {c}: perturbation",
+            cmap="viridis",
+            colorbar_label="log10 power",
+        )
+    set_suptitle(fig, title or f"{spectra.layer}: log10 mean power of feature maps")
     return fig
 
 

@@ -2,13 +2,30 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
-from matplotlib.figure import Figure
+from matplotlib import rcParams
+from matplotlib.axes import Axes
+from matplotlib.figure import Figure, SubFigure
+from matplotlib.font_manager import FontProperties
+from matplotlib.textpath import TextToPath
 
-__all__ = ["as_2d_array", "new_figure", "save_figure"]
+__all__ = [
+    "FIGURE_FORMATS",
+    "as_2d_array",
+    "new_figure",
+    "save_figure",
+    "set_suptitle",
+    "set_title",
+    "wrap_text",
+]
+
+#: Formats :func:`save_figure` writes: PNG (raster, ``dpi``), PDF and SVG (vector).
+FIGURE_FORMATS = ("png", "pdf", "svg")
 
 
 def as_2d_array(a: torch.Tensor | np.ndarray) -> np.ndarray:
@@ -44,26 +61,149 @@ def as_2d_array(a: torch.Tensor | np.ndarray) -> np.ndarray:
     return arr
 
 
-def save_figure(fig: Figure, path: str | Path, *, dpi: int = 110) -> Path:
-    """Save ``fig`` as PNG (Agg, no display needed) and return the path.
+def save_figure(
+    fig: Figure,
+    path: str | Path,
+    *,
+    dpi: int = 200,
+    formats: Sequence[str] | None = None,
+) -> Path:
+    """Save ``fig`` (Agg, no display needed) as PNG, or once per format, and return a path.
 
     Args:
         fig: the figure, e.g. from :func:`new_figure`.
-        path: where to write the PNG (any suffix; the format is always PNG).
-        dpi: resolution in dots per inch.
+        path: where to write. Without ``formats`` the file is written there as PNG
+            (whatever its suffix); with ``formats`` the suffix is replaced by each
+            format's: ``figs/x.png`` with ``("png", "pdf")`` writes ``figs/x.png`` and
+            ``figs/x.pdf``.
+        dpi: resolution in dots per inch of the PNG (PDF and SVG are vector; images
+            drawn with ``imshow`` keep their pixels).
+        formats: any of :data:`FIGURE_FORMATS`, in the order to write them.
 
     Returns:
-        ``path`` as a :class:`~pathlib.Path`.
+        The path written first (``path`` itself without ``formats``).
+
+    Raises:
+        ValueError: an unknown or no format (a plain ``ValueError``, not a spectral
+            error).
 
     Examples:
-        >>> import os
+        >>> import os, tempfile
         >>> fig, axes = new_figure()
         >>> save_figure(fig, os.devnull) == Path(os.devnull)  # rendered, nothing kept
         True
+        >>> with tempfile.TemporaryDirectory() as d:
+        ...     first = save_figure(fig, Path(d) / "f.png", formats=("pdf", "svg"))
+        ...     first.name, sorted(p.name for p in Path(d).iterdir())
+        ('f.pdf', ['f.pdf', 'f.svg'])
+        >>> save_figure(fig, os.devnull, formats=("jpg",))
+        Traceback (most recent call last):
+            ...
+        ValueError: formats: expected some of png, pdf, svg, got ('jpg',)
     """
     p = Path(path)
-    fig.savefig(p, dpi=dpi, format="png")
-    return p
+    if formats is None:
+        fig.savefig(p, dpi=dpi, format="png")
+        return p
+    fmts = tuple(formats)
+    if not fmts or any(f not in FIGURE_FORMATS for f in fmts):
+        raise ValueError(f"formats: expected some of {', '.join(FIGURE_FORMATS)}, got {fmts}")
+    written = []
+    for f in dict.fromkeys(fmts):  # each format once, in the order given
+        target = p.with_suffix(f".{f}")
+        fig.savefig(target, dpi=dpi, format=f)
+        written.append(target)
+    return written[0]
+
+
+def wrap_text(text: str, width: float, *, fontsize: Any = None) -> str:
+    """Break ``text`` at spaces so that no line is wider than ``width`` inches.
+
+    Widths are measured with the font (not counted in characters); a word wider than
+    ``width`` stays whole on its own line, and existing line breaks are kept.
+
+    Args:
+        text: the text.
+        width: the widest a line may be, in inches.
+        fontsize: a size in points or a name such as ``"large"`` (default: the
+            ``font.size`` setting).
+
+    Returns:
+        The text with line breaks.
+
+    Examples:
+        >>> print(wrap_text("Radial power, builtin:standard (mean over images)", 2.5))
+        Radial power, builtin:standard
+        (mean over images)
+        >>> wrap_text("short", 2.5)
+        'short'
+    """
+    props = FontProperties(size=fontsize if fontsize is not None else rcParams["font.size"])
+    measure = TextToPath()
+
+    def fits(line: str) -> bool:
+        w, _, _ = measure.get_text_width_height_descent(line, props, ismath=False)
+        return bool(w <= width * 72.0)
+
+    out = []
+    for para in text.split("\n"):
+        lines: list[str] = []
+        for word in para.split(" "):
+            if lines and fits(f"{lines[-1]} {word}"):
+                lines[-1] = f"{lines[-1]} {word}"
+            else:
+                lines.append(word)
+        out.append("\n".join(lines))
+    return "\n".join(out)
+
+
+def set_title(ax: Axes, title: str, **kwargs: Any) -> Any:
+    """``ax.set_title``, wrapped to the width of the axes so it is never clipped.
+
+    Args:
+        ax: the axes.
+        title: the title.
+        **kwargs: passed to :meth:`matplotlib.axes.Axes.set_title` (e.g. ``fontsize``).
+
+    Returns:
+        The title's :class:`matplotlib.text.Text`.
+
+    Examples:
+        >>> fig, axes = new_figure(size=(2.0, 2.0))
+        >>> print(set_title(axes[0, 0], "a title too long for a small panel").get_text())
+        a title too long for
+        a small panel
+    """
+    size = kwargs.get("fontsize", rcParams["axes.titlesize"])
+    width = ax.get_position().width * _width_inches(ax.get_figure())
+    return ax.set_title(wrap_text(title, max(width, 1.0), fontsize=size), **kwargs)
+
+
+def set_suptitle(fig: Figure | SubFigure, title: str, **kwargs: Any) -> Any:
+    """``fig.suptitle``, wrapped to the figure's width so it is never clipped.
+
+    Args:
+        fig: the figure (or subfigure).
+        title: the title.
+        **kwargs: passed to :meth:`matplotlib.figure.Figure.suptitle`.
+
+    Returns:
+        The title's :class:`matplotlib.text.Text`.
+
+    Examples:
+        >>> fig, _ = new_figure(size=(3.0, 2.0))
+        >>> print(set_suptitle(fig, "a figure title much too long for three inches").get_text())
+        a figure title much too long for
+        three inches
+    """
+    size = kwargs.get("fontsize", rcParams["figure.titlesize"])
+    width = 0.95 * _width_inches(fig)
+    return fig.suptitle(wrap_text(title, width, fontsize=size), **kwargs)
+
+
+def _width_inches(fig: Any) -> float:
+    """Width of a figure or subfigure in inches."""
+    return float(fig.bbox.width / fig.figure.dpi)
 
 
 def new_figure(

@@ -45,6 +45,7 @@ def dataset_spectrum_figure(spectrum: Any, *, title: str | None = None) -> Figur
                 d["radial_slope"],
             )
         ],
+        colorbar_label="log10 power, normalised",
         title=title
         or f"Mean power spectrum of {spectrum.n_images} images ({d['size']}, log10, normalised)",
     )
@@ -64,8 +65,9 @@ def noise_figures(baseline: Any, *, title: str | None = None) -> tuple[Figure, F
         >>> import torch
         >>> from spectral.analysis import noise_baseline
         >>> spectra, bands = noise_figures(noise_baseline(torch.full((2, 1, 8, 8), 0.5), 0.1))
-        >>> spectra.get_suptitle()
-        'Random sign noise, eps = 0.1: spectra of image 0'
+        >>> print(spectra.get_suptitle())  # wrapped to the one-channel figure's width
+        Random sign noise, eps = 0.1:
+        spectra of image 0
         >>> len(spectra.axes), len(bands.axes[0].patches)  # 3 maps + bars, 3 bands x 3 bars
         (6, 9)
     """

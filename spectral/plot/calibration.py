@@ -9,21 +9,32 @@ import numpy as np
 import torch
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
+from matplotlib.transforms import offset_copy
 
-from spectral.plot.base import new_figure
+from spectral.plot.base import new_figure, set_title
 
 __all__ = ["calibration_figure", "plot_confidence_histogram", "plot_reliability"]
 
 
 def plot_reliability(
-    ax: Axes, bins: Mapping[str, Sequence[Mapping[str, float]]], *, title: str | None = None
+    ax: Axes,
+    bins: Mapping[str, Sequence[Mapping[str, float]]],
+    *,
+    title: str | None = None,
+    min_count: int = 5,
 ) -> list[Any]:
     """Reliability diagram: accuracy against mean confidence per bin, with the diagonal.
+
+    Each non-empty bin is annotated with its image count. Bins with fewer than
+    ``min_count`` images are drawn as hollow, faded markers with faded counts: their
+    accuracy rests on one or two images.
 
     Args:
         ax: the axes to draw into.
         bins: label -> :func:`spectral.robustness.calibration_bins` rows.
         title: axes title.
+        min_count: bins with fewer images are de-emphasised.
 
     Returns:
         One line per label (empty bins left out).
@@ -37,23 +48,77 @@ def plot_reliability(
         ... ]
         >>> fig, axes = new_figure()
         >>> lines = plot_reliability(axes[0, 0], {"net": rows})
-        >>> len(lines), lines[0].get_xdata().tolist(), len(axes[0, 0].lines)  # + the diagonal
-        (1, [0.3, 0.9], 2)
+        >>> len(lines), lines[0].get_xdata().tolist()
+        (1, [0.3, 0.9])
+        >>> len(axes[0, 0].lines)  # + the diagonal and the hollow marker of the 4-image bin
+        3
+        >>> [(t.get_text(), t.get_alpha()) for t in axes[0, 0].texts]  # 4 < min_count: faded
+        [('4', 0.45), ('6', None)]
     """
     ax.plot([0, 1], [0, 1], color="0.6", linestyle="--", linewidth=1)
     lines = []
-    for label, rows in bins.items():
-        pts = [(r["confidence"], r["accuracy"]) for r in rows if r["count"]]
-        xs, ys = zip(*pts, strict=True) if pts else ((), ())
-        (line,) = ax.plot(xs, ys, marker="o", label=label)
+    for k, (label, rows) in enumerate(bins.items()):
+        filled = [r for r in rows if r["count"]]
+        xs = [float(r["confidence"]) for r in filled]
+        ys = [float(r["accuracy"]) for r in filled]
+        (line,) = ax.plot(xs, ys, marker="o", label=label, color=f"C{k}", zorder=2)
         lines.append(line)
+        colour = line.get_color()
+        few = [int(r["count"]) < min_count for r in filled]
+        if any(few):  # hollow, faded markers over the filled ones
+            ax.plot(
+                [x for x, f in zip(xs, few, strict=True) if f],
+                [y for y, f in zip(ys, few, strict=True) if f],
+                linestyle="none",
+                marker="o",
+                markerfacecolor="white",
+                markeredgecolor=colour,
+                alpha=0.6,
+                zorder=3,
+            )
+        above = k % 2 == 0  # alternate sides so two labels' counts do not collide
+        for x, y, r, f in zip(xs, ys, filled, few, strict=True):
+            ax.annotate(
+                str(int(r["count"])),
+                (x, y),
+                xytext=(0, 5 if above else -5),
+                textcoords="offset points",
+                ha="center",
+                va="bottom" if above else "top",
+                fontsize="x-small",
+                color=colour,
+                alpha=0.45 if f else None,
+            )
+    handles: list[Any] = list(lines)
+    if any(int(r["count"]) < min_count for rows in bins.values() for r in rows if r["count"]):
+        handles.append(  # a legend entry only, not drawn in the axes
+            Line2D(
+                [],
+                [],
+                linestyle="none",
+                marker="o",
+                markerfacecolor="white",
+                markeredgecolor="0.4",
+                label=f"< {min_count} images",
+            )
+        )
     ax.set_xlim(0, 1)
-    ax.set_ylim(0, 1)
-    ax.set_xlabel("confidence")
+    ax.set_ylim(-0.08, 1.08)  # room for the counts of bins at accuracy 0 and 1
+    ax.set_xlabel("confidence (numbers: images per bin)")
     ax.set_ylabel("accuracy")
-    ax.legend(fontsize="small")
+    # below the x label, off the data (constrained layout makes room for it)
+    below = offset_copy(ax.transAxes, fig=ax.get_figure(root=True), y=-36, units="points")
+    ax.legend(
+        handles=handles,
+        fontsize="small",
+        loc="upper center",
+        bbox_to_anchor=(0.5, 0.0),
+        bbox_transform=below,
+        ncols=len(handles),
+        frameon=False,
+    )
     if title:
-        ax.set_title(title)
+        set_title(ax, title)
     return lines
 
 
@@ -102,7 +167,7 @@ def plot_confidence_histogram(
     ax.set_ylabel("images")
     ax.legend(fontsize="small")
     if title:
-        ax.set_title(title)
+        set_title(ax, title)
     return out
 
 

@@ -8,8 +8,9 @@ from typing import Any
 import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
+from matplotlib.transforms import offset_copy
 
-from spectral.plot.base import new_figure
+from spectral.plot.base import new_figure, set_title
 
 __all__ = ["blur_figure", "plot_defense_bars"]
 
@@ -23,6 +24,8 @@ def plot_defense_bars(
     title: str | None = None,
 ) -> list[Any]:
     """Grouped horizontal bars: one group per table row (defense), one bar per metric.
+
+    The legend sits below the axes, outside the data area.
 
     Args:
         ax: the axes to draw into.
@@ -61,9 +64,18 @@ def plot_defense_bars(
     ax.set_xlim(0, 100)
     ax.set_xlabel("%")
     ax.grid(True, axis="x", alpha=0.3)
-    ax.legend(fontsize="small", loc="lower right")
+    # below the x label, never over a bar (constrained layout makes room for it)
+    below = offset_copy(ax.transAxes, fig=ax.get_figure(root=True), y=-36, units="points")
+    ax.legend(
+        fontsize="small",
+        loc="upper center",
+        bbox_to_anchor=(0.5, 0.0),
+        bbox_transform=below,
+        ncols=len(metrics),
+        frameon=False,
+    )
     if title:
-        ax.set_title(title)
+        set_title(ax, title)
     return bars
 
 

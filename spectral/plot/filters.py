@@ -12,7 +12,7 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
-from spectral.plot.base import new_figure
+from spectral.plot.base import new_figure, set_title
 
 __all__ = ["filter_figure", "plot_filter_grid", "plot_filter_metric"]
 
@@ -53,7 +53,7 @@ def plot_filter_metric(
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     if metric.startswith("sparsity"):  # a fraction, mostly 0: a [0, 1] axis keeps it honest
         ax.set_ylim(-0.03, 1.03)
-    ax.set_title(title or metric.replace("_", " "))
+    set_title(ax, title or metric.replace("_", " "))
     ax.grid(True, alpha=0.3)
     if lines:
         ax.legend(fontsize="small")
@@ -115,7 +115,7 @@ def plot_filter_grid(
     )
     ax.set_axis_off()
     if title:
-        ax.set_title(title)
+        set_title(ax, title)
     return im
 
 

@@ -10,7 +10,7 @@ import torch
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
-from spectral.plot.base import new_figure
+from spectral.plot.base import new_figure, set_suptitle, set_title
 from spectral.plot.spectra import plot_band_energy, plot_radial_profile, plot_spectrum
 
 __all__ = [
@@ -84,8 +84,8 @@ def heatmap_figure(
             colorbar=False,
         )
         fig.colorbar(im, ax=axes[0, 2], fraction=0.046, pad=0.04, label="error rate difference")
-    fig.suptitle(
-        "error rate under Fourier basis perturbations" + (f", eps = {eps:g}" if eps else "")
+    set_suptitle(
+        fig, "error rate under Fourier basis perturbations" + (f", eps = {eps:g}" if eps else "")
     )
     return fig
 
@@ -137,7 +137,7 @@ def plot_attribution(ax: Axes, attribution: torch.Tensor, *, title: str | None =
         im = ax.imshow(a[0].numpy(), cmap="RdBu_r", vmin=-q, vmax=q, interpolation="nearest")
     ax.set_axis_off()
     if title:
-        ax.set_title(title, fontsize="small")
+        set_title(ax, title, fontsize="small")
     return im
 
 
@@ -191,13 +191,15 @@ def gradient_figure(
         )
         axes[i, 0].set_axis_off()
         if i == 0:
-            axes[i, 0].set_title("image", fontsize="small")
+            set_title(axes[i, 0], "image", fontsize="small")
         for j, (label, res) in enumerate(results.items()):
             for k, (kind, maps) in enumerate((("gradient", res.gradients), ("IG", res.integrated))):
                 plot_attribution(
                     axes[i, 1 + 2 * j + k], maps[i], title=f"{label}: {kind}" if i == 0 else None
                 )
-    top.suptitle("attributions, each panel scaled to its own 99th percentile", fontsize="small")
+    set_suptitle(
+        top, "attributions, each panel scaled to its own 99th percentile", fontsize="small"
+    )
     first = next(iter(results.values()), None)
     if first is None:
         for ax in low:

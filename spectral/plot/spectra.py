@@ -12,15 +12,19 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import FixedLocator, NullFormatter
 
 from spectral.fourier.compare import channel_names
-from spectral.plot.base import as_2d_array
+from spectral.plot.base import as_2d_array, set_suptitle, set_title
 
 __all__ = [
+    "MAGNITUDE_LABEL",
     "plot_band_energy",
     "plot_radial_profile",
     "plot_spectrum",
     "spectrum_figure",
     "summary_figure",
 ]
+
+#: Colour-bar label of a :func:`spectral.magnitude_spectrum` map.
+MAGNITUDE_LABEL = "log(1 + |F|), normalised"
 
 
 def plot_spectrum(
@@ -32,6 +36,7 @@ def plot_spectrum(
     vmin: float | None = None,
     vmax: float | None = None,
     colorbar: bool = True,
+    colorbar_label: str = MAGNITUDE_LABEL,
     center: bool = True,
 ) -> Any:
     """Draw one centred 2-D spectrum with frequency axes in cycles/pixel.
@@ -44,6 +49,8 @@ def plot_spectrum(
         vmin: lower end of the colour scale (share it across panels to compare them).
         vmax: upper end of the colour scale.
         colorbar: add a colour bar next to the axes.
+        colorbar_label: what the colour bar shows (default: the normalised log
+            magnitude that :func:`spectral.magnitude_spectrum` returns).
         center: the map is ``fftshift``-ed (DC in the middle).
 
     Returns:
@@ -64,6 +71,8 @@ def plot_spectrum(
         [-0.5625, 0.4375, 0.4375, -0.5625]
         >>> len(fig.axes), axes[0, 0].get_title()  # the panel and its colour bar
         (2, 'noise')
+        >>> im.colorbar.ax.get_ylabel()
+        'log(1 + |F|), normalised'
     """
     arr = as_2d_array(spectrum)
     h, w = arr.shape
@@ -85,9 +94,9 @@ def plot_spectrum(
     ax.set_xlabel("$f_x$ (cycles/px)")
     ax.set_ylabel("$f_y$ (cycles/px)")
     if title:
-        ax.set_title(title)
+        set_title(ax, title)
     if colorbar:
-        ax.figure.colorbar(im, ax=ax, fraction=0.046, pad=0.04)
+        ax.figure.colorbar(im, ax=ax, fraction=0.046, pad=0.04, label=colorbar_label)
     return im
 
 
@@ -157,7 +166,7 @@ def plot_radial_profile(
     if lines:
         ax.legend(fontsize="small")
     if title:
-        ax.set_title(title)
+        set_title(ax, title)
     return lines
 
 
@@ -205,7 +214,7 @@ def plot_band_energy(
     if fractions:
         ax.legend(fontsize="small")
     if title:
-        ax.set_title(title)
+        set_title(ax, title)
     return bars
 
 
@@ -217,6 +226,7 @@ def spectrum_figure(
     radial: Sequence[tuple[torch.Tensor, Mapping[str, torch.Tensor], Mapping[str, float]]]
     | None = None,
     title: str | None = None,
+    colorbar_label: str = MAGNITUDE_LABEL,
 ) -> Figure:
     """Rows of per-channel spectra (BlurNet style), optionally with a radial-profile column.
 
@@ -226,6 +236,7 @@ def spectrum_figure(
         channel_names: column titles for channels 0, 1, 2, ...
         radial: per row, ``(radii, {label: profile}, {label: slope})`` for the last column.
         title: figure title.
+        colorbar_label: what the colour bars show.
 
     Returns:
         The figure (save it with :func:`save_figure`).
@@ -262,12 +273,19 @@ def spectrum_figure(
                 ax.set_axis_off()
                 continue
             name = channel_names[c] if spec.shape[0] > 1 and c < len(channel_names) else "grey"
-            plot_spectrum(ax, spec[c], title=f"{label}: {name}", vmin=0.0, vmax=1.0)
+            plot_spectrum(
+                ax,
+                spec[c],
+                title=f"{label}: {name}",
+                vmin=0.0,
+                vmax=1.0,
+                colorbar_label=colorbar_label,
+            )
         if radial is not None:
             radii, profs, slopes = radial[row]
             plot_radial_profile(axes[row, -1], radii, profs, slopes=slopes, title="radial power")
     if title:
-        fig.suptitle(title)
+        set_suptitle(fig, title)
     return fig
 
 

@@ -20,9 +20,23 @@ SMALL = ["--n-images", "8", "--steps", "2", "--blur-images", "4"]
 @pytest.fixture(scope="module")
 def report_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("rep") / "spectral-report"
-    res = runner.invoke(app, ["report", "--out", str(out), *SMALL])
+    res = runner.invoke(app, ["report", "--out", str(out), *SMALL, "--format", "png,pdf,svg"])
     assert res.exit_code == 0, res.output + res.stderr
     return out
+
+
+def test_every_figure_in_every_format(report_dir: Path) -> None:
+    import xml.etree.ElementTree as ET
+
+    figs = report_dir / "figures"
+    stems = sorted(p.stem for p in figs.glob("*.png"))
+    assert len(stems) >= 10
+    assert sorted(p.name for p in figs.iterdir()) == sorted(
+        f"{s}.{f}" for s in stems for f in ("png", "pdf", "svg")
+    )
+    for s in stems:
+        assert (figs / f"{s}.pdf").read_bytes()[:5] == b"%PDF-"
+        assert ET.parse(figs / f"{s}.svg").getroot().tag.endswith("svg")
 
 
 def test_report_files_and_json_schema(report_dir: Path) -> None:
@@ -217,6 +231,8 @@ def test_force_replaces_previous_report(tmp_path: Path) -> None:
         (["--heatmap-eps", "0"], "--heatmap-eps"),
         (["--heatmap-images", "-1"], "--heatmap-images"),
         (["--gradient-images", "-1"], "--gradient-images"),
+        (["--format", "png,jpg"], "--format"),
+        (["--format", "pdf,svg"], "include png"),  # report.html embeds the PNGs
     ],
 )
 def test_bad_options_are_one_line(tmp_path: Path, args: list[str], needle: str) -> None:

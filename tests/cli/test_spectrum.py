@@ -97,7 +97,13 @@ def test_many_images_are_paged(tmp_path: Path) -> None:
     res = runner.invoke(app, ["spectrum", *paths, "--out", str(out)])
     assert res.exit_code == 0, res.stderr
     data = json.loads((out / "spectrum.json").read_text())
-    assert data["figures"] == ["spectrum-1.png", "spectrum-2.png"]
+    # every file written: each page in each default format (png, pdf)
+    assert data["figures"] == [
+        "spectrum-1.png",
+        "spectrum-1.pdf",
+        "spectrum-2.png",
+        "spectrum-2.pdf",
+    ]
     assert all((out / f).exists() for f in data["figures"])
 
 
