@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import html
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -59,8 +60,27 @@ def _table(t: Table) -> str:
     )
 
 
-def render(title: str, meta: dict[str, Any], sections: list[Section]) -> str:
-    """Render the report as one HTML string with every figure embedded."""
+def _figure_caption(number: int, caption: str) -> str:
+    """``"Figure 4: radial ..."`` -> ``"Figure 2. Radial ... (BlurNet figure 4)"``."""
+    m = re.match(r"Figure (\d+):\s*(.*)", caption)
+    if m:
+        return f"Figure {number}. {m.group(2)} (as BlurNet figure {m.group(1)})"
+    return f"Figure {number}. {caption}"
+
+
+def render(
+    title: str,
+    meta: dict[str, Any],
+    sections: list[Section],
+    *,
+    summary: list[str] | None = None,
+) -> str:
+    """Render the report as one HTML string with every figure embedded.
+
+    The page has the title, the run's metadata (command line, versions), the summary
+    (``summary``: the headline numbers, one line each), a table of contents, and the
+    sections numbered in order, with figures numbered in the order they appear.
+    """
     parts = [
         "<!DOCTYPE html>",
         '<html lang="en"><head><meta charset="utf-8">',
@@ -70,14 +90,26 @@ def render(title: str, meta: dict[str, Any], sections: list[Section]) -> str:
         + "".join(f"<tr><th>{html.escape(k)}</th><td>{_cell(v)}</td></tr>" for k, v in meta.items())
         + "</table>",
     ]
-    for s in sections:
-        parts.append(f"<section><h2>{html.escape(s.title)}</h2>")
+    if summary:
+        parts.append('<section id="summary"><h2>Summary</h2><ul>')
+        parts += [f"<li>{html.escape(line)}</li>" for line in summary]
+        parts.append("</ul></section>")
+    parts.append('<nav id="contents"><h2>Contents</h2><ol>')
+    parts += [
+        f'<li><a href="#s{i}">{html.escape(s.title)}</a></li>' for i, s in enumerate(sections, 1)
+    ]
+    parts.append("</ol></nav>")
+    n_fig = 0
+    for i, s in enumerate(sections, 1):
+        parts.append(f'<section id="s{i}"><h2>{i}. {html.escape(s.title)}</h2>')
         parts += [f"<p>{html.escape(p)}</p>" for p in s.paragraphs]
         parts += [_table(t) for t in s.tables]
         for png, caption in s.figures:
+            n_fig += 1
+            text = _figure_caption(n_fig, caption)
             parts.append(
-                f'<figure><img src="{data_uri(png)}" alt="{html.escape(caption)}">'
-                f"<figcaption>{html.escape(caption)}</figcaption></figure>"
+                f'<figure id="fig{n_fig}"><img src="{data_uri(png)}" alt="{html.escape(text)}">'
+                f"<figcaption>{html.escape(text)}</figcaption></figure>"
             )
         parts.append("</section>")
     parts.append("</body></html>")

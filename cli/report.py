@@ -51,6 +51,7 @@ from cli._common import (
 )
 from cli._html import Section, render
 from cli._report_sections import BANDS, papers_section
+from cli._report_summary import definitions_section, run_info, skipped_section, summary_lines
 from spectral.fourier import DEFAULT_CUTOFFS, Backend
 
 
@@ -234,24 +235,42 @@ def report(
                 result["papers"] = papers.to_dict()
             sections.insert(0, papers_section(papers))
 
+            # readable and citable: definitions, skipped sections, command and versions ----
+            skipped = [
+                (title, option)
+                for title, option, off in (
+                    ("BlurNet blur table", "--blur-images N (N > 0)", blur_images == 0),
+                    ("Input gradients", "--gradient-images N (N > 0)", gradient_images == 0),
+                    ("Fourier heat maps", "--heatmap-images N (N > 0)", heatmap_images == 0),
+                    (
+                        "Second model and the papers' claims",
+                        "--compare-model MODEL",
+                        len(result["models"]) < 2,
+                    ),
+                    (
+                        "3x3 filter statistics",
+                        "a model with 3x3 convolutions",
+                        not result.get("filters"),
+                    ),
+                )
+                if off
+            ]
+            result["skipped"] = [{"section": t, "enable_with": o} for t, o in skipped]
+            result.update(run_info())
+            sections.append(definitions_section(DEFAULT_CUTOFFS))
+            skipped_sec = skipped_section(skipped)
+            if skipped_sec is not None:
+                sections.append(skipped_sec)
             result["elapsed_s"] = round(time.perf_counter() - t_start, 2)
             write_json(tmp / "report.json", result)
             meta = {
                 k: result[k]
-                for k in (
-                    "spectral_version",
-                    "created",
-                    "model",
-                    "data",
-                    "attack",
-                    "eps",
-                    "seed",
-                    "device",
-                    "backend",
-                )
+                for k in ("command", "spectral_version", "created", "data", "seed", "device")
             }
+            meta["versions"] = ", ".join(f"{k} {v}" for k, v in result["versions"].items())
             (tmp / "report.html").write_text(
-                render("spectral report", meta, sections), encoding="utf-8"
+                render("spectral report", meta, sections, summary=summary_lines(result)),
+                encoding="utf-8",
             )
 
     print_summary(result, out)
