@@ -103,12 +103,39 @@ def _version(dist: str) -> str:
         return "not installed"
 
 
-def run_info(argv: list[str] | None = None) -> dict[str, Any]:
-    """The exact command line and the versions that produced a report."""
-    args = sys.argv if argv is None else argv
-    cmd = shlex.join(["spectral", *args[1:]])
+def _arg(value: Any) -> str:
+    return str(getattr(value, "value", value))
+
+
+def command_line(ctx: Any | None = None) -> str:
+    """The command as given, rebuilt from the parsed options (defaults left out).
+
+    Rebuilt from the command's ``typer.Context`` rather than ``sys.argv`` so it is right
+    however the command was invoked (console script, ``python -m``, a test runner).
+    """
+    if ctx is None:
+        return shlex.join(["spectral", *sys.argv[1:]])
+    words = ["spectral", ctx.info_name or ""]
+    for param in ctx.command.params:
+        opts = getattr(param, "opts", None)
+        if not opts or param.name is None or not opts[0].startswith("--"):
+            continue
+        source = ctx.get_parameter_source(param.name)
+        if getattr(source, "name", "") != "COMMANDLINE":
+            continue
+        value = ctx.params.get(param.name)
+        if getattr(param, "is_flag", False):
+            if value:
+                words.append(opts[0])
+            continue
+        words += [opts[0], _arg(value)]
+    return shlex.join(words)
+
+
+def run_info(ctx: Any | None = None) -> dict[str, Any]:
+    """The command line (from ``ctx``, a ``typer.Context``) and the versions used."""
     return {
-        "command": cmd,
+        "command": command_line(ctx),
         "versions": {
             "python": platform.python_version(),
             "platform": platform.platform(),

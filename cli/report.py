@@ -56,6 +56,7 @@ from spectral.fourier import DEFAULT_CUTOFFS, Backend
 
 
 def report(
+    ctx: typer.Context,
     out: Annotated[Path, typer.Option("--out", help="Output directory.")] = Path("spectral-report"),
     model: ModelOpt = "builtin:standard",
     weights: WeightsOpt = None,
@@ -256,7 +257,7 @@ def report(
                 if off
             ]
             result["skipped"] = [{"section": t, "enable_with": o} for t, o in skipped]
-            result.update(run_info())
+            result.update(run_info(ctx))
             sections.append(definitions_section(DEFAULT_CUTOFFS))
             skipped_sec = skipped_section(skipped)
             if skipped_sec is not None:

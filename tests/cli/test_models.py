@@ -169,3 +169,8 @@ def test_report_leaves_out_filters_of_a_model_without_3x3_convs(mods: Path, tmp_
     assert (
         "Left out (no Conv2d with 3x3 kernels): usermods:wide5" in (out / "report.html").read_text()
     )
+    # the skipped section is listed with the option that brings it back
+    assert data["skipped"] == [
+        {"section": "BlurNet blur table", "enable_with": "--blur-images N (N > 0)"}
+    ]
+    assert "Skipped sections" in (out / "report.html").read_text()

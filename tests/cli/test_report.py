@@ -7,6 +7,7 @@ import re
 from pathlib import Path
 
 import pytest
+import torch
 from typer.testing import CliRunner
 
 import spectral as sp
@@ -161,6 +162,29 @@ def test_papers_section_is_computed_from_the_reports_numbers(report_dir: Path) -
     html = (report_dir / "report.html").read_text()
     # the section comes first, before the attack section
     assert html.index("phenomena, measured here") < html.index("3x3 filter statistics")
+
+
+def test_html_reads_in_order_and_says_how_it_was_made(report_dir: Path) -> None:
+    data = json.loads((report_dir / "report.json").read_text())
+    html = (report_dir / "report.html").read_text()
+    # summary first, then contents, then numbered sections whose anchors the contents link
+    assert html.index("<h2>Summary</h2>") < html.index("<h2>Contents</h2>") < html.index("1. ")
+    titles = re.findall(r'<section id="s(\d+)"><h2>(\d+)\. ', html)
+    assert titles and all(a == b for a, b in titles)
+    assert [int(a) for a, _ in titles] == list(range(1, len(titles) + 1))
+    assert all(f'href="#s{a}"' in html for a, _ in titles)
+    # figures numbered in the order they appear
+    numbers = [int(n) for n in re.findall(r"<figcaption>Figure (\d+)\.", html)]
+    assert numbers == list(range(1, len(numbers) + 1)) and len(numbers) >= 6
+    # the summary quotes the main model's clean accuracy with its interval
+    main = data["models"]["builtin:standard"]["intervals"]["clean_accuracy"]
+    assert f"clean accuracy {100 * main['estimate']:.1f}% (95% CI" in html
+    # bands defined with the cutoffs used, the exact command and versions recorded
+    lo, hi = data["cutoffs"]
+    assert f"0 &lt; r &lt;= {lo:g} cycles/pixel" in html and f"r &gt; {hi:g}" in html
+    assert data["command"].startswith("spectral ") and "--n-images 8" in data["command"]
+    assert data["versions"]["torch"] == torch.__version__
+    assert data["skipped"] == []
 
 
 def test_html_is_self_contained_and_embeds_every_figure(report_dir: Path) -> None:
