@@ -195,6 +195,8 @@ BAD_CUTOFFS = [
     (0.1, math.nan),
     (0.1,),
     (0.1, 0.2, 0.3),
+    (0.1, 0.9),  # mid/high past every radius (0.5 on the axes, sqrt(2)/2 in the corners)
+    (0.6, 0.8),
     (),
     "ab",
     None,
@@ -329,3 +331,25 @@ def test_accumulator_update_other_errors() -> None:
 def test_cuda_device_mismatch() -> None:
     with pytest.raises(SpectralValueError, match="device"):
         sp.compare_spectra(GOOD, GOOD.cuda())
+
+
+def test_cutoffs_beyond_the_radii_of_the_image_size() -> None:
+    x = torch.rand(1, 1, 5, 5, dtype=torch.float64)  # radii up to hypot(0.4, 0.4) = 0.5657
+    with pytest.raises(SpectralValueError, match=r"cutoffs: .*high band empty for 5x5 images"):
+        sp.band_energy(x, cutoffs=(0.1, 0.6))
+    assert sp.band_energy(x, cutoffs=(0.1, 0.5)).shape == (1, 1, 3)
+    # the corner radius sqrt(2)/2 of an even image is the largest cutoff any image takes
+    e = sp.band_energy(torch.rand(1, 1, 8, 8, dtype=torch.float64), cutoffs=(0.1, math.sqrt(0.5)))
+    assert float(e[0, 0, 2]) > 0
+    # the default low band of an 8x8 image is empty (lowest frequency 1/8): allowed, 0
+    assert float(sp.band_energy(torch.rand(1, 1, 8, 8))[0, 0, 0]) == 0.0
+
+
+def test_check_cutoffs_for_a_size_requires_every_band() -> None:
+    check = sp.fourier.check_cutoffs
+    assert check((0.1, 0.3), (32, 32)) == (0.1, 0.3)
+    with pytest.raises(SpectralValueError, match=r"low band empty for 8x8 images.*> 0.125"):
+        check((0.1, 0.3), (8, 8))
+    with pytest.raises(SpectralValueError, match=r"mid band empty for 8x8 images"):
+        check((0.26, 0.27), (8, 8))
+    assert check((0.1, 0.3), (8, 8), every_band=False) == (0.1, 0.3)
