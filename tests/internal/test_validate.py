@@ -353,3 +353,86 @@ def test_check_cutoffs_for_a_size_requires_every_band() -> None:
     with pytest.raises(SpectralValueError, match=r"mid band empty for 8x8 images"):
         check((0.26, 0.27), (8, 8))
     assert check((0.1, 0.3), (8, 8), every_band=False) == (0.1, 0.3)
+
+
+def _two_class() -> torch.nn.Module:
+    return torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(3 * 8 * 8, 2)).double()
+
+
+Y = torch.tensor([0, 1])
+
+
+def _unit_range_entries() -> dict[str, tuple[str, Callable[[torch.Tensor], object]]]:
+    from spectral.analysis import (
+        attack_analysis,
+        calibration_analysis,
+        feature_spectra,
+        fourier_heatmap,
+        input_gradients,
+        integrated_gradients,
+        noise_baseline,
+    )
+    from spectral.attacks import make_attack, transfer_attack
+    from spectral.metrics import (
+        accuracy,
+        attack_success_rate,
+        predict,
+        robust_accuracy,
+        targeted_success_rates,
+    )
+
+    m = _two_class()
+    conv = torch.nn.Sequential(torch.nn.Conv2d(3, 2, 3), torch.nn.Flatten(), torch.nn.LazyLinear(2))
+    return {
+        "predict": ("x", lambda v: predict(m, v)),
+        "accuracy": ("x", lambda v: accuracy(m, v, Y)),
+        "attack_success_rate[clean]": ("clean", lambda v: attack_success_rate(m, v, GOOD)),
+        "attack_success_rate[adv]": ("adversarial", lambda v: attack_success_rate(m, GOOD, v)),
+        "robust_accuracy": ("x", lambda v: robust_accuracy(m, lambda a, b: a, v, Y)),
+        "targeted_success_rates": (
+            "clean",
+            lambda v: targeted_success_rates(m, v, Y, lambda: None, num_classes=2),
+        ),
+        "make_attack(...)()": ("images", lambda v: make_attack("fgsm", m)(v, Y)),
+        "transfer_attack": ("images", lambda v: transfer_attack(m, m, v, Y, attack="fgsm")),
+        "input_gradients": ("images", lambda v: input_gradients(m, v, Y)),
+        "integrated_gradients": ("images", lambda v: integrated_gradients(m, v, Y, steps=2)),
+        "fourier_heatmap": ("images", lambda v: fourier_heatmap(m, v, Y)),
+        "calibration_analysis[x]": (
+            "x",
+            lambda v: calibration_analysis({"m": m}, v, Y, {"m": GOOD}, attack="none", eps=0.0),
+        ),
+        "calibration_analysis[adv]": (
+            "adversarial['m']",
+            lambda v: calibration_analysis({"m": m}, GOOD, Y, {"m": v}, attack="none", eps=0.0),
+        ),
+        "feature_spectra": ("clean", lambda v: feature_spectra(conv.double(), v, GOOD, "0")),
+        "attack_analysis": ("images", lambda v: attack_analysis({"m": m}, v, Y, attack="fgsm")),
+        "noise_baseline": ("images", lambda v: noise_baseline(v, 0.1)),
+    }
+
+
+UNIT_RANGE_ENTRIES = _unit_range_entries()
+
+
+@pytest.mark.parametrize("entry", sorted(UNIT_RANGE_ENTRIES))
+def test_images_outside_unit_range_name_the_cause(entry: str) -> None:
+    name, call = UNIT_RANGE_ENTRIES[entry]
+    with pytest.raises(SpectralValueError) as info:
+        call(GOOD * 255)
+    msg = str(info.value)
+    assert msg.startswith(f"{name}: expected images in [0, 1]"), msg
+    assert "divide by 255" in msg and "255" in msg
+    with pytest.raises(SpectralValueError, match="normalised"):
+        call((GOOD - 0.5) / 0.25)
+
+
+def test_unit_range_allows_round_off() -> None:
+    from spectral.metrics import accuracy
+
+    x = GOOD.clone()
+    x[0, 0, 0, 0], x[1, 0, 0, 0] = 1 + 1e-7, -1e-7
+    assert 0.0 <= accuracy(_two_class(), x, Y) <= 1.0
+    x[0, 0, 0, 0] = 1.01
+    with pytest.raises(SpectralValueError, match=r"1\.01\]; clamp them"):
+        accuracy(_two_class(), x, Y)
