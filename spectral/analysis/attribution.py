@@ -32,7 +32,7 @@ def _check(model: Any, images: Any, labels: Any, batch_size: Any, progress: Any 
     if progress is not None and not callable(progress):
         raise SpectralTypeError(f"progress: expected a callable, got {type(progress).__name__}")
     check_model(model)
-    check_images(images, "images", unit_range=True)
+    check_images(images, "images")
     check_labels(labels, images)
     return check_batch_size(batch_size)
 
