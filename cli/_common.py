@@ -93,7 +93,14 @@ StepsOpt = Annotated[int, typer.Option("--steps", help="Attack iterations.")]
 def check_eps(eps: float) -> None:
     """Refuse an ``--eps`` outside (0, 1] (images are in [0, 1])."""
     if not 0.0 < eps <= 1.0:
-        raise UserError(f"--eps: expected 0 < eps <= 1 (images are in [0, 1]), got {eps}")
+        hint = f"; did you mean {eps:g}/255 = {eps / 255:.4g}?" if 1.0 < eps <= 255.0 else ""
+        raise UserError(f"--eps: expected 0 < eps <= 1 (images are in [0, 1]), got {eps:g}{hint}")
+
+
+def check_min(option: str, value: int, minimum: int) -> None:
+    """Refuse an integer option below ``minimum``, naming the option."""
+    if value < minimum:
+        raise UserError(f"{option}: expected >= {minimum}, got {value}")
 
 
 def check_l2_eps(eps: float, option: str) -> None:
@@ -300,6 +307,27 @@ WEIGHTS_OPTION = {
 }
 
 
+def load_model_option(spec: str, option: str, dev: Any, weights: Path | None = None) -> Any:
+    """Load the model that ``option`` (``--model``, ``--surrogate``, ...) names.
+
+    A load error becomes one line naming the option (or, for a bad state dict, its
+    weights option, ``--weights`` for ``--model``).
+    """
+    from spectral.models import load_model
+
+    try:
+        return load_model(spec, weights=weights, device=dev)
+    except SpectralError as err:
+        message = str(err).splitlines()[0].removeprefix("model: ")
+        for prefix in (f"model {spec!r}: ", f"model {spec}: "):
+            message = message.removeprefix(prefix)
+        if message.startswith("weights: "):  # the error is in the weights option
+            rest = message[9:]
+            sep = " " if weights is not None and rest.startswith(f"{weights}: ") else ": "
+            raise UserError(f"{WEIGHTS_OPTION.get(option, '--weights')}{sep}{rest}") from None
+        raise UserError(f"{option} {spec!r}: {message}") from None
+
+
 def load_models(
     model: str,
     vs: str,
@@ -314,17 +342,6 @@ def load_models(
     Two entries with the same spec but different weights are named ``spec [file]``.
     A load error names the option it came from.
     """
-    from spectral.models import load_model
-
-    def load(spec: str, w: Path | None, option: str) -> Any:
-        try:
-            return load_model(spec, weights=w, device=dev)
-        except SpectralError as err:
-            message = str(err).splitlines()[0].removeprefix("model: ")
-            if message.startswith("weights: "):  # the error is in the weights option
-                raise UserError(f"{WEIGHTS_OPTION[option]}: {message[9:]}") from None
-            raise UserError(f"{option} {spec!r}: {message}") from None
-
     entries = [(model, weights, options[0])]
     if vs and (vs, vs_weights) != (model, weights):
         entries.append((vs, vs_weights, options[1]))
@@ -332,8 +349,23 @@ def load_models(
     nets: dict[str, Any] = {}
     for spec, w, option in entries:
         name = f"{spec} [{w.name if w else 'no weights'}]" if same_spec else spec
-        nets[name if name not in nets else f"{name} ({option})"] = load(spec, w, option)
+        nets[name if name not in nets else f"{name} ({option})"] = load_model_option(
+            spec, option, dev, w
+        )
     return nets
+
+
+def load_data(spec: str, split: str, option: str = "--data", **kwargs: Any) -> Any:
+    """:func:`spectral.load_dataset`, with a data error naming ``option`` (``--data``)."""
+    import spectral as sp
+
+    try:
+        return sp.load_dataset(spec, split, **kwargs)
+    except SpectralError as err:
+        message = str(err).splitlines()[0] if str(err) else type(err).__name__
+        if message.startswith("data: "):
+            raise UserError(f"{option} {message[6:]}") from None
+        raise
 
 
 def check_fit(nets: dict[str, Any], x: Any, y: Any) -> None:
@@ -401,11 +433,9 @@ def load_compared(
     loads the two models (``options`` name them in errors) and checks that both run on
     those images.
     """
-    import spectral as sp
-
     dev = parse_device(device)
     check_out(out, force)
-    test = sp.load_dataset(data, "test", seed=seed).subset(n_images, seed=seed)
+    test = load_data(data, "test", seed=seed).subset(n_images, seed=seed)
     nets = load_models(model, vs, weights, dev, vs_weights, options=options)
     x, y = test.images.to(dev), test.labels.to(dev)
     check_fit(nets, x, y)

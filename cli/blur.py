@@ -21,7 +21,10 @@ from cli._common import (
     WeightsOpt,
     check_eps,
     check_fit,
+    check_min,
     check_out,
+    load_data,
+    load_model_option,
     output_dir,
     parse_device,
     parse_formats,
@@ -95,32 +98,30 @@ def blur(
     figure_format: FormatOpt = "png,pdf",
 ) -> None:
     """Evaluate blur defenses: black-box and white-box tables plus adaptive attacks."""
-    from spectral.data import load_dataset
     from spectral.defenses import BlurEvaluation, blackbox_blur_table, whitebox_blur_table
-    from spectral.models import load_model
     from spectral.plot import blur_figure, new_figure, plot_defense_bars, save_figure
 
     with user_errors():
         fmts = parse_formats(figure_format)
         check_eps(eps)
-        if steps < 1 or n_images < 2 or wb_images < 2 or rp2_steps < 1:
-            raise UserError(
-                "--steps, --rp2-steps: expected >= 1; --n-images, --whitebox-images: >= 2"
-            )
+        check_min("--steps", steps, 1)
+        check_min("--rp2-steps", rp2_steps, 1)
+        check_min("--n-images", n_images, 2)
+        check_min("--whitebox-images", wb_images, 2)
         size_list = _ints(sizes, "--sizes")
         pos_list = [p.strip() for p in positions.split(",") if p.strip()]
         dev = parse_device(device)
         check_out(out, force)
-        test = load_dataset(data, "test", seed=seed)
-        m = load_model(model, weights=weights, device=dev)
-        sur = load_model(surrogate, device=dev) if surrogate else None
+        test = load_data(data, "test", seed=seed)
+        m = load_model_option(model, "--model", dev, weights)
+        sur = load_model_option(surrogate, "--surrogate", dev) if surrogate else None
         # validate positions up front: one clear error before any attack runs
         from spectral.models import insert_blur
 
         for p in pos_list:
             insert_blur(m, p, kernel_size=size_list[0])
         wb_specs = [s.strip() for s in whitebox.split(",") if s.strip()]
-        wb_models = [(s, _alpha_of(s), load_model(s, device=dev)) for s in wb_specs]
+        wb_models = [(s, _alpha_of(s), load_model_option(s, "--whitebox", dev)) for s in wb_specs]
         sub = test.subset(n_images, seed=seed)
         x, y = sub.images.to(dev), sub.labels.to(dev)
         fit = {model: m} | ({surrogate: sur} if sur is not None else {})

@@ -17,12 +17,12 @@ from cli._common import (
     ModelOpt,
     SeedOpt,
     StepsOpt,
-    UserError,
     VsOpt,
     VsWeightsOpt,
     WeightsOpt,
     check_attack,
     check_eps,
+    check_min,
     figure_names,
     load_compared,
     output_dir,
@@ -61,11 +61,9 @@ def calibrate(
     with user_errors():
         fmts = parse_formats(figure_format)
         check_eps(eps)
-        if n_images < 2 or n_bins < 1 or steps < 1:
-            raise UserError(
-                f"--n-images: expected >= 2 (got {n_images}); --bins, --steps: expected >= 1 "
-                f"(got {n_bins}, {steps})"
-            )
+        check_min("--n-images", n_images, 2)
+        check_min("--bins", n_bins, 1)
+        check_min("--steps", steps, 1)
         _, nets, x, y = load_compared(
             model=model,
             vs=vs,

@@ -20,6 +20,7 @@ from cli._common import (
     check_eps,
     check_fit,
     check_out,
+    load_data,
     load_models,
     output_dir,
     parse_device,
@@ -64,7 +65,6 @@ def evaluate(
     iterations each by default, as AutoAttack's standard version starts; the result can be
     held next to RobustBench's AutoAttack numbers (which add FAB-T and Square).
     """
-    import spectral as sp
     from spectral.attacks import apgd_robust_accuracy, pgd_evaluation
     from spectral.models import record_metrics
 
@@ -80,7 +80,7 @@ def evaluate(
             raise UserError(f"--record: only a builtin: model has a zoo.json entry, got {model!r}")
         dev = parse_device(device)
         check_out(out, force)
-        test = sp.load_dataset(data, "test").subset(n_images, seed=seed)
+        test = load_data(data, "test").subset(n_images, seed=seed)
         nets = load_models(model, "", weights, dev)
         net = nets[model]
         x, y = test.images.to(dev), test.labels.to(dev)

@@ -41,6 +41,7 @@ from cli._common import (
     check_attack,
     check_eps,
     check_l2_eps,
+    check_min,
     load_compared,
     output_dir,
     parse_formats,
@@ -111,11 +112,10 @@ def report(
         if n_images < 2:
             raise UserError(f"--n-images: expected >= 2, got {n_images}")
         check_eps(eps)
-        if steps < 1 or min(blur_images, gradient_images, heatmap_images) < 0:
-            raise UserError(
-                "--steps: expected >= 1; --blur-images, --gradient-images, --heatmap-images: "
-                f"expected >= 0 (got {steps}, {blur_images}, {gradient_images}, {heatmap_images})"
-            )
+        check_min("--steps", steps, 1)
+        check_min("--blur-images", blur_images, 0)
+        check_min("--gradient-images", gradient_images, 0)
+        check_min("--heatmap-images", heatmap_images, 0)
         check_l2_eps(heatmap_eps, "--heatmap-eps")
         torch.manual_seed(seed)  # before loading: a module:factory may initialise randomly
         # load and validate everything before any work: one clear line for a mistake

@@ -23,9 +23,27 @@ from cli._common import (
     write_json,
 )
 from spectral.data import Transparency
+from spectral.errors import SpectralValueError
 from spectral.fourier import DEFAULT_CUTOFFS, Backend, check_cutoffs
 
 ROWS_PER_PAGE = 8
+
+
+def _check_cutoffs(
+    cutoffs: tuple[float, float], size: tuple[int, int] | None = None, image: Path | None = None
+) -> None:
+    """``--cutoffs`` within range and, for an image of ``size``, its bands non-empty.
+
+    Cutoffs given on the command line must leave every band non-empty for every image;
+    the defaults only need a non-empty high band (a small image, up to 8x8, has no
+    frequency below 1/8 and so an empty default low band).
+    """
+    try:
+        check_cutoffs(cutoffs, size, every_band=tuple(cutoffs) != DEFAULT_CUTOFFS)
+    except SpectralValueError as err:
+        message = str(err).removeprefix("cutoffs: ")
+        where = f" ({image})" if image is not None else ""
+        raise UserError(f"--cutoffs{where}: {message}") from None
 
 
 def spectrum(
@@ -43,7 +61,11 @@ def spectrum(
     ] = Transparency.DROP,
     cutoffs: Annotated[
         tuple[float, float],
-        typer.Option("--cutoffs", help="Band edges low/mid and mid/high in cycles/pixel."),
+        typer.Option(
+            "--cutoffs",
+            help="Band edges low/mid and mid/high in cycles/pixel: 0 < low < high <= 0.7071 "
+            "(0.5 is Nyquist along an axis), each band holding a frequency of every image.",
+        ),
     ] = DEFAULT_CUTOFFS,
     backend: Annotated[Backend, typer.Option("--backend", help="FFT backend.")] = Backend.AUTO,
     seed: SeedOpt = 0,
@@ -67,13 +89,14 @@ def spectrum(
         import torch
 
         torch.manual_seed(seed)
-        check_cutoffs(cutoffs)
+        _check_cutoffs(cutoffs)
         dev = parse_device(device)
         check_out(out, force)
         tensors = [read_image(p, transparency=transparency) for p in images]
         for p, t in zip(images, tensors, strict=True):
             if min(t.shape[-2:]) < 2:
                 raise UserError(f"{p}: expected an image at least 2x2, got {tuple(t.shape[-2:])}")
+            _check_cutoffs(cutoffs, (t.shape[2], t.shape[3]), p)
         records, summaries = [], []
         with progress() as bar:
             task = bar.add_task("spectra", total=len(images))

@@ -14,6 +14,7 @@ from cli._common import (
     SeedOpt,
     UserError,
     check_out,
+    load_data,
     output_dir,
     parse_device,
     progress,
@@ -96,7 +97,6 @@ def train(
     """
     import torch
 
-    from spectral.data import load_dataset
     from spectral.models import base_arch, install_builtin, load_model, record_metrics
     from spectral.train import builtin_slice_accuracy, train_model
 
@@ -113,8 +113,8 @@ def train(
             raise UserError(f"--kernel-size: expected an odd int >= 1, got {kernel_size}")
         dev = parse_device(device)
         check_out(out, force)
-        train_set = load_dataset(data, split="train")
-        test_set = load_dataset(test_data or data, split="test")
+        train_set = load_data(data, "train")
+        test_set = load_data(test_data or data, "test", "--test-data" if test_data else "--data")
         with progress() as bar:
             overrides: dict[str, Any] = {"recipe": recipe, "seed": seed, "kernel_size": kernel_size}
             if epochs is not None:

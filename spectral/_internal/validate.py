@@ -24,6 +24,7 @@ __all__ = [
     "check_positive",
     "check_same_shape",
     "check_transform_finite",
+    "check_unit_range",
     "parse_enum",
     "raise_non_finite",
 ]
@@ -32,20 +33,25 @@ __all__ = [
 _REAL_DTYPES = (torch.float32, torch.float64)
 
 
-def check_images(x: Any, name: str = "x", *, check_finite: bool = True) -> torch.Tensor:
+def check_images(
+    x: Any, name: str = "x", *, check_finite: bool = True, unit_range: bool = False
+) -> torch.Tensor:
     """Validate a real floating batch of shape ``(B, C, H, W)`` and return it.
 
     Args:
         x: the candidate tensor.
         name: the argument name used in error messages.
         check_finite: also reject NaN and Inf.
+        unit_range: also reject values outside ``[0, 1]`` (see :func:`check_unit_range`);
+            for images that a model will see.
 
     Returns:
         ``x`` unchanged.
 
     Raises:
         SpectralTypeError: not a tensor, complex, or not float32/float64.
-        SpectralValueError: wrong number of dimensions, an empty dimension, or NaN/Inf.
+        SpectralValueError: wrong number of dimensions, an empty dimension, NaN/Inf, or
+            (with ``unit_range``) values outside ``[0, 1]``.
     """
     if not isinstance(x, torch.Tensor):
         raise SpectralTypeError(
@@ -66,9 +72,46 @@ def check_images(x: Any, name: str = "x", *, check_finite: bool = True) -> torch
         )
     if x.numel() == 0:
         raise SpectralValueError(f"{name}: expected a non-empty tensor, got shape {tuple(x.shape)}")
-    if check_finite:
+    if check_finite or unit_range:
         check_finite_values(x, name)
+    if unit_range:
+        check_unit_range(x, name)
     return x
+
+
+#: Slack allowed beyond [0, 1] for float round-off (e.g. ``x + delta`` after a clamp).
+UNIT_RANGE_TOLERANCE = 1e-6
+
+
+def check_unit_range(x: torch.Tensor, name: str = "x") -> None:
+    """Raise :class:`SpectralValueError` unless every value of ``x`` is in ``[0, 1]``.
+
+    Models in :mod:`spectral` take images in ``[0, 1]`` (any normalisation is inside the
+    model); values up to :data:`UNIT_RANGE_TOLERANCE` outside are float round-off and
+    pass. The message names the likely cause: pixel values in ``0..255``, or images that
+    were already normalised.
+
+    Examples:
+        >>> check_unit_range(torch.tensor([0.0, 1.0 + 1e-7]))
+        >>> try:
+        ...     check_unit_range(torch.tensor([0.0, 255.0]), "x")
+        ... except SpectralValueError as err:
+        ...     print(err)
+        x: expected images in [0, 1], got values in [0.0, 255.0]; did you forget to divide by 255?
+    """
+    lo, hi = float(x.min()), float(x.max())
+    tol = UNIT_RANGE_TOLERANCE
+    if lo >= -tol and hi <= 1.0 + tol:
+        return
+    if hi > 1.0 + tol and lo >= -tol:
+        hint = "did you forget to divide by 255?" if hi > 1.5 else "clamp them with x.clamp(0, 1)"
+    elif lo < -tol and hi <= 1.0 + tol and lo > -0.5:
+        hint = "clamp them with x.clamp(0, 1)"
+    else:
+        hint = "were they normalised? pass raw images; normalise inside the model"
+    raise SpectralValueError(
+        f"{name}: expected images in [0, 1], got values in [{round(lo, 6)}, {round(hi, 6)}]; {hint}"
+    )
 
 
 def check_finite_values(x: torch.Tensor, name: str = "x") -> None:

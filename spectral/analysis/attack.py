@@ -9,6 +9,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from spectral._internal.validate import check_images
 from spectral.errors import SpectralValueError
 from spectral.fourier.compare import SpectrumComparison, compare_spectra
 from spectral.fourier.radial import powerlaw_slope, radial_profile
@@ -121,8 +122,9 @@ def attack_analysis(
     Raises:
         SpectralValueError: no models, or what :func:`spectral.make_attack` and the
             metrics raise: an unknown attack name, ``eps <= 0``, ``steps < 1``, images
-            that are not ``(B, C, H, W)`` or hold NaN/Inf. (Labels are not checked before
-            the attack runs; bad ones fail inside torchattacks.)
+            that are not ``(B, C, H, W)``, hold NaN/Inf or are outside ``[0, 1]``.
+            (Labels are not checked before the attack runs; bad ones fail inside
+            torchattacks.)
         SpectralTypeError: a model that is not an ``nn.Module``, an option of the wrong
             type, or images that are not float32/float64.
 
@@ -148,6 +150,7 @@ def attack_analysis(
 
     if not models:
         raise SpectralValueError("models: expected at least one model")
+    check_images(images, "images", unit_range=True)
     metrics: dict[str, dict[str, Any]] = {}
     per_image: dict[str, dict[str, torch.Tensor]] = {}
     adversarial: dict[str, torch.Tensor] = {}

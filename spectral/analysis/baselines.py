@@ -235,7 +235,7 @@ def noise_baseline(
         A :class:`NoiseBaseline`.
 
     Raises:
-        SpectralValueError: ``eps <= 0``, NaN/Inf images.
+        SpectralValueError: ``eps <= 0``, NaN/Inf images or images outside ``[0, 1]``.
         SpectralTypeError: not a float image tensor.
 
     Shape:
@@ -248,7 +248,7 @@ def noise_baseline(
         >>> 0.5 < high < 1.0   # white noise: most of the energy in the high band
         True
     """
-    check_images(images, "images")
+    check_images(images, "images", unit_range=True)
     eps = check_positive(eps, "eps")
     g = torch.Generator().manual_seed(seed)
     clean = images.cpu()

@@ -105,7 +105,7 @@ def calibration_analysis(
     if not models:
         raise SpectralValueError("models: expected at least one model, got none")
     check_int(n_bins, "n_bins", 1)
-    check_images(x, "x")
+    check_images(x, "x", unit_range=True)
     check_labels(y, x)
     metrics: dict[str, dict[str, dict[str, Any]]] = {}
     bins: dict[str, dict[str, list[dict[str, float]]]] = {}
@@ -114,7 +114,7 @@ def calibration_analysis(
         check_model(net)
         if name not in adversarial:
             raise SpectralValueError(f"adversarial: expected examples for model {name!r}, got none")
-        x_adv = check_images(adversarial[name], f"adversarial[{name!r}]")
+        x_adv = check_images(adversarial[name], f"adversarial[{name!r}]", unit_range=True)
         if x_adv.shape != x.shape:
             raise SpectralValueError(
                 f"adversarial[{name!r}]: expected the shape of x {tuple(x.shape)}, "

@@ -130,8 +130,8 @@ def feature_spectra(
         >>> float(s.perturbation.abs().max())  # no perturbation: nothing added
         0.0
     """
-    check_images(clean, "clean")
-    check_images(adversarial, "adversarial")
+    check_images(clean, "clean", unit_range=True)
+    check_images(adversarial, "adversarial", unit_range=True)
     check_same_shape(clean, adversarial, ("clean", "adversarial"))
     if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
         raise SpectralValueError(f"batch_size: expected an int >= 1, got {batch_size!r}")

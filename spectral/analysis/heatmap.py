@@ -182,7 +182,7 @@ def fourier_heatmap(
         torch.Size([8, 8])
     """
     check_model(model)
-    check_images(images, "images")
+    check_images(images, "images", unit_range=True)
     check_labels(labels, images)
     bs = check_batch_size(batch_size)
     if isinstance(eps, bool) or not isinstance(eps, int | float) or not 0 < eps < math.inf:

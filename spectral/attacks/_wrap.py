@@ -38,7 +38,7 @@ class _LeftAsFound(Attack):
     _spectral_seed: int | None = None
 
     def __call__(self, inputs: torch.Tensor, labels: Any = None, *args: Any, **kwargs: Any) -> Any:
-        check_images(inputs, "images")
+        check_images(inputs, "images", unit_range=True)
         if self.device is None:
             self.set_device(inputs.device)
         with model_left_as_found(self.model), _seeded(self._spectral_seed):

@@ -175,6 +175,26 @@ _SPECS: dict[AttackName, _Spec] = {
 }
 
 
+#: Attacks whose ``eps`` is an L2 radius whatever the options.
+_L2_ATTACKS = (AttackName.PGDL2,)
+
+
+def _norm(key: AttackName, params: dict[str, Any]) -> str:
+    """``"Linf"`` or ``"L2"``: the norm ``eps`` is measured in for this attack."""
+    if key in _L2_ATTACKS:
+        return "L2"
+    return str(params.get("norm", "Linf"))
+
+
+def _check_linf_eps(eps: float) -> None:
+    """Refuse an L-inf budget above 1: images are in [0, 1], so it would allow anything."""
+    if eps > 1.0:
+        hint = f"; did you mean {eps:g}/255 = {eps / 255:.4g}?" if eps <= 255.0 else ""
+        raise SpectralValueError(
+            f"eps: expected an L-inf budget in (0, 1] (images are in [0, 1]), got {eps:g}{hint}"
+        )
+
+
 def parse_attack_name(name: Any) -> AttackName:
     """The :class:`AttackName` that ``name`` names (case-insensitive).
 
@@ -247,8 +267,11 @@ def make_attack(
     Args:
         name: an :class:`AttackName` or its value (case-insensitive).
         model: classifier on images in ``[0, 1]`` (normalisation inside), returning logits.
-        eps: perturbation budget (> 0): an L-inf bound, or an L2 radius for ``pgdl2``
-            (and for ``norm="L2"``).
+        eps: perturbation budget (> 0). An L-inf bound, in the units of images in
+            ``[0, 1]``, must be at most 1 (for pixel values, pass e.g. ``8 / 255``, not
+            ``8``). For ``pgdl2`` and ``norm="L2"`` it is an L2 radius over all
+            ``C, H, W`` values and only has to be finite and > 0 (it may exceed 1).
+            Unused (but still > 0) for ``cw`` and ``deepfool``.
         steps: iterations (>= 1) for the iterative attacks.
         step_size: step size (> 0; torchattacks' ``alpha``); ``None`` means ``eps / 4``.
             (In spectral, ``alpha`` always names the BlurNet penalty weight.)
@@ -264,6 +287,7 @@ def make_attack(
 
     Raises:
         SpectralValueError: unknown name (the message lists the known ones), ``eps <= 0``,
+            an L-inf ``eps > 1``,
             ``steps < 1``, an option the attack does not take, ``autoattack`` without
             ``n_classes``, or ``targeted=True`` for an attack without a by-label targeted mode.
         SpectralTypeError: ``model`` is not an ``nn.Module``; wrong option types.
@@ -316,6 +340,8 @@ def make_attack(
             raise SpectralValueError(
                 f"{key.value}: expected {option}=<number of classes> ({spec.requires}), got none"
             )
+    if "eps" in spec.core and _norm(key, params) == "Linf":
+        _check_linf_eps(eps_f)
     if params.get("multi_targeted") and "n_classes" not in kwargs:
         raise SpectralValueError(
             f"{key.value}: expected n_classes=<number of classes> with multi_targeted=True, "

@@ -118,12 +118,7 @@ class RP2(_LeftAsFound):
 
     def forward(self, images: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
         """Run the attack (called by ``atk(images, labels)``; labels are the targets)."""
-        check_images(images, "images")
-        if float(images.min()) < 0.0 or float(images.max()) > 1.0:
-            raise SpectralValueError(
-                f"images: expected values in [0, 1], got [{float(images.min()):.4g}, "
-                f"{float(images.max()):.4g}]"
-            )
+        check_images(images, "images", unit_range=True)
         check_labels(labels, images, "labels")
         device = self.device if self.device is not None else images.device
         x = images.detach().to(device)

@@ -104,7 +104,7 @@ def transfer_attack(
     """
     check_model(surrogate, "surrogate")
     check_model(target, "target")
-    check_images(images, "images")
+    check_images(images, "images", unit_range=True)
     check_labels(labels, images, "labels")
     atk = make_attack(attack, surrogate, eps=eps, steps=steps, **kw)
     adv = atk(images, labels).detach().to(dtype=images.dtype)

@@ -123,7 +123,10 @@ def band_energy(
 
     Args:
         x: real images, perturbations or feature maps.
-        cutoffs: ``(c1, c2)`` with ``0 < c1 < c2``.
+        cutoffs: ``(c1, c2)`` with ``0 < c1 < c2 <= sqrt(2)/2`` and ``c2`` at most the
+            largest radius of an ``H x W`` spectrum (see :func:`check_cutoffs`); a low
+            band below the lowest non-zero frequency (``1 / max(H, W)``) is empty and
+            gets 0.
         backend: FFT backend.
 
     Returns:
@@ -147,7 +150,7 @@ def band_energy(
         (torch.Size([2, 3, 3]), True)
     """
     check_images(x, check_finite=False)
-    cut = check_cutoffs(cutoffs)
+    cut = check_cutoffs(cutoffs, (x.shape[-2], x.shape[-1]), every_band=False)
     b = resolve_backend(backend, x)
     bsz, c, h, w = x.shape
     if b is Backend.TORCH:
@@ -174,17 +177,36 @@ def band_energy(
 BAND_NAMES = ("low", "mid", "high")
 
 
-def check_cutoffs(cutoffs: Any) -> tuple[float, float]:
-    """Validate band cutoffs ``(low_mid, mid_high)`` in cycles/pixel, ``0 < c1 < c2``.
+#: The largest radius of any DFT bin, in cycles/pixel: the corner (1/2, 1/2) of an even
+#: image. (0.5 is the Nyquist frequency along an axis.)
+MAX_RADIUS = math.sqrt(0.5)
+
+
+def check_cutoffs(
+    cutoffs: Any, size: tuple[int, int] | None = None, *, every_band: bool = True
+) -> tuple[float, float]:
+    """Validate band cutoffs ``(low_mid, mid_high)`` in cycles/pixel.
+
+    Radii run from 0 up to 0.5 along the axes and up to ``sqrt(2)/2 ~ 0.7071`` in the
+    corners of an even-sized spectrum, so every image needs ``0 < c1 < c2 <= 0.7071``;
+    a larger ``c2`` leaves the high band (``r >= c2``) empty for every image. With
+    ``size`` the cutoffs are also checked against the bins of an ``H x W`` spectrum:
+    each band must hold at least one non-DC bin (only the high band, i.e.
+    ``c2 <= `` the image's largest radius, when ``every_band`` is false; small images
+    can then have an empty low band, e.g. ``8 x 8`` with the defaults, whose lowest
+    non-zero frequency is 1/8).
 
     Args:
         cutoffs: two numbers ``(c1, c2)``: the low/mid and mid/high band edges.
+        size: ``(H, W)`` of the images the bands will be taken of, or ``None``.
+        every_band: with ``size``, require a bin in every band, not only in the high one.
 
     Returns:
         ``(c1, c2)`` as floats.
 
     Raises:
-        SpectralValueError: ``cutoffs`` is not two numbers, or not ``0 < c1 < c2``.
+        SpectralValueError: ``cutoffs`` is not two numbers, not ``0 < c1 < c2 <= 0.7071``,
+            or (with ``size``) leaves a band without any frequency of an ``H x W`` image.
 
     Examples:
         >>> check_cutoffs([0.1, 0.3])
@@ -192,8 +214,15 @@ def check_cutoffs(cutoffs: Any) -> tuple[float, float]:
         >>> try:
         ...     check_cutoffs((0.3, 0.1))
         ... except SpectralValueError as err:
-        ...     print(err)
-        cutoffs: expected 0 < low/mid < mid/high (cycles/pixel), got (0.3, 0.1)
+        ...     print(err)  # doctest: +NORMALIZE_WHITESPACE
+        cutoffs: expected 0 < low/mid < mid/high <= 0.7071 cycles/pixel (radii reach 0.5
+        along the axes, sqrt(2)/2 in the corners), got (0.3, 0.1)
+        >>> try:
+        ...     check_cutoffs((0.1, 0.6), (5, 5))
+        ... except SpectralValueError as err:
+        ...     print(err)  # doctest: +NORMALIZE_WHITESPACE
+        cutoffs: (0.1, 0.6) leave the high band empty for 5x5 images: expected
+        mid/high <= 0.5657, its largest frequency radius (cycles/pixel)
     """
     try:
         c1, c2 = (float(c) for c in cutoffs)
@@ -201,8 +230,39 @@ def check_cutoffs(cutoffs: Any) -> tuple[float, float]:
         raise SpectralValueError(
             f"cutoffs: expected two numbers (low/mid, mid/high) in cycles/pixel, got {cutoffs!r}"
         ) from None
-    if not (0.0 < c1 < c2):
+    if not (0.0 < c1 < c2 <= MAX_RADIUS):
         raise SpectralValueError(
-            f"cutoffs: expected 0 < low/mid < mid/high (cycles/pixel), got ({c1}, {c2})"
+            f"cutoffs: expected 0 < low/mid < mid/high <= {MAX_RADIUS:.4f} cycles/pixel (radii "
+            f"reach 0.5 along the axes, sqrt(2)/2 in the corners), got ({c1:g}, {c2:g})"
         )
+    if size is not None:
+        _check_bands_filled(c1, c2, *size, every_band=every_band)
     return c1, c2
+
+
+def _check_bands_filled(c1: float, c2: float, h: int, w: int, *, every_band: bool) -> None:
+    r = frequency_radius(h, w, half=True)
+    r = r[r > 0]
+    where = f"cutoffs: ({c1:g}, {c2:g}) leave the {{}} band empty for {h}x{w} images: expected"
+    if r.size == 0:  # a 1x1 image: nothing but DC
+        if every_band:
+            raise SpectralValueError(f"cutoffs: {h}x{w} images have no frequency but DC")
+        return
+    lo, hi = float(r.min()), float(r.max())
+    if not bool((r >= c2).any()):
+        raise SpectralValueError(
+            where.format("high") + f" mid/high <= {hi:.4g}, its largest frequency radius "
+            "(cycles/pixel)"
+        )
+    if not every_band:
+        return
+    if not bool((r < c1).any()):
+        raise SpectralValueError(
+            where.format("low") + f" low/mid > {lo:.4g}, its lowest non-zero frequency "
+            "(cycles/pixel)"
+        )
+    if not bool(((r >= c1) & (r < c2)).any()):
+        raise SpectralValueError(
+            where.format("mid") + f" a frequency radius in [low/mid, mid/high); its radii "
+            f"run from {lo:.4g} to {hi:.4g} cycles/pixel"
+        )

@@ -46,7 +46,8 @@ def attack_success_rate(
 
     Raises:
         SpectralTypeError: wrong types or differing dtypes.
-        SpectralValueError: shapes or devices differ, not 4-D, non-finite values.
+        SpectralValueError: shapes or devices differ, not 4-D, non-finite values or
+            values outside ``[0, 1]``.
 
     Shape:
         - clean: :math:`(B, C, H, W)`
@@ -54,15 +55,17 @@ def attack_success_rate(
 
     Examples:
         >>> import torch
-        >>> model = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(12, 3, bias=False))
-        >>> x = torch.rand(4, 3, 2, 2)
+        >>> model = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(12, 2))
+        >>> _ = model[1].weight.data.copy_(torch.tensor([[1.0] * 12, [-1.0] * 12]))
+        >>> _ = model[1].bias.data.copy_(torch.tensor([-6.0, 6.0]))  # class 0 iff mean > 0.5
+        >>> x = torch.full((4, 3, 2, 2), 0.25)
         >>> attack_success_rate(model, x, x.clone())  # nothing changed
         0.0
-        >>> attack_success_rate(model, x, -x)  # logits negated: argmax becomes argmin
+        >>> attack_success_rate(model, x, x + 0.5)  # every prediction flips to class 0
         1.0
     """
-    check_images(clean, "clean")
-    check_images(adversarial, "adversarial")
+    check_images(clean, "clean", unit_range=True)
+    check_images(adversarial, "adversarial", unit_range=True)
     check_same_shape(clean, adversarial, ("clean", "adversarial"))
     before = predict(model, clean, batch_size=batch_size)
     after = predict(model, adversarial, batch_size=batch_size)
@@ -136,7 +139,8 @@ def robust_accuracy(
 
     Raises:
         SpectralTypeError: wrong types; ``attack`` not callable.
-        SpectralValueError: bad shapes; the attack returns images of another shape.
+        SpectralValueError: bad shapes, images outside ``[0, 1]``; the attack returns
+            images of another shape.
 
     Shape:
         - x: :math:`(B, C, H, W)`
@@ -156,7 +160,7 @@ def robust_accuracy(
         True
     """
     check_model(model)
-    check_images(x, "x")
+    check_images(x, "x", unit_range=True)
     check_labels(y, x, "y")
     bs = check_batch_size(batch_size)
     if not callable(attack):
@@ -205,7 +209,8 @@ def targeted_success_rates(
 
     Raises:
         SpectralTypeError: wrong types.
-        SpectralValueError: bad shapes, labels outside ``[0, num_classes)``, a target with
+        SpectralValueError: bad shapes, images outside ``[0, 1]``, labels outside
+            ``[0, num_classes)``, a target with
             no image of another class, or an attack without a targeted mode.
 
     Shape:
@@ -224,7 +229,7 @@ def targeted_success_rates(
         ([0, 1, 2], True, True)
     """
     check_model(model)
-    check_images(clean, "clean")
+    check_images(clean, "clean", unit_range=True)
     check_labels(labels, clean, "labels")
     bs = check_batch_size(batch_size)
     if isinstance(num_classes, bool) or not isinstance(num_classes, int):

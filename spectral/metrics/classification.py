@@ -17,7 +17,7 @@ def predict(model: nn.Module, x: torch.Tensor, *, batch_size: int = 256) -> torc
     Args:
         model: classifier taking ``(B, C, H, W)`` images in ``[0, 1]`` and returning
             logits ``(B, K)``. Its ``training`` flags are restored afterwards.
-        x: images ``(B, C, H, W)``, float32/float64, finite.
+        x: images ``(B, C, H, W)``, float32/float64, in ``[0, 1]``.
         batch_size: images per forward pass.
 
     Returns:
@@ -25,7 +25,8 @@ def predict(model: nn.Module, x: torch.Tensor, *, batch_size: int = 256) -> torc
 
     Raises:
         SpectralTypeError: ``model`` is not an ``nn.Module``, ``x`` not a real float tensor.
-        SpectralValueError: ``x`` not 4-D or not finite; the model does not return
+        SpectralValueError: ``x`` not 4-D, not finite or outside ``[0, 1]`` (e.g. pixel
+            values 0..255 not divided by 255); the model does not return
             ``(B, K)`` logits; ``batch_size < 1``.
 
     Shape:
@@ -39,7 +40,7 @@ def predict(model: nn.Module, x: torch.Tensor, *, batch_size: int = 256) -> torc
         torch.Size([3])
     """
     check_model(model)
-    check_images(x, "x")
+    check_images(x, "x", unit_range=True)
     bs = check_batch_size(batch_size)
     preds = []
     with model_left_as_found(model), torch.no_grad():
@@ -64,7 +65,8 @@ def accuracy(model: nn.Module, x: torch.Tensor, y: torch.Tensor, *, batch_size: 
 
     Raises:
         SpectralTypeError: wrong types (see :func:`predict`), non-integer labels.
-        SpectralValueError: bad shapes, non-finite images, negative labels.
+        SpectralValueError: bad shapes, non-finite images or images outside ``[0, 1]``,
+            negative labels.
 
     Shape:
         - x: :math:`(B, C, H, W)`
@@ -78,7 +80,7 @@ def accuracy(model: nn.Module, x: torch.Tensor, y: torch.Tensor, *, batch_size: 
         >>> accuracy(model, torch.rand(4, 3, 2, 2), torch.tensor([0, 1, 2, 2]))
         0.5
     """
-    check_images(x, "x")
+    check_images(x, "x", unit_range=True)
     check_labels(y, x, "y")
     pred = predict(model, x, batch_size=batch_size)
     return float((pred == y).double().mean())

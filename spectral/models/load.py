@@ -16,19 +16,34 @@ from spectral.models.zoo import _load_builtin
 __all__ = ["load_model"]
 
 
+def _load_failure(err: BaseException) -> str:
+    """One line on why ``torch.load`` refused a file, without its ``weights_only`` advice."""
+    text = str(err).strip()
+    if "weights_only" in text or "Weights only load failed" in text:
+        detail = text.partition("WeightsUnpickler error:")[2].strip()
+        first = detail.splitlines()[0].strip() if detail else "unsupported content"
+        return f"torch.load(weights_only=True) refused it: {first}"
+    first = text.splitlines()[0] if text else ""
+    return f"torch.load failed: {type(err).__name__}" + (f": {first}" if first else "")
+
+
 def _load_state_dict(path: str | os.PathLike[str]) -> dict[str, torch.Tensor]:
     p = Path(path)
     if not p.is_file():
-        raise SpectralValueError(f"--weights {p}: no such file")
+        raise SpectralValueError(f"weights: {p}: no such file")
     try:
         state = torch.load(p, map_location="cpu", weights_only=True)
-    except Exception as err:  # torch raises many types for corrupt files
-        raise SpectralValueError(f"--weights {p}: cannot load a state dict ({err})") from None
+    except Exception as err:  # torch raises many types for corrupt or foreign files
+        raise SpectralValueError(
+            f"weights: {p}: not a PyTorch state dict ({_load_failure(err)}); expected a file "
+            "written by torch.save(model.state_dict(), path)"
+        ) from None
     if isinstance(state, dict) and "state_dict" in state and isinstance(state["state_dict"], dict):
         state = state["state_dict"]
     if not isinstance(state, dict):
         raise SpectralValueError(
-            f"--weights {p}: expected a state dict (name -> tensor), got {type(state).__name__}"
+            f"weights: {p}: not a PyTorch state dict (expected a dict name -> tensor, got "
+            f"{type(state).__name__})"
         )
     return state
 
@@ -42,7 +57,15 @@ def _load_factory(spec: str, weights: str | os.PathLike[str] | None) -> nn.Modul
     factory = getattr(module, attr, None)
     if factory is None or not callable(factory):
         raise SpectralValueError(f"model {spec!r}: {module_name} has no callable {attr!r}")
-    model = factory()
+    try:
+        model = factory()
+    except Exception as err:  # the user's code: any error is a failed factory
+        first = str(err).strip().splitlines()[0] if str(err).strip() else ""
+        raise SpectralValueError(
+            f"model {spec!r}: calling it failed: {type(err).__name__}"
+            + (f": {first}" if first else "")
+            + (" (the factory is called with no arguments)" if isinstance(err, TypeError) else "")
+        ) from None
     if not isinstance(model, nn.Module):
         raise SpectralValueError(
             f"model {spec!r}: the factory returned {type(model).__name__}, expected nn.Module"
@@ -50,11 +73,9 @@ def _load_factory(spec: str, weights: str | os.PathLike[str] | None) -> nn.Modul
     if weights is not None:
         try:
             model.load_state_dict(_load_state_dict(weights))
-        except RuntimeError as err:
-            first = str(err).splitlines()[0]
-            raise SpectralValueError(
-                f"--weights {weights}: does not fit {spec} ({first})"
-            ) from None
+        except (RuntimeError, TypeError, AttributeError) as err:
+            first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+            raise SpectralValueError(f"weights: {weights}: does not fit {spec} ({first})") from None
     return model
 
 
@@ -111,8 +132,10 @@ def load_model(
         The model, in eval mode.
 
     Raises:
-        SpectralValueError: unknown built-in name, unreadable or unfitting files, or a spec
-            that matches no form (the message lists the forms).
+        SpectralValueError: unknown built-in name, unreadable or unfitting files (a
+            ``weights`` file that is not a state dict, or does not fit the model), a factory
+            that cannot be imported or fails when called with no arguments, or a spec that
+            matches no form (the message lists the forms).
 
     Examples:
         >>> m = load_model("torch.nn:Flatten")  # a factory spec: any zero-argument callable

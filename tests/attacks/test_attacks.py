@@ -194,6 +194,35 @@ def test_make_attack_rejects_bad_options(kwargs: dict[str, Any], match: str) -> 
         make_attack(name, tiny_linear(), **kwargs)
 
 
+@pytest.mark.parametrize(
+    ("name", "kwargs"),
+    [
+        ("fgsm", {}),
+        ("pgd", {}),
+        ("bim", {}),
+        ("mifgsm", {}),
+        ("apgd", {}),
+        ("square", {}),
+        ("fab", {}),
+        ("autoattack", {"n_classes": 3}),
+        ("apgdt", {"n_classes": 4}),
+    ],
+)
+def test_linf_eps_above_one_suggests_pixel_units(name: str, kwargs: dict[str, Any]) -> None:
+    with pytest.raises(SpectralValueError) as info:
+        make_attack(name, tiny_linear(), eps=8, **kwargs)
+    msg = str(info.value)
+    assert msg.startswith("eps: expected an L-inf budget in (0, 1]"), msg
+    assert "got 8; did you mean 8/255 = 0.03137?" in msg
+    make_attack(name, tiny_linear(), eps=1.0, **kwargs)  # the whole range is allowed
+
+
+def test_l2_eps_may_exceed_one() -> None:
+    assert make_attack("pgdl2", tiny_linear(), eps=8.0).eps == 8.0
+    assert make_attack("apgd", tiny_linear(), eps=3.0, norm="L2").eps == 3.0
+    make_attack("cw", tiny_linear(), eps=5.0)  # eps unused: only > 0 is checked
+
+
 def test_make_attack_type_errors() -> None:
     with pytest.raises(SpectralTypeError, match=r"nn\.Module"):
         make_attack("pgd", lambda x: x)  # type: ignore[arg-type]

@@ -195,6 +195,8 @@ BAD_CUTOFFS = [
     (0.1, math.nan),
     (0.1,),
     (0.1, 0.2, 0.3),
+    (0.1, 0.9),  # mid/high past every radius (0.5 on the axes, sqrt(2)/2 in the corners)
+    (0.6, 0.8),
     (),
     "ab",
     None,
@@ -329,3 +331,106 @@ def test_accumulator_update_other_errors() -> None:
 def test_cuda_device_mismatch() -> None:
     with pytest.raises(SpectralValueError, match="device"):
         sp.compare_spectra(GOOD, GOOD.cuda())
+
+
+def test_cutoffs_beyond_the_radii_of_the_image_size() -> None:
+    x = torch.rand(1, 1, 5, 5, dtype=torch.float64)  # radii up to hypot(0.4, 0.4) = 0.5657
+    with pytest.raises(SpectralValueError, match=r"cutoffs: .*high band empty for 5x5 images"):
+        sp.band_energy(x, cutoffs=(0.1, 0.6))
+    assert sp.band_energy(x, cutoffs=(0.1, 0.5)).shape == (1, 1, 3)
+    # the corner radius sqrt(2)/2 of an even image is the largest cutoff any image takes
+    e = sp.band_energy(torch.rand(1, 1, 8, 8, dtype=torch.float64), cutoffs=(0.1, math.sqrt(0.5)))
+    assert float(e[0, 0, 2]) > 0
+    # the default low band of an 8x8 image is empty (lowest frequency 1/8): allowed, 0
+    assert float(sp.band_energy(torch.rand(1, 1, 8, 8))[0, 0, 0]) == 0.0
+
+
+def test_check_cutoffs_for_a_size_requires_every_band() -> None:
+    check = sp.fourier.check_cutoffs
+    assert check((0.1, 0.3), (32, 32)) == (0.1, 0.3)
+    with pytest.raises(SpectralValueError, match=r"low band empty for 8x8 images.*> 0.125"):
+        check((0.1, 0.3), (8, 8))
+    with pytest.raises(SpectralValueError, match=r"mid band empty for 8x8 images"):
+        check((0.26, 0.27), (8, 8))
+    assert check((0.1, 0.3), (8, 8), every_band=False) == (0.1, 0.3)
+
+
+def _two_class() -> torch.nn.Module:
+    return torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(3 * 8 * 8, 2)).double()
+
+
+Y = torch.tensor([0, 1])
+
+
+def _unit_range_entries() -> dict[str, tuple[str, Callable[[torch.Tensor], object]]]:
+    from spectral.analysis import (
+        attack_analysis,
+        calibration_analysis,
+        feature_spectra,
+        fourier_heatmap,
+        noise_baseline,
+    )
+    from spectral.attacks import make_attack, transfer_attack
+    from spectral.metrics import (
+        accuracy,
+        attack_success_rate,
+        predict,
+        robust_accuracy,
+        targeted_success_rates,
+    )
+
+    m = _two_class()
+    conv = torch.nn.Sequential(torch.nn.Conv2d(3, 2, 3), torch.nn.Flatten(), torch.nn.LazyLinear(2))
+    return {
+        "predict": ("x", lambda v: predict(m, v)),
+        "accuracy": ("x", lambda v: accuracy(m, v, Y)),
+        "attack_success_rate[clean]": ("clean", lambda v: attack_success_rate(m, v, GOOD)),
+        "attack_success_rate[adv]": ("adversarial", lambda v: attack_success_rate(m, GOOD, v)),
+        "robust_accuracy": ("x", lambda v: robust_accuracy(m, lambda a, b: a, v, Y)),
+        "targeted_success_rates": (
+            "clean",
+            lambda v: targeted_success_rates(m, v, Y, lambda: None, num_classes=2),
+        ),
+        "make_attack(...)()": ("images", lambda v: make_attack("fgsm", m)(v, Y)),
+        "transfer_attack": ("images", lambda v: transfer_attack(m, m, v, Y, attack="fgsm")),
+        "fourier_heatmap": ("images", lambda v: fourier_heatmap(m, v, Y)),
+        "calibration_analysis[x]": (
+            "x",
+            lambda v: calibration_analysis({"m": m}, v, Y, {"m": GOOD}, attack="none", eps=0.0),
+        ),
+        "calibration_analysis[adv]": (
+            "adversarial['m']",
+            lambda v: calibration_analysis({"m": m}, GOOD, Y, {"m": v}, attack="none", eps=0.0),
+        ),
+        "feature_spectra": ("clean", lambda v: feature_spectra(conv.double(), v, GOOD, "0")),
+        "attack_analysis": ("images", lambda v: attack_analysis({"m": m}, v, Y, attack="fgsm")),
+        "noise_baseline": ("images", lambda v: noise_baseline(v, 0.1)),
+    }
+
+
+UNIT_RANGE_ENTRIES = _unit_range_entries()
+# input_gradients and integrated_gradients take any point (the gradient is defined
+# everywhere and is checked against closed forms on Gaussian inputs): not range-checked.
+
+
+@pytest.mark.parametrize("entry", sorted(UNIT_RANGE_ENTRIES))
+def test_images_outside_unit_range_name_the_cause(entry: str) -> None:
+    name, call = UNIT_RANGE_ENTRIES[entry]
+    with pytest.raises(SpectralValueError) as info:
+        call(GOOD * 255)
+    msg = str(info.value)
+    assert msg.startswith(f"{name}: expected images in [0, 1]"), msg
+    assert "divide by 255" in msg and "255" in msg
+    with pytest.raises(SpectralValueError, match="normalised"):
+        call((GOOD - 0.5) / 0.25)
+
+
+def test_unit_range_allows_round_off() -> None:
+    from spectral.metrics import accuracy
+
+    x = GOOD.clone()
+    x[0, 0, 0, 0], x[1, 0, 0, 0] = 1 + 1e-7, -1e-7
+    assert 0.0 <= accuracy(_two_class(), x, Y) <= 1.0
+    x[0, 0, 0, 0] = 1.01
+    with pytest.raises(SpectralValueError, match=r"1\.01\]; clamp them"):
+        accuracy(_two_class(), x, Y)

@@ -160,6 +160,45 @@ def test_factory_with_weights(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -
     sys.modules.pop("mymodels", None)
 
 
+def test_failing_factory_is_one_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / "failmodels.py").write_text(
+        "def needs(width):\n    pass\n"
+        "def boom():\n    raise RuntimeError('no GPU here\\nsecond line')\n"
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    with pytest.raises(sp.SpectralValueError) as info:
+        load_model("failmodels:needs")
+    assert str(info.value).startswith(
+        "model 'failmodels:needs': calling it failed: TypeError: needs() missing 1 required "
+        "positional argument: 'width'"
+    )
+    with pytest.raises(sp.SpectralValueError) as info:
+        load_model("failmodels:boom")
+    assert (
+        str(info.value) == "model 'failmodels:boom': calling it failed: RuntimeError: no GPU here"
+    )
+    sys.modules.pop("failmodels", None)
+
+
+@pytest.mark.parametrize(
+    ("content", "detail"),
+    [
+        (b"hello\n", "torch.load failed"),
+        (b"import torch\nx = 1\n", "weights_only=True) refused it"),
+        (b"", "torch.load failed"),
+    ],
+)
+def test_weights_that_are_no_state_dict(tmp_path: Path, content: bytes, detail: str) -> None:
+    path = tmp_path / "w.txt"
+    path.write_bytes(content)
+    with pytest.raises(sp.SpectralValueError) as info:
+        load_model("torch.nn:Flatten", weights=path)
+    msg = str(info.value)
+    assert msg.startswith(f"weights: {path}: not a PyTorch state dict ("), msg
+    assert detail in msg and "\n" not in msg
+    assert "Re-running" not in msg and "arbitrary code" not in msg  # none of torch's advice
+
+
 @pytest.mark.parametrize(
     ("spec", "needle"),
     [
