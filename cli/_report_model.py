@@ -23,6 +23,14 @@ def _bands(v: list[float | None]) -> list[Any]:
     return [None if f is None else round(float(f), 4) for f in v]
 
 
+def _band_cells(v: dict[str, Any]) -> list[Any]:
+    """The perturbation's band fractions, with bootstrap intervals when there are some."""
+    ivs = v.get("intervals", {}).get("perturbation_band_energy")
+    if not ivs:
+        return _bands(v["band_energy"]["perturbation"])
+    return [f"{d['estimate']:.3f} [{d['ci95'][0]:.3f}, {d['ci95'][1]:.3f}]" for d in ivs.values()]
+
+
 def default_layers(model: Any) -> list[str]:
     """``first_conv`` and, when there is one, the second Conv2d (the BlurNet "layer 2")."""
     from torch import nn
@@ -83,7 +91,7 @@ def model_sections(
             name,
             *(ci_text(v["intervals"][k]) for k in PROPORTIONS),
             v["l2_dissimilarity"],
-            *_bands(v["band_energy"]["perturbation"]),
+            *_band_cells(v),
         ]
         for name, v in per_model.items()
     ]
@@ -104,7 +112,8 @@ def model_sections(
             ],
             [
                 Table(
-                    f"Per model (95% Wilson intervals, n = {len(x)} images)",
+                    "Per model (95% intervals: Wilson for the rates, bootstrap over images "
+                    f"for the band fractions; n = {len(x)} images)",
                     [
                         "model",
                         "clean acc.",

@@ -11,12 +11,17 @@ from torch import nn
 
 from spectral._internal.validate import check_images
 from spectral.errors import SpectralValueError
+from spectral.fourier.bands import BAND_NAMES
 from spectral.fourier.compare import SpectrumComparison, compare_spectra
 from spectral.fourier.radial import powerlaw_slope, radial_profile
 from spectral.fourier.spectra import power_spectrum
 from spectral.metrics.attack import attack_success_rate, l2_dissimilarity
 from spectral.metrics.classification import accuracy, predict
-from spectral.metrics.uncertainty import paired_difference, proportion_interval
+from spectral.metrics.uncertainty import (
+    bootstrap_interval,
+    paired_difference,
+    proportion_interval,
+)
 
 __all__ = ["AttackAnalysis", "attack_analysis"]
 
@@ -35,6 +40,22 @@ def _per_image(
         "clean_accuracy": (before == y).double().cpu(),
         "adversarial_accuracy": (after == y).double().cpu(),
         "attack_success_rate": (before != after).double().cpu(),
+    }
+
+
+def _band_intervals(fractions: torch.Tensor, seed: int) -> dict[str, Any] | None:
+    """Bootstrap 95% intervals over images of each band's mean fraction (``(B, C, 3)`` in).
+
+    Images whose fractions are undefined (a zero perturbation) are left out, as the
+    reported means leave them out; None when fewer than two images remain.
+    """
+    per_image = fractions.to(torch.float64).nanmean(1)  # (B, 3): mean over channels
+    keep = torch.isfinite(per_image).all(1)
+    if int(keep.sum()) < 2:
+        return None
+    return {
+        band: bootstrap_interval(per_image[keep, j], seed=seed).to_dict()
+        for j, band in enumerate(BAND_NAMES)
     }
 
 
@@ -171,6 +192,9 @@ def attack_analysis(
         metrics[name]["intervals"] = {
             k: proportion_interval(metrics[name][k], len(images)).to_dict() for k in PROPORTIONS
         }
+        metrics[name]["intervals"]["perturbation_band_energy"] = _band_intervals(
+            cmp.band_energy_perturbation, seed
+        )
         if i > 0:
             main = per_image[next(iter(models))]
             metrics[name]["difference_vs_main"] = {

@@ -112,3 +112,20 @@ def test_intervals_and_paired_differences(case) -> None:  # type: ignore[no-unty
         lo, hi = d["ci95"]
         assert lo <= d["estimate"] <= hi and d["excludes_zero"] == (not lo <= 0.0 <= hi)
         assert d["n"] == len(x) and d["method"] == "paired-bootstrap"
+
+
+def test_band_energy_intervals_bracket_the_reported_means(case) -> None:  # type: ignore[no-untyped-def]
+    _, x, _, res, _ = case
+    for name in res.metrics:
+        ivs = res.metrics[name]["intervals"]["perturbation_band_energy"]
+        reported = res.metrics[name]["band_energy"]["perturbation"]
+        per_image = res.comparison[name].band_energy_perturbation.double().nanmean(1)
+        for j, band in enumerate(("low", "mid", "high")):
+            d = ivs[band]
+            assert d["method"] == "bootstrap" and d["n"] == len(x)
+            assert d["estimate"] == pytest.approx(reported[j], abs=1e-9)
+            assert d["estimate"] == pytest.approx(float(per_image[:, j].mean()))
+            assert d["ci95"][0] <= d["estimate"] <= d["ci95"][1]
+            # an interval as wide as the data itself would say nothing
+            spread = float(per_image[:, j].max() - per_image[:, j].min())
+            assert d["ci95"][1] - d["ci95"][0] <= spread + 1e-12
