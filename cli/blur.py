@@ -20,7 +20,6 @@ from cli._common import (
     WeightsOpt,
     check_eps,
     check_fit,
-    check_out,
     output_dir,
     parse_device,
     progress,
@@ -97,7 +96,7 @@ def blur(
     from spectral.models import load_model
     from spectral.plot import blur_figure, new_figure, plot_defense_bars, save_figure
 
-    with user_errors():
+    with user_errors(), output_dir(out, force, "blur") as tmp:
         check_eps(eps)
         if steps < 1 or n_images < 2 or wb_images < 2 or rp2_steps < 1:
             raise UserError(
@@ -106,7 +105,6 @@ def blur(
         size_list = _ints(sizes, "--sizes")
         pos_list = [p.strip() for p in positions.split(",") if p.strip()]
         dev = parse_device(device)
-        check_out(out, force)
         test = load_dataset(data, "test", seed=seed)
         m = load_model(model, weights=weights, device=dev)
         sur = load_model(surrogate, device=dev) if surrogate else None
@@ -172,21 +170,20 @@ def blur(
             "device": str(dev),
         }
         result = BlurEvaluation(blackbox=bb, adaptive=ad, whitebox=wb, settings=settings)
-        with output_dir(out, force) as tmp:
-            write_json(tmp / "blur.json", result.to_dict())
-            (tmp / "blur.md").write_text(result.markdown())
-            fig = blur_figure(bb, ad)
-            save_figure(fig, tmp / "blur.png")
-            if wb:
-                fig, axes = new_figure(1, 1, size=(7.0, 0.35 * len(wb) + 1.8))
-                labelled = [{**r, "row": f"{r['defense']} ({r['attack']})"} for r in wb]
-                plot_defense_bars(
-                    axes[0, 0],
-                    labelled,
-                    metrics=("accuracy", "avg_success_rate", "worst_success_rate"),
-                    label_key="row",
-                    title="white-box, targeted to every other class",
-                )
-                save_figure(fig, tmp / "blur_whitebox.png")
+        write_json(tmp / "blur.json", result.to_dict())
+        (tmp / "blur.md").write_text(result.markdown())
+        fig = blur_figure(bb, ad)
+        save_figure(fig, tmp / "blur.png")
+        if wb:
+            fig, axes = new_figure(1, 1, size=(7.0, 0.35 * len(wb) + 1.8))
+            labelled = [{**r, "row": f"{r['defense']} ({r['attack']})"} for r in wb]
+            plot_defense_bars(
+                axes[0, 0],
+                labelled,
+                metrics=("accuracy", "avg_success_rate", "worst_success_rate"),
+                label_key="row",
+                title="white-box, targeted to every other class",
+            )
+            save_figure(fig, tmp / "blur_whitebox.png")
     stdout.print(result.markdown())
     stdout.print(f"wrote {out}/blur.json, blur.md and figures", soft_wrap=True)

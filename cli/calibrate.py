@@ -54,7 +54,7 @@ def calibrate(
     from spectral.analysis import calibration_analysis
     from spectral.plot import calibration_figure, save_figure
 
-    with user_errors():
+    with user_errors(), output_dir(out, force, "calibrate") as tmp:
         check_eps(eps)
         if n_images < 2 or n_bins < 1 or steps < 1:
             raise UserError(
@@ -70,8 +70,6 @@ def calibrate(
             n_images=n_images,
             seed=seed,
             device=device,
-            out=out,
-            force=force,
         )
         check_attack(attack, next(iter(nets.values())), eps, steps)
         adversarial = {}
@@ -87,9 +85,8 @@ def calibrate(
         )
         result = analysis.to_dict()
         fig = calibration_figure(analysis)
-        with output_dir(out, force) as tmp:
-            write_json(tmp / "calibrate.json", result)
-            save_figure(fig, tmp / "calibrate.png")
+        write_json(tmp / "calibrate.json", result)
+        save_figure(fig, tmp / "calibrate.png")
     for name, per in result["models"].items():
         for k, m in per.items():
             stdout.print(

@@ -15,7 +15,6 @@ from cli._common import (
     VsOpt,
     VsWeightsOpt,
     WeightsOpt,
-    check_out,
     load_models,
     output_dir,
     parse_device,
@@ -42,9 +41,8 @@ def filters(
     from spectral.analysis import filter_analysis
     from spectral.plot import filter_figure, save_figure
 
-    with user_errors():
+    with user_errors(), output_dir(out, force, "filters") as tmp:
         dev = parse_device(device)
-        check_out(out, force)
         nets = load_models(model, vs, weights, dev, vs_weights)
         analysis = filter_analysis(nets)
         table = analysis.rows()
@@ -57,12 +55,11 @@ def filters(
             f"| {r[0]} | {r[1]} | {r[2]} | " + " | ".join(f"{v:.3f}" for v in r[3:]) + " |"
             for r in table
         ]
-        with output_dir(out, force) as tmp:
-            write_json(
-                tmp / "filters.json",
-                {"seed": seed, "models": list(nets), "layers": analysis.to_dict()},
-            )
-            (tmp / "filters.md").write_text("\n".join(md) + "\n")
-            save_figure(fig, tmp / "filters.png")
+        write_json(
+            tmp / "filters.json",
+            {"seed": seed, "models": list(nets), "layers": analysis.to_dict()},
+        )
+        (tmp / "filters.md").write_text("\n".join(md) + "\n")
+        save_figure(fig, tmp / "filters.png")
     stdout.print("\n".join(md))
     stdout.print(f"wrote {out}/filters.json, filters.md, filters.png", soft_wrap=True)

@@ -53,7 +53,7 @@ def heatmap(
     from spectral.analysis import heatmap_analysis
     from spectral.plot import heatmap_figure, save_figure
 
-    with user_errors():
+    with user_errors(), output_dir(out, force, "heatmap") as tmp:
         check_l2_eps(eps, "--eps")
         if n_images < 1:
             raise UserError(f"--n-images: expected >= 1, got {n_images}")
@@ -68,8 +68,6 @@ def heatmap(
             n_images=n_images,
             seed=seed,
             device=device,
-            out=out,
-            force=force,
         )
         with progress() as bar:
             analysis = heatmap_analysis(
@@ -83,9 +81,8 @@ def heatmap(
             )
         result = analysis.to_dict() | {"seed": seed}
         fig = heatmap_figure(analysis.maps, eps=eps, clean_error=analysis.clean_error)
-        with output_dir(out, force) as tmp:
-            write_json(tmp / "heatmap.json", result)
-            save_figure(fig, tmp / "heatmap.png")
+        write_json(tmp / "heatmap.json", result)
+        save_figure(fig, tmp / "heatmap.png")
     for row in analysis.rows():
         bands = "/".join("–" if math.isnan(v) else f"{v:.3f}" for v in row[3:6])
         stdout.print(

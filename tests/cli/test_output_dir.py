@@ -34,9 +34,7 @@ def png(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def _tree(root: Path) -> dict[str, str]:
     """Every file under ``root`` (hidden ones too) with its text: what is on disk."""
-    return {
-        str(p.relative_to(root)): p.read_text() for p in sorted(root.rglob("*")) if p.is_file()
-    }
+    return {str(p.relative_to(root)): p.read_text() for p in sorted(root.rglob("*")) if p.is_file()}
 
 
 def _spectral_folder(out: Path, files: dict[str, str]) -> None:
