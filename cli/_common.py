@@ -293,7 +293,8 @@ def _claim(out: Path, force: bool, command: str) -> bool:
         raise UserError(_busy(out)) from None
     except OSError as err:
         if created:
-            shutil.rmtree(out, ignore_errors=True)
+            with suppress(OSError):
+                os.rmdir(out)
         raise UserError(f"--out {out}: cannot write into it ({err.strerror or err})") from None
     with os.fdopen(fd, "w") as f:
         json.dump({"pid": os.getpid(), "command": command, "created": _now()}, f)
@@ -347,9 +348,10 @@ def _move_into_place(stage: Path, out: Path) -> None:
     trash = Path(tempfile.mkdtemp(prefix=".old-", dir=out)) if old else None
     moved: list[tuple[Path, Path]] = []
     try:
-        for name in old:
-            moved.append((out / name, trash / name))  # type: ignore[operator]
-            os.rename(*moved[-1])
+        if trash is not None:
+            for name in old:
+                moved.append((out / name, trash / name))
+                os.rename(*moved[-1])
         for name in new:
             moved.append((stage / name, out / name))
             os.rename(*moved[-1])
