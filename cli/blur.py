@@ -22,7 +22,6 @@ from cli._common import (
     check_eps,
     check_fit,
     check_min,
-    check_out,
     load_data,
     load_model_option,
     output_dir,
@@ -101,7 +100,7 @@ def blur(
     from spectral.defenses import BlurEvaluation, blackbox_blur_table, whitebox_blur_table
     from spectral.plot import blur_figure, new_figure, plot_defense_bars, save_figure
 
-    with user_errors():
+    with user_errors(), output_dir(out, force, "blur") as tmp:
         fmts = parse_formats(figure_format)
         check_eps(eps)
         check_min("--steps", steps, 1)
@@ -111,7 +110,6 @@ def blur(
         size_list = _ints(sizes, "--sizes")
         pos_list = [p.strip() for p in positions.split(",") if p.strip()]
         dev = parse_device(device)
-        check_out(out, force)
         test = load_data(data, "test", seed=seed)
         m = load_model_option(model, "--model", dev, weights)
         sur = load_model_option(surrogate, "--surrogate", dev) if surrogate else None
@@ -177,21 +175,20 @@ def blur(
             "device": str(dev),
         }
         result = BlurEvaluation(blackbox=bb, adaptive=ad, whitebox=wb, settings=settings)
-        with output_dir(out, force) as tmp:
-            write_json(tmp / "blur.json", result.to_dict())
-            (tmp / "blur.md").write_text(result.markdown())
-            fig = blur_figure(bb, ad)
-            save_figure(fig, tmp / "blur.png", formats=fmts)
-            if wb:
-                fig, axes = new_figure(1, 1, size=(7.0, 0.35 * len(wb) + 1.8))
-                labelled = [{**r, "row": f"{r['defense']} ({r['attack']})"} for r in wb]
-                plot_defense_bars(
-                    axes[0, 0],
-                    labelled,
-                    metrics=("accuracy", "avg_success_rate", "worst_success_rate"),
-                    label_key="row",
-                    title="white-box, targeted to every other class",
-                )
-                save_figure(fig, tmp / "blur_whitebox.png", formats=fmts)
+        write_json(tmp / "blur.json", result.to_dict())
+        (tmp / "blur.md").write_text(result.markdown())
+        fig = blur_figure(bb, ad)
+        save_figure(fig, tmp / "blur.png", formats=fmts)
+        if wb:
+            fig, axes = new_figure(1, 1, size=(7.0, 0.35 * len(wb) + 1.8))
+            labelled = [{**r, "row": f"{r['defense']} ({r['attack']})"} for r in wb]
+            plot_defense_bars(
+                axes[0, 0],
+                labelled,
+                metrics=("accuracy", "avg_success_rate", "worst_success_rate"),
+                label_key="row",
+                title="white-box, targeted to every other class",
+            )
+            save_figure(fig, tmp / "blur_whitebox.png", formats=fmts)
     stdout.print(result.markdown())
     stdout.print(f"wrote {out}/blur.json, blur.md and figures ({', '.join(fmts)})", soft_wrap=True)

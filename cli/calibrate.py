@@ -58,7 +58,7 @@ def calibrate(
     from spectral.analysis import calibration_analysis
     from spectral.plot import calibration_figure, save_figure
 
-    with user_errors():
+    with user_errors(), output_dir(out, force, "calibrate") as tmp:
         fmts = parse_formats(figure_format)
         check_eps(eps)
         check_min("--n-images", n_images, 2)
@@ -73,8 +73,6 @@ def calibrate(
             n_images=n_images,
             seed=seed,
             device=device,
-            out=out,
-            force=force,
         )
         check_attack(attack, next(iter(nets.values())), eps, steps)
         adversarial = {}
@@ -90,9 +88,8 @@ def calibrate(
         )
         result = analysis.to_dict()
         fig = calibration_figure(analysis)
-        with output_dir(out, force) as tmp:
-            write_json(tmp / "calibrate.json", result)
-            save_figure(fig, tmp / "calibrate.png", formats=fmts)
+        write_json(tmp / "calibrate.json", result)
+        save_figure(fig, tmp / "calibrate.png", formats=fmts)
     for name, per in result["models"].items():
         for k, m in per.items():
             stdout.print(

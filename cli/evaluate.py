@@ -19,7 +19,6 @@ from cli._common import (
     WeightsOpt,
     check_eps,
     check_fit,
-    check_out,
     load_data,
     load_models,
     output_dir,
@@ -68,7 +67,7 @@ def evaluate(
     from spectral.attacks import apgd_robust_accuracy, pgd_evaluation
     from spectral.models import record_metrics
 
-    with user_errors():
+    with user_errors(), output_dir(out, force, "evaluate") as tmp:
         check_eps(eps)
         if n_images < 1:
             raise UserError(f"--n-images: expected >= 1, got {n_images}")
@@ -79,7 +78,6 @@ def evaluate(
         if record and not model.startswith("builtin:"):
             raise UserError(f"--record: only a builtin: model has a zoo.json entry, got {model!r}")
         dev = parse_device(device)
-        check_out(out, force)
         test = load_data(data, "test").subset(n_images, seed=seed)
         nets = load_models(model, "", weights, dev)
         net = nets[model]
@@ -131,8 +129,7 @@ def evaluate(
             + (" --record" if record else "")
         )
         result.update(eps=eps, command=command)
-        with output_dir(out, force) as tmp:
-            write_json(tmp / "evaluate.json", result)
+        write_json(tmp / "evaluate.json", result)
         if record:
             record_metrics(model.removeprefix("builtin:"), "evaluate", result)
     line = f"{model}: clean {result['clean_accuracy']:.3f}, PGD-{pgd_steps} "

@@ -16,7 +16,6 @@ from cli._common import (
     VsOpt,
     VsWeightsOpt,
     WeightsOpt,
-    check_out,
     figure_names,
     load_models,
     output_dir,
@@ -46,10 +45,9 @@ def filters(
     from spectral.analysis import filter_analysis
     from spectral.plot import filter_figure, save_figure
 
-    with user_errors():
+    with user_errors(), output_dir(out, force, "filters") as tmp:
         fmts = parse_formats(figure_format)
         dev = parse_device(device)
-        check_out(out, force)
         nets = load_models(model, vs, weights, dev, vs_weights)
         analysis = filter_analysis(nets)
         table = analysis.rows()
@@ -62,13 +60,12 @@ def filters(
             f"| {r[0]} | {r[1]} | {r[2]} | " + " | ".join(f"{v:.3f}" for v in r[3:]) + " |"
             for r in table
         ]
-        with output_dir(out, force) as tmp:
-            write_json(
-                tmp / "filters.json",
-                {"seed": seed, "models": list(nets), "layers": analysis.to_dict()},
-            )
-            (tmp / "filters.md").write_text("\n".join(md) + "\n")
-            save_figure(fig, tmp / "filters.png", formats=fmts)
+        write_json(
+            tmp / "filters.json",
+            {"seed": seed, "models": list(nets), "layers": analysis.to_dict()},
+        )
+        (tmp / "filters.md").write_text("\n".join(md) + "\n")
+        save_figure(fig, tmp / "filters.png", formats=fmts)
     stdout.print("\n".join(md))
     stdout.print(
         f"wrote {out}/filters.json, filters.md, {figure_names('filters', fmts)}", soft_wrap=True

@@ -51,7 +51,7 @@ def gradients(
     from spectral.analysis import gradient_analysis
     from spectral.plot import gradient_figure, save_figure
 
-    with user_errors():
+    with user_errors(), output_dir(out, force, "gradients") as tmp:
         fmts = parse_formats(figure_format)
         for option, value in (("--n-images", n_images), ("--steps", steps), ("--show", show)):
             if value < 1:
@@ -65,8 +65,6 @@ def gradients(
             n_images=n_images,
             seed=seed,
             device=device,
-            out=out,
-            force=force,
         )
         with progress() as bar:
             analysis = gradient_analysis(
@@ -74,9 +72,8 @@ def gradients(
             )
         result = analysis.to_dict() | {"seed": seed}
         fig = gradient_figure(x, analysis.results, n_images=show)
-        with output_dir(out, force) as tmp:
-            write_json(tmp / "gradients.json", result)
-            save_figure(fig, tmp / "gradients.png", formats=fmts)
+        write_json(tmp / "gradients.json", result)
+        save_figure(fig, tmp / "gradients.png", formats=fmts)
     for row in analysis.rows():
         edge = "" if row[7] is None else f", edge correlation {row[7]:.3f}"
         stdout.print(

@@ -57,7 +57,7 @@ def heatmap(
     from spectral.analysis import heatmap_analysis
     from spectral.plot import heatmap_figure, save_figure
 
-    with user_errors():
+    with user_errors(), output_dir(out, force, "heatmap") as tmp:
         fmts = parse_formats(figure_format)
         check_l2_eps(eps, "--eps")
         if n_images < 1:
@@ -73,8 +73,6 @@ def heatmap(
             n_images=n_images,
             seed=seed,
             device=device,
-            out=out,
-            force=force,
         )
         with progress() as bar:
             analysis = heatmap_analysis(
@@ -88,9 +86,8 @@ def heatmap(
             )
         result = analysis.to_dict() | {"seed": seed}
         fig = heatmap_figure(analysis.maps, eps=eps, clean_error=analysis.clean_error)
-        with output_dir(out, force) as tmp:
-            write_json(tmp / "heatmap.json", result)
-            save_figure(fig, tmp / "heatmap.png", formats=fmts)
+        write_json(tmp / "heatmap.json", result)
+        save_figure(fig, tmp / "heatmap.png", formats=fmts)
     for row in analysis.rows():
         bands = "/".join("–" if math.isnan(v) else f"{v:.3f}" for v in row[3:6])
         stdout.print(

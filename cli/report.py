@@ -107,7 +107,7 @@ def report(
     from spectral.analysis import paper_comparison
 
     t_start = time.perf_counter()
-    with user_errors():
+    with user_errors(), output_dir(out, force, "report") as tmp:
         fmts = parse_formats(figure_format, need_png=True)
         if n_images < 2:
             raise UserError(f"--n-images: expected >= 2, got {n_images}")
@@ -133,8 +133,6 @@ def report(
             n_images=n_images,
             seed=seed,
             device=device,
-            out=out,
-            force=force,
             options=("--model", "--compare-model"),
         )
         names = list(nets)
@@ -156,7 +154,7 @@ def report(
             "cutoffs": list(DEFAULT_CUTOFFS),
         }
         sections: list[Section] = []
-        with progress() as bar, output_dir(out, force) as tmp:
+        with progress() as bar:
             figdir = tmp / "figures"
             figdir.mkdir()
 

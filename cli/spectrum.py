@@ -13,7 +13,6 @@ from cli._common import (
     FormatOpt,
     SeedOpt,
     UserError,
-    check_out,
     output_dir,
     parse_device,
     parse_formats,
@@ -84,14 +83,13 @@ def spectrum(
     from spectral.fourier import channel_names, powerlaw_slope, spectrum_summary
     from spectral.plot import save_figure, summary_figure
 
-    with user_errors():
+    with user_errors(), output_dir(out, force, "spectrum") as tmp:
         fmts = parse_formats(figure_format)
         import torch
 
         torch.manual_seed(seed)
         _check_cutoffs(cutoffs)
         dev = parse_device(device)
-        check_out(out, force)
         tensors = [read_image(p, transparency=transparency) for p in images]
         for p, t in zip(images, tensors, strict=True):
             if min(t.shape[-2:]) < 2:
@@ -119,29 +117,28 @@ def spectrum(
                 summaries.append(s)
                 bar.advance(task)
 
-        with output_dir(out, force) as tmp:
-            pages = [
-                range(i, min(i + ROWS_PER_PAGE, len(summaries)))
-                for i in range(0, len(summaries), ROWS_PER_PAGE)
-            ]
-            figures: list[str] = []  # every file written, each page in each --format
-            for k, rows in enumerate(pages):
-                name = "spectrum.png" if len(pages) == 1 else f"spectrum-{k + 1}.png"
-                fig = summary_figure(
-                    [summaries[i] for i in rows],
-                    row_labels=[images[i].name for i in rows],
-                    title="log-shifted normalised magnitude spectra",
+                pages = [
+                    range(i, min(i + ROWS_PER_PAGE, len(summaries)))
+                    for i in range(0, len(summaries), ROWS_PER_PAGE)
+                ]
+                figures: list[str] = []  # every file written, each page in each --format
+                for k, rows in enumerate(pages):
+                    name = "spectrum.png" if len(pages) == 1 else f"spectrum-{k + 1}.png"
+                    fig = summary_figure(
+                        [summaries[i] for i in rows],
+                        row_labels=[images[i].name for i in rows],
+                        title="log-shifted normalised magnitude spectra",
+                    )
+                    save_figure(fig, tmp / name, formats=fmts)
+                    figures += [str(Path(name).with_suffix(f".{f}")) for f in fmts]
+                write_json(
+                    tmp / "spectrum.json",
+                    {
+                        "cutoffs": list(cutoffs),
+                        "bands": ["low", "mid", "high"],
+                        "backend": backend.value,
+                        "figures": figures,
+                        "images": records,
+                    },
                 )
-                save_figure(fig, tmp / name, formats=fmts)
-                figures += [str(Path(name).with_suffix(f".{f}")) for f in fmts]
-            write_json(
-                tmp / "spectrum.json",
-                {
-                    "cutoffs": list(cutoffs),
-                    "bands": ["low", "mid", "high"],
-                    "backend": backend.value,
-                    "figures": figures,
-                    "images": records,
-                },
-            )
-    stdout.print(f"wrote {out}/spectrum.json and {len(pages)} figure(s) as {', '.join(fmts)}")
+        stdout.print(f"wrote {out}/spectrum.json and {len(pages)} figure(s) as {', '.join(fmts)}")

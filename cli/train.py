@@ -13,7 +13,6 @@ from cli._common import (
     ForceOpt,
     SeedOpt,
     UserError,
-    check_out,
     load_data,
     output_dir,
     parse_device,
@@ -100,7 +99,7 @@ def train(
     from spectral.models import base_arch, install_builtin, load_model, record_metrics
     from spectral.train import builtin_slice_accuracy, train_model
 
-    with user_errors():
+    with user_errors(), output_dir(out, force, "train") as tmp:
         if name is not None and not name.replace("-", "").replace("_", "").isalnum():
             raise UserError(f"--name: expected letters, digits, '-' or '_', got {name!r}")
         if pgd_images < 0:
@@ -112,7 +111,6 @@ def train(
         if kernel_size < 1 or kernel_size % 2 == 0:
             raise UserError(f"--kernel-size: expected an odd int >= 1, got {kernel_size}")
         dev = parse_device(device)
-        check_out(out, force)
         train_set = load_data(data, "train")
         test_set = load_data(test_data or data, "test", "--test-data" if test_data else "--data")
         with progress() as bar:
@@ -185,9 +183,8 @@ def train(
             # the accuracy check is of the weights as shipped (float16, reloaded)
             metrics["builtin_slice"] = builtin_slice_accuracy(load_model(f"builtin:{name}"))
             record_metrics(name, "builtin_slice", metrics["builtin_slice"])
-        with output_dir(out, force) as tmp:
-            torch.save(model.state_dict(), tmp / f"{name}.pt")
-            write_json(tmp / "metrics.json", {"model": name, **metrics, "command": command})
+        torch.save(model.state_dict(), tmp / f"{name}.pt")
+        write_json(tmp / "metrics.json", {"model": name, **metrics, "command": command})
     stdout.print(
         f"{name}: clean accuracy {metrics['clean_accuracy']:.3f}, "
         f"PGD-10 accuracy {metrics['pgd10_accuracy']:.3f} (eps {metrics['eps']:.4f}) -> {out}"

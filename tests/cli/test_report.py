@@ -12,6 +12,7 @@ from typer.testing import CliRunner
 
 import spectral as sp
 import spectral.plot
+from cli._common import output_dir
 from cli.main import app
 
 runner = CliRunner()
@@ -234,8 +235,8 @@ def test_interrupted_run_leaves_nothing(
 
 def test_force_replaces_previous_report(tmp_path: Path) -> None:
     out = tmp_path / "r"
-    out.mkdir()
-    (out / "old.txt").write_text("x")
+    with output_dir(out, force=False, command="report") as tmp:  # an earlier spectral output
+        (tmp / "old.txt").write_text("x")
     res = runner.invoke(app, ["report", "--out", str(out), "--force", *SMALL])
     assert res.exit_code == 0, res.stderr
     assert not (out / "old.txt").exists() and (out / "report.json").exists()
@@ -300,11 +301,11 @@ def test_sigterm_leaves_nothing_behind(tmp_path: Path) -> None:
         env={**os.environ, "PYTHONPATH": str(root)},
     )
     deadline = time.monotonic() + 120
-    while not list(tmp_path.glob(".r.partial-*")) and time.monotonic() < deadline:
+    while not list(out.glob(".partial-*")) and time.monotonic() < deadline:
         if proc.poll() is not None:
             pytest.fail(f"report ended before it could be interrupted: {proc.stderr.read()!r}")
         time.sleep(0.05)
-    assert list(tmp_path.glob(".r.partial-*")), "the report never started writing"
+    assert list(out.glob(".partial-*")), "the report never started writing"
     proc.send_signal(signal.SIGTERM)
     assert proc.wait(timeout=60) == 128 + signal.SIGTERM
     assert list(tmp_path.iterdir()) == []

@@ -158,9 +158,19 @@ def test_refuses_non_empty_out_without_force(images: list[Path], tmp_path: Path)
     line = _one_error_line(runner.invoke(app, ["spectrum", str(images[0]), "--out", str(out)]))
     assert "--force" in line
     assert keep.read_text() == "user data" and sorted(os.listdir(out)) == ["mine.txt"]
+    # --force replaces only a folder a spectral command wrote: not this one
+    line = _one_error_line(
+        runner.invoke(app, ["spectrum", str(images[0]), "--out", str(out), "--force"])
+    )
+    assert "not a spectral output folder" in line
+    assert keep.read_text() == "user data" and sorted(os.listdir(out)) == ["mine.txt"]
+    keep.unlink()
+    res = runner.invoke(app, ["spectrum", str(images[1]), "--out", str(out)])
+    assert res.exit_code == 0, res.stderr
     res = runner.invoke(app, ["spectrum", str(images[0]), "--out", str(out), "--force"])
     assert res.exit_code == 0, res.stderr
-    assert not keep.exists() and (out / "spectrum.json").exists()
+    data = json.loads((out / "spectrum.json").read_text())
+    assert [Path(r["path"]).name for r in data["images"]] == [images[0].name]
     # no temporary folders left next to the output
     assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".")) == []
 
