@@ -5,8 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from cli._common import count_task
 from cli._html import Section, Table
+from cli._progress import count_task
 
 BANDS = ("low", "mid", "high")
 PROPORTIONS = ("clean_accuracy", "adversarial_accuracy", "attack_success_rate")

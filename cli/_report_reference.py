@@ -11,8 +11,8 @@ from typing import Any
 
 import torch
 
-from cli._common import count_task
 from cli._html import Section
+from cli._progress import count_task
 from cli._report_sections import dataset_section, noise_section, photo_section
 from spectral.analysis import dataset_spectrum, noise_baseline, photo_spectra
 from spectral.fourier import Backend

@@ -9,8 +9,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from cli._common import count_task
 from cli._html import Section, Table
+from cli._progress import count_task
 from cli._tables import CALIBRATION_HEADER, FILTER_HEADER, GRADIENT_HEADER, HEATMAP_HEADER
 
 

@@ -24,14 +24,14 @@ from cli._common import (
     check_min,
     load_data,
     load_model_option,
-    output_dir,
     parse_device,
     parse_formats,
-    progress,
     stdout,
     user_errors,
     write_json,
 )
+from cli._output import output_dir
+from cli._progress import progress
 
 #: White-box rows by default: the slides' Table 2 (built-in fine-tuned models), then the
 #: longer, stronger L-inf fine-tune (do flatter kernels buy robustness?).

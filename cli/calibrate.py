@@ -25,13 +25,13 @@ from cli._common import (
     check_min,
     figure_names,
     load_compared,
-    output_dir,
     parse_formats,
-    progress,
     stdout,
     user_errors,
     write_json,
 )
+from cli._output import output_dir
+from cli._progress import progress
 
 
 def calibrate(

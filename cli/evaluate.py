@@ -21,13 +21,13 @@ from cli._common import (
     check_fit,
     load_data,
     load_models,
-    output_dir,
     parse_device,
-    progress,
     stdout,
     user_errors,
     write_json,
 )
+from cli._output import output_dir
+from cli._progress import progress
 
 
 def evaluate(

@@ -18,13 +18,13 @@ from cli._common import (
     WeightsOpt,
     figure_names,
     load_models,
-    output_dir,
     parse_device,
     parse_formats,
     stdout,
     user_errors,
     write_json,
 )
+from cli._output import output_dir
 from cli._tables import FILTER_HEADER
 
 

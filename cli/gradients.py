@@ -18,16 +18,15 @@ from cli._common import (
     VsOpt,
     VsWeightsOpt,
     WeightsOpt,
-    count_task,
     figure_names,
     load_compared,
-    output_dir,
     parse_formats,
-    progress,
     stdout,
     user_errors,
     write_json,
 )
+from cli._output import output_dir
+from cli._progress import count_task, progress
 
 
 def gradients(

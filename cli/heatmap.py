@@ -20,16 +20,15 @@ from cli._common import (
     VsWeightsOpt,
     WeightsOpt,
     check_l2_eps,
-    count_task,
     figure_names,
     load_compared,
-    output_dir,
     parse_formats,
-    progress,
     stdout,
     user_errors,
     write_json,
 )
+from cli._output import output_dir
+from cli._progress import count_task, progress
 
 
 def heatmap(

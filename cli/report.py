@@ -43,14 +43,14 @@ from cli._common import (
     check_l2_eps,
     check_min,
     load_compared,
-    output_dir,
     parse_formats,
-    progress,
     stdout,
     user_errors,
     write_json,
 )
 from cli._html import Section, render
+from cli._output import output_dir
+from cli._progress import progress
 from cli._report_sections import BANDS, papers_section
 from cli._report_summary import definitions_section, run_info, skipped_section, summary_lines
 from spectral.fourier import DEFAULT_CUTOFFS, Backend

@@ -13,14 +13,14 @@ from cli._common import (
     FormatOpt,
     SeedOpt,
     UserError,
-    output_dir,
     parse_device,
     parse_formats,
-    progress,
     stdout,
     user_errors,
     write_json,
 )
+from cli._output import output_dir
+from cli._progress import progress
 from spectral.data import Transparency
 from spectral.errors import SpectralValueError
 from spectral.fourier import DEFAULT_CUTOFFS, Backend, check_cutoffs

@@ -14,13 +14,13 @@ from cli._common import (
     SeedOpt,
     UserError,
     load_data,
-    output_dir,
     parse_device,
-    progress,
     stdout,
     user_errors,
     write_json,
 )
+from cli._output import output_dir
+from cli._progress import progress
 from spectral.train import Recipe
 
 DESCRIPTIONS = {

@@ -49,6 +49,7 @@ def test_spectrum_default_is_png_and_pdf_and_one_format_is_honoured(
     out = tmp_path / "d"
     assert runner.invoke(app, ["spectrum", str(image), "--out", str(out)]).exit_code == 0
     assert sorted(p.name for p in out.iterdir()) == [
+        ".spectral-output",  # the marker of a spectral output folder
         "spectrum.json",
         "spectrum.pdf",
         "spectrum.png",
@@ -56,7 +57,11 @@ def test_spectrum_default_is_png_and_pdf_and_one_format_is_honoured(
     out = tmp_path / "s"
     res = runner.invoke(app, ["spectrum", str(image), "--out", str(out), "--format", " SVG "])
     assert res.exit_code == 0, res.stderr
-    assert sorted(p.name for p in out.iterdir()) == ["spectrum.json", "spectrum.svg"]
+    assert sorted(p.name for p in out.iterdir()) == [
+        ".spectral-output",
+        "spectrum.json",
+        "spectrum.svg",
+    ]
     assert json.loads((out / "spectrum.json").read_text())["figures"] == ["spectrum.svg"]
 
 

@@ -16,7 +16,8 @@ from PIL import Image
 from typer.testing import CliRunner
 
 import spectral as sp
-from cli._common import UserError, output_dir
+from cli._common import UserError
+from cli._output import output_dir
 from cli.main import app
 
 runner = CliRunner()
@@ -74,7 +75,7 @@ def test_second_run_on_same_out_is_refused_while_first_runs(tmp_path: Path, exis
 def test_second_process_is_refused_while_first_holds_out(tmp_path: Path, png: Path) -> None:
     out = tmp_path / "o"
     holder = (
-        "import sys\nfrom pathlib import Path\nfrom cli._common import output_dir\n"
+        "import sys\nfrom pathlib import Path\nfrom cli._output import output_dir\n"
         f"with output_dir(Path({str(out)!r}), False) as t:\n"
         "    (t / 'held.txt').write_text('held')\n"
         "    print('claimed', flush=True)\n"
@@ -195,7 +196,7 @@ def test_cli_out_dot(tmp_path: Path, png: Path, monkeypatch: pytest.MonkeyPatch)
     here = tmp_path / "here"
     here.mkdir()
     monkeypatch.chdir(here)
-    res = runner.invoke(app, ["spectrum", str(png), "--out", "."])
+    res = runner.invoke(app, ["spectrum", str(png), "--out", ".", "--format", "png"])
     assert res.exit_code == 0, (res.stderr, res.exception)
     assert sorted(os.listdir(here)) == [MARKER, "spectrum.json", "spectrum.png"]
     assert sorted(os.listdir(tmp_path)) == ["here"]

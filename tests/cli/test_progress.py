@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import pytest
 
-from cli import _common
-from cli._common import PlainProgress
+from cli import _progress
+from cli._progress import PlainProgress
 
 
 def test_plain_progress_prints_throttled_lines_with_remaining_time(
     capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     clock = iter([0.0, 0.0, 5.0, 12.0, 13.0, 30.0])
-    monkeypatch.setattr(_common.time, "monotonic", lambda: next(clock))
+    monkeypatch.setattr(_progress.time, "monotonic", lambda: next(clock))
     bar = PlainProgress(interval=10.0)  # t=0
     with bar:
         task = bar.add_task("attack", total=4)  # t=0
@@ -29,7 +29,7 @@ def test_short_runs_print_nothing_and_unknown_totals_have_no_estimate(
     capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     clock = iter([0.0, 0.0, 1.0, 2.0, 2.0, 100.0, 4000.0])
-    monkeypatch.setattr(_common.time, "monotonic", lambda: next(clock))
+    monkeypatch.setattr(_progress.time, "monotonic", lambda: next(clock))
     bar = PlainProgress(interval=10.0)
     a = bar.add_task("quick", total=2)
     bar.advance(a)
@@ -45,4 +45,4 @@ def test_short_runs_print_nothing_and_unknown_totals_have_no_estimate(
 
 def test_progress_is_plain_off_a_terminal() -> None:
     # under pytest stderr is captured, not a terminal
-    assert isinstance(_common.progress(), PlainProgress)
+    assert isinstance(_progress.progress(), PlainProgress)

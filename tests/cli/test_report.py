@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 
 import spectral as sp
 import spectral.plot
-from cli._common import output_dir
+from cli._output import output_dir
 from cli.main import app
 
 runner = CliRunner()
