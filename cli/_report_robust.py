@@ -11,7 +11,13 @@ from typing import Any
 
 from cli._common import count_task
 from cli._html import Section, Table
-from cli._tables import CALIBRATION_HEADER, FILTER_HEADER, GRADIENT_HEADER, HEATMAP_HEADER
+from cli._tables import (
+    CALIBRATION_HEADER,
+    FILTER_HEADER,
+    GRADIENT_HEADER,
+    HEATMAP_HEADER,
+    calibration_rows,
+)
 
 
 def robust_sections(
@@ -79,7 +85,9 @@ def robust_sections(
         figures = [(figdir / "filters.png", "Metrics per layer and the first-layer filters")]
     sections.append(Section(f"3x3 filter statistics: {names}", text, tables, figures))
 
-    calibration = calibration_analysis(nets, x, y, adversarial, attack=attack, eps=eps, n_bins=15)
+    calibration = calibration_analysis(
+        nets, x, y, adversarial, attack=attack, eps=eps, n_bins=15, seed=seed
+    )
     save_figure(calibration_figure(calibration), figdir / "calibration.png", formats=formats)
     out["calibration"] = calibration.to_dict()
     sections.append(
@@ -89,9 +97,18 @@ def robust_sections(
                 f"{len(x)} test images and each model's own {attack} examples (eps {eps:.4g}). "
                 "Over-confidence = mean confidence of the wrong predictions; under-confidence "
                 "= mean (1 - confidence) of the right ones (Grabinski et al. 2022); ECE with "
-                "15 equal-width bins."
+                "15 equal-width bins. 95% intervals: Wilson for the accuracy (n = "
+                f"{len(x)}); bootstrap over images for the ECE (recomputed with the same "
+                "bins) and the mean confidences (over-/under-confidence: n = the wrong / "
+                "right predictions)."
             ],
-            [Table("Per model and data", CALIBRATION_HEADER, calibration.rows())],
+            [
+                Table(
+                    "Per model and data (95% intervals)",
+                    CALIBRATION_HEADER,
+                    calibration_rows(out["calibration"]["models"]),
+                )
+            ],
             [(figdir / "calibration.png", "Reliability diagrams and confidence histograms")],
         )
     )

@@ -252,6 +252,13 @@ def test_calibrate_command(tmp_path: Path) -> None:
     for per in data["models"].values():
         assert set(per) == {"clean", "adversarial"}
         assert per["adversarial"]["accuracy"] <= per["clean"]["accuracy"]
+        for m in per.values():  # 95% intervals: Wilson for the accuracy, bootstrap for the ECE
+            iv = m["intervals"]
+            assert iv["accuracy"]["n"] == 40 and iv["accuracy"]["method"] == "wilson"
+            assert iv["accuracy"]["estimate"] == pytest.approx(m["accuracy"])
+            assert iv["ece"]["ci95"][0] <= m["ece"] <= iv["ece"]["ci95"][1]
+    assert "95% intervals (n = 40 images)" in res.stdout
+    assert res.stdout.count("% [") >= 4  # each accuracy printed with its interval
     assert (out / "calibrate.png").exists()
     line = _one_error_line(
         runner.invoke(app, ["calibrate", "--eps", "0", "--out", str(tmp_path / "d")])
