@@ -17,6 +17,7 @@ from cli._tables import (
     GRADIENT_HEADER,
     HEATMAP_HEADER,
     calibration_rows,
+    ci_cell,
 )
 
 
@@ -155,11 +156,24 @@ def robust_sections(
                     f"{n} images, each perturbed by one Fourier basis image at a time (unit L2 "
                     "norm, scaled by eps, random sign per channel, clipped to [0, 1]; Yin et "
                     "al. 2019). Each cell is the error rate under the basis of that frequency, "
-                    "DC in the centre."
+                    f"DC in the centre: a count out of the same n = {n} images. Clean error "
+                    "with its 95% Wilson interval."
                 ],
                 [
                     Table(
-                        "Error rate (mean over the band's frequencies)", HEATMAP_HEADER, heat.rows()
+                        "Error rate (mean over the band's frequencies)",
+                        HEATMAP_HEADER,
+                        [
+                            [
+                                r[0],
+                                ci_cell(
+                                    out["heatmap"]["models"][r[0]]["intervals"]["clean_error"],
+                                    r[1],
+                                ),
+                                *r[2:],
+                            ]
+                            for r in heat.rows()
+                        ],
                     )
                 ],
                 [(figdir / "heatmap.png", "Fourier heat maps")],

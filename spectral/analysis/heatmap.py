@@ -23,6 +23,7 @@ from spectral.errors import SpectralTypeError, SpectralValueError
 from spectral.fourier.bands import BAND_NAMES, DEFAULT_CUTOFFS, check_cutoffs
 from spectral.fourier.radial import frequency_radius
 from spectral.metrics.classification import accuracy
+from spectral.metrics.uncertainty import Interval, proportion_interval
 
 __all__ = [
     "HeatmapAnalysis",
@@ -320,8 +321,33 @@ class HeatmapAnalysis:
             rows.append([name, self.clean_error[name], mean, *(bands[b] for b in BAND_NAMES)])
         return rows
 
+    def clean_error_interval(self, name: str) -> Interval:
+        """95 % Wilson interval of model ``name``'s clean error on the ``n_images`` images.
+
+        Args:
+            name: a model of :attr:`maps`.
+
+        Returns:
+            The :class:`~spectral.metrics.uncertainty.Interval` (``n = n_images``).
+
+        Raises:
+            KeyError: an unknown model.
+
+        Examples:
+            >>> a = HeatmapAnalysis(1.0, 4, {}, {"net": 0.25})
+            >>> iv = a.clean_error_interval("net")
+            >>> iv.estimate, iv.n, iv.method
+            (0.25, 4, 'wilson')
+        """
+        return proportion_interval(self.clean_error[name], self.n_images)
+
     def to_dict(self) -> dict[str, Any]:
-        """JSON-ready: eps, n_images, the layout, and per model its errors and map."""
+        """JSON-ready: eps, n_images, the layout, and per model its errors and map.
+
+        Every cell of a map is an error rate ``k / n_images`` on the same images
+        (``n_images`` once, not an interval per cell); each model's ``intervals`` has
+        the 95 % Wilson interval of its clean error.
+        """
         return {
             "eps": self.eps,
             "n_images": self.n_images,
@@ -329,6 +355,7 @@ class HeatmapAnalysis:
             "models": {
                 name: {
                     "clean_error": self.clean_error[name],
+                    "intervals": {"clean_error": self.clean_error_interval(name).to_dict()},
                     "mean_error": float(heat.double().mean()),
                     "band_error": heatmap_bands(heat),
                     "map": json_list(heat),

@@ -140,6 +140,7 @@ def test_robust_vs_normal_sections(report_dir: Path) -> None:
     assert heat["n_images"] == 8 and heat["eps"] == 4.0
     for name, v in heat["models"].items():
         assert v["clean_error"] == pytest.approx(1 - data["models"][name]["clean_accuracy"])
+        assert v["intervals"]["clean_error"] == proportion_interval(v["clean_error"], 8).to_dict()
         m = v["map"]
         assert len(m) == 32 and all(len(r) == 32 for r in m)
         for r in range(32):

@@ -294,7 +294,12 @@ def test_heatmap_command_matches_library(tmp_path: Path) -> None:
         assert v["clean_error"] == pytest.approx(
             1 - sp.accuracy(sp.load_model(name), test.images, test.labels)
         )
+        iv = v["intervals"]["clean_error"]  # Wilson on the 6 images
+        assert iv["n"] == 6 and iv["method"] == "wilson"
+        assert iv["estimate"] == pytest.approx(v["clean_error"])
+        assert iv["ci95"][0] <= v["clean_error"] <= iv["ci95"][1]
     assert (out / "heatmap.png").stat().st_size > 0
+    assert "error rates on n = 6 images" in res.stdout and res.stdout.count(", n=6") == 2
     assert "builtin:adversarial: clean error" in res.stdout
 
 
