@@ -11,7 +11,14 @@ from typing import Any
 
 from cli._html import Section, Table
 from cli._progress import count_task
-from cli._tables import CALIBRATION_HEADER, FILTER_HEADER, GRADIENT_HEADER, HEATMAP_HEADER
+from cli._tables import (
+    CALIBRATION_HEADER,
+    FILTER_HEADER,
+    GRADIENT_HEADER,
+    HEATMAP_HEADER,
+    calibration_rows,
+    ci_cell,
+)
 
 
 def robust_sections(
@@ -79,7 +86,9 @@ def robust_sections(
         figures = [(figdir / "filters.png", "Metrics per layer and the first-layer filters")]
     sections.append(Section(f"3x3 filter statistics: {names}", text, tables, figures))
 
-    calibration = calibration_analysis(nets, x, y, adversarial, attack=attack, eps=eps, n_bins=15)
+    calibration = calibration_analysis(
+        nets, x, y, adversarial, attack=attack, eps=eps, n_bins=15, seed=seed
+    )
     save_figure(calibration_figure(calibration), figdir / "calibration.png", formats=formats)
     out["calibration"] = calibration.to_dict()
     sections.append(
@@ -89,9 +98,18 @@ def robust_sections(
                 f"{len(x)} test images and each model's own {attack} examples (eps {eps:.4g}). "
                 "Over-confidence = mean confidence of the wrong predictions; under-confidence "
                 "= mean (1 - confidence) of the right ones (Grabinski et al. 2022); ECE with "
-                "15 equal-width bins."
+                "15 equal-width bins. 95% intervals: Wilson for the accuracy (n = "
+                f"{len(x)}); bootstrap over images for the ECE (recomputed with the same "
+                "bins) and the mean confidences (over-/under-confidence: n = the wrong / "
+                "right predictions)."
             ],
-            [Table("Per model and data", CALIBRATION_HEADER, calibration.rows())],
+            [
+                Table(
+                    "Per model and data (95% intervals)",
+                    CALIBRATION_HEADER,
+                    calibration_rows(out["calibration"]["models"]),
+                )
+            ],
             [(figdir / "calibration.png", "Reliability diagrams and confidence histograms")],
         )
     )
@@ -138,11 +156,24 @@ def robust_sections(
                     f"{n} images, each perturbed by one Fourier basis image at a time (unit L2 "
                     "norm, scaled by eps, random sign per channel, clipped to [0, 1]; Yin et "
                     "al. 2019). Each cell is the error rate under the basis of that frequency, "
-                    "DC in the centre."
+                    f"DC in the centre: a count out of the same n = {n} images. Clean error "
+                    "with its 95% Wilson interval."
                 ],
                 [
                     Table(
-                        "Error rate (mean over the band's frequencies)", HEATMAP_HEADER, heat.rows()
+                        "Error rate (mean over the band's frequencies)",
+                        HEATMAP_HEADER,
+                        [
+                            [
+                                r[0],
+                                ci_cell(
+                                    out["heatmap"]["models"][r[0]]["intervals"]["clean_error"],
+                                    r[1],
+                                ),
+                                *r[2:],
+                            ]
+                            for r in heat.rows()
+                        ],
                     )
                 ],
                 [(figdir / "heatmap.png", "Fourier heat maps")],

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from spectral.analysis import FILTER_COLUMNS
+from typing import Any
+
+from spectral.analysis import CALIBRATION_COLUMNS, FILTER_COLUMNS
 
 CALIBRATION_HEADER = [
     "model",
@@ -16,3 +18,35 @@ CALIBRATION_HEADER = [
 FILTER_HEADER = ["model", "layer", "n", *(m.replace("_", " ") for m in FILTER_COLUMNS)]
 GRADIENT_HEADER = ["model", "map", "low", "mid", "high", "slope", "mean freq.", "edge corr."]
 HEATMAP_HEADER = ["model", "clean error", "mean error", "low", "mid", "high"]
+
+
+def ci_cell(d: dict[str, Any] | None, value: float, *, percent: bool = False) -> str:
+    """``"0.123 [0.101, 0.145]"`` (or ``"87.4% [84.1, 90.0]"``) from an interval's dict.
+
+    Just the value when there is no interval (``d`` is ``None``).
+    """
+    if d is None:
+        return f"{100 * value:.1f}%" if percent else f"{value:.3f}"
+    lo, hi = d["ci95"]
+    if percent:
+        return f"{100 * d['estimate']:.1f}% [{100 * lo:.1f}, {100 * hi:.1f}]"
+    return f"{d['estimate']:.3f} [{lo:.3f}, {hi:.3f}]"
+
+
+def calibration_rows(models: dict[str, Any]) -> list[list[Any]]:
+    """Rows under :data:`CALIBRATION_HEADER` from a calibration ``to_dict()["models"]``.
+
+    Each number comes with its 95% interval (the accuracy in %).
+    """
+    return [
+        [
+            name,
+            kind,
+            *(
+                ci_cell(m.get("intervals", {}).get(c), m[c], percent=c == "accuracy")
+                for c in CALIBRATION_COLUMNS
+            ),
+        ]
+        for name, per in models.items()
+        for kind, m in per.items()
+    ]

@@ -32,6 +32,7 @@ from cli._common import (
 )
 from cli._output import output_dir
 from cli._progress import progress
+from cli._tables import calibration_rows
 
 
 def calibrate(
@@ -84,18 +85,22 @@ def calibrate(
                 )
                 bar.advance(task)
         analysis = calibration_analysis(
-            nets, x, y, adversarial, attack=attack, eps=eps, n_bins=n_bins
+            nets, x, y, adversarial, attack=attack, eps=eps, n_bins=n_bins, seed=seed
         )
         result = analysis.to_dict()
         fig = calibration_figure(analysis)
         write_json(tmp / "calibrate.json", result)
         save_figure(fig, tmp / "calibrate.png", formats=fmts)
-    for name, per in result["models"].items():
-        for k, m in per.items():
-            stdout.print(
-                f"{name} {k}: accuracy {m['accuracy']:.3f}, ECE {m['ece']:.3f}, "
-                f"over-confidence {m['overconfidence']:.3f}, "
-                f"under-confidence {m['underconfidence']:.3f}",
-                soft_wrap=True,
-            )
+    stdout.print(
+        f"95% intervals (n = {len(x)} images): Wilson for the accuracy, bootstrap over "
+        "images for the ECE and the confidences",
+        soft_wrap=True,
+    )
+    for row in calibration_rows(result["models"]):
+        name, k, acc, ece, over, under, _ = row
+        stdout.print(
+            f"{name} {k}: accuracy {acc}, ECE {ece}, over-confidence {over}, "
+            f"under-confidence {under}",
+            soft_wrap=True,
+        )
     stdout.print(f"wrote {out}/calibrate.json, {figure_names('calibrate', fmts)}", soft_wrap=True)

@@ -65,6 +65,7 @@ def evaluate(
     held next to RobustBench's AutoAttack numbers (which add FAB-T and Square).
     """
     from spectral.attacks import apgd_robust_accuracy, pgd_evaluation
+    from spectral.metrics import format_interval, proportion_interval, wilson_interval
     from spectral.models import record_metrics
 
     with user_errors(), output_dir(out, force, "evaluate") as tmp:
@@ -128,13 +129,30 @@ def evaluate(
             )
             + (" --record" if record else "")
         )
+        # 95% Wilson intervals with their n, next to the accuracies
+        pgd_key = f"pgd{pgd_steps}_accuracy"
+        intervals = {
+            k: proportion_interval(result[k], len(test)) for k in ("clean_accuracy", pgd_key)
+        }
+        if apgd_steps:
+            a = result["apgd"]
+            intervals["apgd_ce_accuracy"] = wilson_interval(a["apgd_ce_correct"], a["n"])
+            intervals["apgd_robust_accuracy"] = wilson_interval(a["apgd_t_correct"], a["n"])
+        result["intervals"] = {k: iv.to_dict() for k, iv in intervals.items()}
         result.update(eps=eps, command=command)
         write_json(tmp / "evaluate.json", result)
         if record:
             record_metrics(model.removeprefix("builtin:"), "evaluate", result)
-    line = f"{model}: clean {result['clean_accuracy']:.3f}, PGD-{pgd_steps} "
-    line += f"{result[f'pgd{pgd_steps}_accuracy']:.3f}"
-    if apgd_steps:
-        line += f", APGD-CE {result['apgd']['apgd_ce_accuracy']:.3f}, "
-        line += f"APGD-CE+T {result['apgd']['robust_accuracy']:.3f}"
-    stdout.print(f"{line} on {len(test)} images (eps {eps:.4f}) -> {out}", soft_wrap=True)
+    names = {
+        "clean_accuracy": "clean",
+        pgd_key: f"PGD-{pgd_steps}",
+        "apgd_ce_accuracy": "APGD-CE",
+        "apgd_robust_accuracy": "APGD-CE+T",
+    }
+    stdout.print(
+        f"{model} on {len(test)} images (eps {eps:.4f}; accuracy, 95% Wilson interval):",
+        soft_wrap=True,
+    )
+    for k, iv in intervals.items():
+        stdout.print(f"  {names[k]:<10} {format_interval(iv)}", soft_wrap=True)
+    stdout.print(f"-> {out}", soft_wrap=True)

@@ -54,6 +54,7 @@ def heatmap(
 ) -> None:
     """Error rate under each Fourier basis perturbation, for --model and --vs side by side."""
     from spectral.analysis import heatmap_analysis
+    from spectral.metrics import format_interval
     from spectral.plot import heatmap_figure, save_figure
 
     with user_errors(), output_dir(out, force, "heatmap") as tmp:
@@ -87,10 +88,16 @@ def heatmap(
         fig = heatmap_figure(analysis.maps, eps=eps, clean_error=analysis.clean_error)
         write_json(tmp / "heatmap.json", result)
         save_figure(fig, tmp / "heatmap.png", formats=fmts)
+    stdout.print(
+        f"error rates on n = {analysis.n_images} images (each map cell: k/n; clean error "
+        "with its 95% Wilson interval)",
+        soft_wrap=True,
+    )
     for row in analysis.rows():
         bands = "/".join("–" if math.isnan(v) else f"{v:.3f}" for v in row[3:6])
+        clean = format_interval(analysis.clean_error_interval(row[0]))
         stdout.print(
-            f"{row[0]}: clean error {row[1]:.3f}, mean error {row[2]:.3f}, low/mid/high {bands}",
+            f"{row[0]}: clean error {clean}, mean error {row[2]:.3f}, low/mid/high {bands}",
             soft_wrap=True,
         )
     stdout.print(f"wrote {out}/heatmap.json, {figure_names('heatmap', fmts)}", soft_wrap=True)

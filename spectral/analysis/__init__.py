@@ -34,13 +34,8 @@ from spectral.analysis.gradients import (
     gradient_analysis,
     gradient_spectra,
 )
-from spectral.analysis.heatmap import (
-    HeatmapAnalysis,
-    fourier_basis,
-    fourier_heatmap,
-    heatmap_analysis,
-    heatmap_bands,
-)
+from spectral.analysis.heatmap import fourier_basis, fourier_heatmap
+from spectral.analysis.heatmap_summary import HeatmapAnalysis, heatmap_analysis, heatmap_bands
 from spectral.analysis.papers import PaperClaim, PaperComparison, paper_comparison
 
 __all__ = [

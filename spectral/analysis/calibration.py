@@ -12,7 +12,11 @@ from torch import nn
 from spectral._internal.modelstate import model_left_as_found
 from spectral._internal.validate import check_images, check_int, check_labels, check_model
 from spectral.errors import SpectralValueError
-from spectral.metrics.calibration import calibration_bins, calibration_metrics
+from spectral.metrics.calibration import (
+    calibration_bins,
+    calibration_intervals,
+    calibration_metrics,
+)
 
 __all__ = ["CALIBRATION_COLUMNS", "CalibrationAnalysis", "calibration_analysis"]
 
@@ -29,7 +33,10 @@ class CalibrationAnalysis:
         eps: its budget.
         n_images: images per data kind.
         n_bins: equal-width confidence bins.
-        metrics: model -> {"clean", "adversarial"} -> :func:`calibration_metrics`.
+        metrics: model -> {"clean", "adversarial"} -> :func:`calibration_metrics`, plus
+            ``intervals``: metric -> 95 % interval ``to_dict()`` (or ``None``) from
+            :func:`~spectral.metrics.calibration.calibration_intervals` (Wilson for the
+            accuracy, bootstrap over images for the ECE and the mean confidences).
         bins: model -> data kind -> :func:`calibration_bins` rows (reliability diagram).
         confidences: model -> data kind -> ``(N,)`` top-class probabilities.
     """
@@ -70,6 +77,7 @@ def calibration_analysis(
     attack: str,
     eps: float,
     n_bins: int = 15,
+    seed: int = 0,
 ) -> CalibrationAnalysis:
     """Calibration of every model on ``x`` and on its own ``adversarial[name]``.
 
@@ -81,6 +89,7 @@ def calibration_analysis(
         attack: the attack's name (recorded).
         eps: the attack's budget (recorded).
         n_bins: equal-width confidence bins (>= 1).
+        seed: seed of the bootstrap resampling of the intervals.
 
     Returns:
         A :class:`CalibrationAnalysis`.
@@ -101,6 +110,8 @@ def calibration_analysis(
         >>> a = calibration_analysis({"net": net}, x, y, {"net": x}, attack="none", eps=0.0)
         >>> a.metrics["net"]["clean"] == a.metrics["net"]["adversarial"]
         True
+        >>> a.metrics["net"]["clean"]["intervals"]["accuracy"]["n"]
+        8
     """
     if not models:
         raise SpectralValueError("models: expected at least one model, got none")
@@ -123,7 +134,12 @@ def calibration_analysis(
         with model_left_as_found(net), torch.no_grad():
             net.eval()
             logits = {"clean": net(x), "adversarial": net(x_adv)}
-        metrics[name] = {k: calibration_metrics(z, y, n_bins=n_bins) for k, z in logits.items()}
+        metrics[name] = {}
+        for k, z in logits.items():
+            ivs = calibration_intervals(z, y, n_bins=n_bins, seed=seed) if len(y) >= 2 else {}
+            metrics[name][k] = calibration_metrics(z, y, n_bins=n_bins) | {
+                "intervals": {m: None if iv is None else iv.to_dict() for m, iv in ivs.items()}
+            }
         bins[name] = {k: calibration_bins(z, y, n_bins=n_bins) for k, z in logits.items()}
         confidences[name] = {k: torch.softmax(z, 1).max(1).values for k, z in logits.items()}
     return CalibrationAnalysis(

@@ -13,6 +13,7 @@ from spectral._internal.progress import StepProgress
 from spectral.errors import SpectralValueError
 from spectral.metrics.attack import attack_success_rate, targeted_success_rates
 from spectral.metrics.classification import accuracy
+from spectral.metrics.uncertainty import bootstrap_statistic, proportion_interval, wilson_interval
 from spectral.models.insert import insert_blur
 
 __all__ = [
@@ -22,6 +23,32 @@ __all__ = [
     "rp2_stickers",
     "whitebox_blur_table",
 ]
+
+
+_RATES = ("accuracy", "attack_success_rate", "adversarial_accuracy")
+
+
+def _with_intervals(row: dict[str, Any], n: int) -> dict[str, Any]:
+    """``row`` plus ``intervals``: a 95 % Wilson interval of each of its rates on ``n``."""
+    row["intervals"] = {k: proportion_interval(row[k], n).to_dict() for k in _RATES}
+    return row
+
+
+def _average_interval(success: torch.Tensor, seed: int) -> dict[str, Any]:
+    """Bootstrap over images of the mean over targets of the per-target success rates.
+
+    ``success`` is ``(B, K)``: 0/1 per image and target, NaN where not attacked. A
+    resample without images for some target averages over the other targets.
+    """
+    attacked = ~success.isnan()
+    hit = success.nan_to_num(0.0)
+
+    def average(idx: torch.Tensor) -> torch.Tensor:
+        den = attacked[idx].sum(1).double()  # (R, K)
+        rates = hit[idx].sum(1) / den.clamp(min=1)
+        return (rates * (den > 0)).sum(1) / (den > 0).sum(1)
+
+    return bootstrap_statistic(success.shape[0], average, seed=seed).to_dict()
 
 
 def defense_name(position: str, kernel_size: int) -> str:
@@ -87,7 +114,8 @@ def blackbox_blur_table(
         ``attack_success_rate`` (1[f(x) != f(x_adv)] on the defended model),
         ``adversarial_accuracy``. Adaptive rows: ``defense``, ``accuracy``,
         ``attack_success_rate`` and ``adversarial_accuracy`` under the same attack run
-        through the defended model.
+        through the defended model. Each row also has ``intervals``: rate -> 95 % Wilson
+        interval ``to_dict()`` on the ``B`` images.
 
     Raises:
         SpectralValueError: an unknown position, size or kind (from
@@ -129,23 +157,21 @@ def blackbox_blur_table(
     for name, m in defenses:
         if progress:
             progress(name)
-        blackbox.append(
-            {
-                "defense": name,
-                "accuracy": accuracy(m, images, labels),
-                "attack_success_rate": attack_success_rate(m, images, x_adv),
-                "adversarial_accuracy": accuracy(m, x_adv, labels),
-            }
-        )
+        row = {
+            "defense": name,
+            "accuracy": accuracy(m, images, labels),
+            "attack_success_rate": attack_success_rate(m, images, x_adv),
+            "adversarial_accuracy": accuracy(m, x_adv, labels),
+        }
+        blackbox.append(_with_intervals(row, len(images)))
         x_ad = make_attack(attack, m, eps=eps, steps=steps, seed=seed)(images, labels)
-        adaptive.append(
-            {
-                "defense": name,
-                "accuracy": blackbox[-1]["accuracy"],
-                "attack_success_rate": attack_success_rate(m, images, x_ad),
-                "adversarial_accuracy": accuracy(m, x_ad, labels),
-            }
-        )
+        row = {
+            "defense": name,
+            "accuracy": blackbox[-1]["accuracy"],
+            "attack_success_rate": attack_success_rate(m, images, x_ad),
+            "adversarial_accuracy": accuracy(m, x_ad, labels),
+        }
+        adaptive.append(_with_intervals(row, len(images)))
     return blackbox, adaptive
 
 
@@ -215,7 +241,11 @@ def whitebox_blur_table(
     Returns:
         Rows with ``defense``, ``alpha``, ``attack``, ``accuracy`` (legitimate),
         ``avg_success_rate``, ``worst_success_rate`` (the attacker's best target) and
-        ``l2_distortion`` (mean ||x - x_adv|| / ||x_adv||).
+        ``l2_distortion`` (mean ||x - x_adv|| / ||x_adv||), and ``intervals`` (95 %,
+        ``to_dict()``): ``accuracy`` Wilson on the ``B`` images; ``avg_success_rate``
+        percentile bootstrap over the ``B`` images (each resample recomputes every
+        target's rate and their mean); ``worst_success_rate`` Wilson of the worst
+        target's count, ``n`` = the images attacked towards it.
 
     Raises:
         SpectralValueError: ``attacks`` names anything but ``"pgd"`` and ``"rp2"``; bad
@@ -265,6 +295,14 @@ def whitebox_blur_table(
                 )
 
             r = targeted_success_rates(model, images, labels, factory, num_classes=num_classes)
+            worst = max(r["per_target"], key=r["per_target"].__getitem__)
+            col = r["success"][:, worst]
+            col = col[~col.isnan()]
+            intervals = {
+                "accuracy": proportion_interval(acc, len(images)).to_dict(),
+                "avg_success_rate": _average_interval(r["success"], seed),
+                "worst_success_rate": wilson_interval(int(col.sum()), len(col)).to_dict(),
+            }
             rows.append(
                 {
                     "defense": name,
@@ -274,6 +312,7 @@ def whitebox_blur_table(
                     "avg_success_rate": r["average"],
                     "worst_success_rate": r["worst"],
                     "l2_distortion": r["l2_distortion"],
+                    "intervals": intervals,
                 }
             )
     return rows
@@ -298,35 +337,60 @@ class BlurEvaluation:
         }
 
     def markdown(self) -> str:
-        """The tables as Markdown (percentages as in the slides)."""
+        """The tables as Markdown (percentages as in the slides, with 95% intervals)."""
 
-        def pct(v: float) -> str:
-            return f"{100 * v:.1f}%"
+        def pct(r: dict[str, Any], key: str) -> str:
+            d = r.get("intervals", {}).get(key)
+            if d is None:
+                return f"{100 * r[key]:.1f}%"
+            lo, hi = d["ci95"]
+            return f"{100 * r[key]:.1f}% [{100 * lo:.1f}, {100 * hi:.1f}]"
 
+        def n_of(rows: list[dict[str, Any]], key: str) -> Any:
+            return next(
+                (r["intervals"]["accuracy"]["n"] for r in rows if "intervals" in r),
+                self.settings.get(key, "?"),
+            )
+
+        n = n_of(self.blackbox, "n_images")
         out = ["**Black-box (transferred) evaluation**", ""]
-        out += ["| defense | accuracy | attack success rate |", "|---|---:|---:|"]
+        out += [f"95% Wilson intervals on n = {n} images.", ""]
         out += [
-            f"| {r['defense']} | {pct(r['accuracy'])} | {pct(r['attack_success_rate'])} |"
+            "| defense | accuracy | attack success rate | adversarial accuracy |",
+            "|---|---:|---:|---:|",
+        ]
+        out += [
+            f"| {r['defense']} | {pct(r, 'accuracy')} | {pct(r, 'attack_success_rate')} | "
+            f"{pct(r, 'adversarial_accuracy')} |"
             for r in self.blackbox
         ]
         out += ["", "**Adaptive (white-box through the fixed blur)**", ""]
+        out += [f"95% Wilson intervals on n = {n} images.", ""]
         out += ["| defense | accuracy | attack success rate | adversarial accuracy |"]
         out += ["|---|---:|---:|---:|"]
         out += [
-            f"| {r['defense']} | {pct(r['accuracy'])} | {pct(r['attack_success_rate'])} | "
-            f"{pct(r['adversarial_accuracy'])} |"
+            f"| {r['defense']} | {pct(r, 'accuracy')} | {pct(r, 'attack_success_rate')} | "
+            f"{pct(r, 'adversarial_accuracy')} |"
             for r in self.adaptive
         ]
         if self.whitebox:
+            nw = n_of(self.whitebox, "whitebox_images")
             out += ["", "**White-box evaluation (targeted, every other class)**", ""]
+            out += [
+                f"95% intervals, n = {nw} images: Wilson for the legitimate accuracy; "
+                "bootstrap over images for the average success (each resample recomputes "
+                "every target's rate); Wilson for the worst success on the images attacked "
+                "towards the worst target.",
+                "",
+            ]
             out += [
                 "| defense | attack | α | legitimate acc. | average success | worst success "
                 "| L2 distortion |",
                 "|---|---|---:|---:|---:|---:|---:|",
             ]
             out += [
-                f"| {r['defense']} | {r['attack']} | {r['alpha']:g} | {pct(r['accuracy'])} | "
-                f"{pct(r['avg_success_rate'])} | {pct(r['worst_success_rate'])} | "
+                f"| {r['defense']} | {r['attack']} | {r['alpha']:g} | {pct(r, 'accuracy')} | "
+                f"{pct(r, 'avg_success_rate')} | {pct(r, 'worst_success_rate')} | "
                 f"{r['l2_distortion']:.3f} |"
                 for r in self.whitebox
             ]

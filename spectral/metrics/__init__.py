@@ -8,11 +8,16 @@ from spectral.metrics.attack import (
     robust_accuracy,
     targeted_success_rates,
 )
-from spectral.metrics.calibration import calibration_bins, calibration_metrics
+from spectral.metrics.calibration import (
+    calibration_bins,
+    calibration_intervals,
+    calibration_metrics,
+)
 from spectral.metrics.classification import accuracy, predict
 from spectral.metrics.uncertainty import (
     Interval,
     bootstrap_interval,
+    bootstrap_statistic,
     format_interval,
     paired_difference,
     proportion_interval,
@@ -24,7 +29,9 @@ __all__ = [
     "accuracy",
     "attack_success_rate",
     "bootstrap_interval",
+    "bootstrap_statistic",
     "calibration_bins",
+    "calibration_intervals",
     "calibration_metrics",
     "format_interval",
     "l2_dissimilarity",

@@ -205,7 +205,10 @@ def targeted_success_rates(
     Returns:
         ``{"per_target": {t: rate}, "average": mean of the rates, "worst": max of the
         rates, "l2_distortion": mean over targets of l2_dissimilarity(x, x_adv)}``, all
-        Python floats (keys of ``per_target`` are ints).
+        Python floats (keys of ``per_target`` are ints), and ``"success"``: a float64
+        CPU tensor ``(B, num_classes)``, 1.0 where image ``i`` attacked towards ``t`` was
+        classified as ``t``, 0.0 where not, NaN where ``labels[i] == t`` (not attacked);
+        the per-image outcomes that bootstrap intervals resample.
 
     Raises:
         SpectralTypeError: wrong types.
@@ -250,6 +253,7 @@ def targeted_success_rates(
 
     per_target: dict[int, float] = {}
     l2: dict[int, float] = {}
+    success = torch.full((labels.shape[0], num_classes), math.nan, dtype=torch.float64)
     for t in range(num_classes):
         keep = labels != t
         n = int(keep.sum())
@@ -276,6 +280,7 @@ def targeted_success_rates(
             adv = _attack_in_batches(atk, x_t, target, bs)
         pred = predict(model, adv, batch_size=bs)
         per_target[t] = float((pred == t).double().mean())
+        success[keep.cpu(), t] = (pred == t).to("cpu", torch.float64)
         l2[t] = l2_dissimilarity(x_t, adv)
 
     rates = list(per_target.values())
@@ -284,6 +289,7 @@ def targeted_success_rates(
         "average": math.fsum(rates) / len(rates),
         "worst": max(rates),
         "l2_distortion": math.fsum(l2.values()) / len(l2),
+        "success": success,
     }
 
 

@@ -7,8 +7,14 @@ import math
 import torch
 
 from spectral.errors import SpectralValueError
+from spectral.metrics.uncertainty import (
+    Interval,
+    bootstrap_interval,
+    bootstrap_statistic,
+    wilson_interval,
+)
 
-__all__ = ["calibration_bins", "calibration_metrics"]
+__all__ = ["calibration_bins", "calibration_intervals", "calibration_metrics"]
 
 
 def _confidences(
@@ -35,6 +41,11 @@ def _confidences(
         raise SpectralValueError("logits: expected finite values, found NaN/Inf")
     conf, pred = torch.softmax(z, dim=1).max(dim=1)
     return conf, pred == labels.to("cpu")
+
+
+def _bin_index(conf: torch.Tensor, n_bins: int) -> torch.Tensor:
+    """The bin ``b`` of each confidence, ``conf in (b/n, (b+1)/n]``."""
+    return (torch.ceil(conf * n_bins) - 1).clamp(0, n_bins - 1).long()
 
 
 def calibration_bins(
@@ -70,7 +81,7 @@ def calibration_bins(
         (0.8808, 0.6667)
     """
     conf, right = _confidences(logits, labels, n_bins)
-    idx = (torch.ceil(conf * n_bins) - 1).clamp(0, n_bins - 1).long()
+    idx = _bin_index(conf, n_bins)
     out = []
     for b in range(n_bins):
         sel = idx == b
@@ -130,4 +141,70 @@ def calibration_metrics(
         "overconfidence": float(conf[wrong].mean()) if bool(wrong.any()) else math.nan,
         "underconfidence": float((1 - conf[right]).mean()) if bool(right.any()) else math.nan,
         "mean_confidence": float(conf.mean()),
+    }
+
+
+def calibration_intervals(
+    logits: torch.Tensor,
+    labels: torch.Tensor,
+    *,
+    n_bins: int = 15,
+    seed: int = 0,
+    n_resamples: int = 2000,
+) -> dict[str, Interval | None]:
+    """95 % intervals of the numbers of :func:`calibration_metrics`.
+
+    ``accuracy``: Wilson score interval on the ``N`` images. ``ece``: percentile
+    bootstrap over images; each resample recomputes the ECE with the same bins.
+    ``mean_confidence``: bootstrap of the mean over all images. ``overconfidence`` and
+    ``underconfidence``: bootstrap of the mean over the wrong (right) predictions, with
+    ``n`` = their number, given which images were wrong; ``None`` when fewer than two.
+
+    Args:
+        logits: ``(N, K)`` model outputs, ``N >= 2``.
+        labels: ``(N,)`` true classes.
+        n_bins: equal-width confidence bins on ``(0, 1]`` for the ECE.
+        seed: seed of the resampling.
+        n_resamples: bootstrap resamples (>= 100).
+
+    Returns:
+        Metric name -> :class:`~spectral.metrics.uncertainty.Interval` (or ``None``);
+        each estimate equals the value of :func:`calibration_metrics`.
+
+    Raises:
+        SpectralValueError: as :func:`calibration_metrics`, or fewer than 2 images.
+
+    Shape:
+        - logits: :math:`(N, K)`
+        - labels: :math:`(N,)`
+
+    Examples:
+        >>> logits = torch.tensor([[2.0, 0.0], [0.0, 2.0], [2.0, 0.0], [0.0, 1.0]])
+        >>> iv = calibration_intervals(logits, torch.tensor([0, 1, 1, 1]))
+        >>> iv["accuracy"].n, iv["accuracy"].method, iv["overconfidence"]
+        (4, 'wilson', None)
+        >>> iv["ece"].low <= iv["ece"].estimate <= iv["ece"].high
+        True
+    """
+    conf, right = _confidences(logits, labels, n_bins)
+    n = len(conf)
+    if n < 2:
+        raise SpectralValueError(f"logits: expected at least 2 images for intervals, got {n}")
+    bins = _bin_index(conf, n_bins)
+    gap = right.double() - conf
+
+    def ece(idx: torch.Tensor) -> torch.Tensor:
+        per_bin = torch.zeros(idx.shape[0], n_bins, dtype=torch.float64)
+        per_bin.scatter_add_(1, bins[idx], gap[idx])
+        return per_bin.abs().sum(1) / n
+
+    def mean_of(v: torch.Tensor) -> Interval | None:
+        return bootstrap_interval(v, n_resamples=n_resamples, seed=seed) if len(v) >= 2 else None
+
+    return {
+        "accuracy": wilson_interval(int(right.sum()), n),
+        "ece": bootstrap_statistic(n, ece, n_resamples=n_resamples, seed=seed),
+        "overconfidence": mean_of(conf[~right]),
+        "underconfidence": mean_of(1 - conf[right]),
+        "mean_confidence": mean_of(conf),
     }

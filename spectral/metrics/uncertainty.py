@@ -9,6 +9,7 @@ bootstrap interval, and :meth:`Interval.excludes` says whether it excludes 0.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from statistics import NormalDist
 from typing import Any
@@ -21,6 +22,7 @@ from spectral.errors import SpectralTypeError, SpectralValueError
 __all__ = [
     "Interval",
     "bootstrap_interval",
+    "bootstrap_statistic",
     "format_interval",
     "paired_difference",
     "proportion_interval",
@@ -196,6 +198,69 @@ def bootstrap_interval(
     q = torch.tensor([(1 - confidence) / 2, (1 + confidence) / 2], dtype=torch.float64)
     low, high = torch.quantile(means, q).tolist()
     return Interval(float(v.mean()), low, high, v.numel(), method, confidence)
+
+
+def bootstrap_statistic(
+    n: int,
+    statistic: Callable[[torch.Tensor], torch.Tensor],
+    *,
+    confidence: float = 0.95,
+    n_resamples: int = 2000,
+    seed: int = 0,
+    method: str = "bootstrap",
+) -> Interval:
+    """Percentile bootstrap interval of any statistic of ``n`` images (e.g. the ECE).
+
+    ``statistic`` gets a batch of image indices ``(R, n)`` (one resample per row; the
+    first call gets the single row ``0, ..., n - 1``, the images as measured) and returns
+    the statistic of each row, ``(R,)``; computing it on all rows at once keeps 1,000
+    images x 2,000 resamples fast. The images are resampled with replacement (seeded, so
+    the interval is reproducible) and the ``(1 - confidence) / 2`` quantiles of the
+    resampled statistics are the interval.
+
+    Args:
+        n: the number of images, ``>= 2``.
+        statistic: indices ``(R, n)`` -> statistic per row ``(R,)``.
+        confidence: the confidence level.
+        n_resamples: bootstrap resamples (>= 100).
+        seed: seed of the resampling.
+        method: the name recorded in the result.
+
+    Returns:
+        An :class:`Interval` around the statistic of the images as measured.
+
+    Raises:
+        SpectralValueError: ``n < 2``, ``n_resamples < 100``, a level outside (0, 1), or
+            a statistic that is not finite or not one value per row.
+
+    Examples:
+        >>> v = torch.tensor([1.0, 2.0, 3.0, 4.0], dtype=torch.float64)
+        >>> iv = bootstrap_statistic(4, lambda idx: v[idx].mean(1))
+        >>> iv == bootstrap_interval(v)
+        True
+    """
+    n_i = check_int(n, "n", 2)
+    _z(confidence)
+    reps = check_int(n_resamples, "n_resamples", 100)
+    gen = torch.Generator().manual_seed(check_int(seed, "seed", 0))
+
+    def run(idx: torch.Tensor) -> torch.Tensor:
+        out = torch.as_tensor(statistic(idx)).detach().to("cpu", torch.float64).flatten()
+        if out.numel() != idx.shape[0] or not bool(torch.isfinite(out).all()):
+            raise SpectralValueError(
+                f"statistic: expected {idx.shape[0]} finite values, got {out.tolist()[:4]}..."
+            )
+        return out
+
+    estimate = float(run(torch.arange(n_i).unsqueeze(0))[0])
+    stats = torch.empty(reps, dtype=torch.float64)
+    chunk = max(1, 2_000_000 // n_i)
+    for start in range(0, reps, chunk):
+        stop = min(reps, start + chunk)
+        stats[start:stop] = run(torch.randint(n_i, (stop - start, n_i), generator=gen))
+    q = torch.tensor([(1 - confidence) / 2, (1 + confidence) / 2], dtype=torch.float64)
+    low, high = torch.quantile(stats, q).tolist()
+    return Interval(estimate, low, high, n_i, method, confidence)
 
 
 def paired_difference(

@@ -12,7 +12,15 @@ import matplotlib
 matplotlib.use("Agg", force=False)
 
 from spectral.plot.attack import attack_figures, comparison_figure, feature_spectra_figure
-from spectral.plot.base import as_2d_array, new_figure, save_figure
+from spectral.plot.base import (
+    FIGURE_FORMATS,
+    as_2d_array,
+    new_figure,
+    save_figure,
+    set_suptitle,
+    set_title,
+    wrap_text,
+)
 from spectral.plot.baselines import dataset_spectrum_figure, noise_figures
 from spectral.plot.calibration import (
     calibration_figure,
@@ -23,6 +31,7 @@ from spectral.plot.defenses import blur_figure, plot_defense_bars
 from spectral.plot.filters import filter_figure, plot_filter_grid, plot_filter_metric
 from spectral.plot.robust import gradient_figure, heatmap_figure, plot_attribution
 from spectral.plot.spectra import (
+    MAGNITUDE_LABEL,
     plot_band_energy,
     plot_radial_profile,
     plot_spectrum,
@@ -31,6 +40,8 @@ from spectral.plot.spectra import (
 )
 
 __all__ = [
+    "FIGURE_FORMATS",
+    "MAGNITUDE_LABEL",
     "as_2d_array",
     "attack_figures",
     "blur_figure",
@@ -53,6 +64,9 @@ __all__ = [
     "plot_reliability",
     "plot_spectrum",
     "save_figure",
+    "set_suptitle",
+    "set_title",
     "spectrum_figure",
     "summary_figure",
+    "wrap_text",
 ]

@@ -129,3 +129,26 @@ def test_band_energy_intervals_bracket_the_reported_means(case) -> None:  # type
             # an interval as wide as the data itself would say nothing
             spread = float(per_image[:, j].max() - per_image[:, j].min())
             assert d["ci95"][1] - d["ci95"][0] <= spread + 1e-12
+
+
+def test_calibration_analysis_carries_intervals() -> None:
+    from spectral.analysis import calibration_analysis
+    from spectral.metrics import calibration_intervals, proportion_interval
+
+    torch.manual_seed(0)
+    net = nn.Sequential(nn.Flatten(), nn.Linear(12, 3))
+    x, y = torch.rand(20, 3, 2, 2), torch.arange(20) % 3
+    x_adv = (x + 0.1).clamp(0, 1)
+    a = calibration_analysis({"net": net}, x, y, {"net": x_adv}, attack="t", eps=0.1, seed=3)
+    with torch.no_grad():
+        ref = calibration_intervals(net(x_adv), y, seed=3)
+    m = a.to_dict()["models"]["net"]
+    for kind in ("clean", "adversarial"):
+        ivs = m[kind]["intervals"]
+        assert ivs["accuracy"] == proportion_interval(m[kind]["accuracy"], 20).to_dict()
+        assert ivs["ece"]["n"] == 20 and ivs["ece"]["method"] == "bootstrap"
+        lo, hi = ivs["ece"]["ci95"]
+        assert lo <= m[kind]["ece"] <= hi
+        assert m[kind]["ece"] == pytest.approx(ivs["ece"]["estimate"])
+    assert m["adversarial"]["intervals"]["ece"] == ref["ece"].to_dict()  # type: ignore[union-attr]
+    json.dumps(a.to_dict())

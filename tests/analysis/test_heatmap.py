@@ -912,3 +912,16 @@ def test_builtin_model_heatmap() -> None:
         tiny.double(), torch.full((32, 32), clean_error, dtype=torch.float64), atol=0.5 / n, rtol=0
     )
     assert float(big[16, 16]) > float(tiny[16, 16])
+
+
+def test_heatmap_analysis_clean_error_interval() -> None:
+    from spectral.analysis import heatmap_analysis
+    from spectral.metrics import wilson_interval
+
+    net = nn.Sequential(nn.Flatten(), nn.Linear(48, 3))
+    x, y = torch.rand(7, 3, 4, 4), torch.arange(7) % 3
+    a = heatmap_analysis({"net": net}, x, y, eps=1.0)
+    wrong = int((net(x).argmax(1) != y).sum())
+    iv = a.to_dict()["models"]["net"]["intervals"]["clean_error"]
+    assert iv == wilson_interval(wrong, 7).to_dict() and iv["n"] == a.n_images == 7
+    assert iv["ci95"][0] <= a.clean_error["net"] <= iv["ci95"][1]

@@ -12,6 +12,7 @@ from typer.testing import CliRunner
 import spectral as sp
 from cli.main import app
 from spectral.attacks import apgd_robust_accuracy, pgd_evaluation
+from spectral.metrics import proportion_interval, wilson_interval
 
 runner = CliRunner()
 
@@ -33,6 +34,20 @@ def test_evaluate_matches_the_library(tmp_path: Path) -> None:
     assert data["n"] == 12 and "--n-images 12" in data["command"]
     assert "--record" not in data["command"]
     assert "APGD-CE+T" in res.stdout
+    # every accuracy carries its 95% Wilson interval and n
+    iv = data["intervals"]
+    assert set(iv) == {
+        "clean_accuracy",
+        "pgd10_accuracy",
+        "apgd_ce_accuracy",
+        "apgd_robust_accuracy",
+    }
+    for k in ("clean_accuracy", "pgd10_accuracy"):
+        assert iv[k] == proportion_interval(data[k], 12).to_dict()
+    assert iv["apgd_robust_accuracy"] == wilson_interval(apgd["apgd_t_correct"], 12).to_dict()
+    assert iv["apgd_ce_accuracy"]["estimate"] == pytest.approx(apgd["apgd_ce_accuracy"])
+    assert all(d["n"] == 12 and d["ci95"][0] <= d["estimate"] <= d["ci95"][1] for d in iv.values())
+    assert res.stdout.count(", n=12") == 4
 
 
 def test_evaluate_record_writes_into_the_zoo(tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]

@@ -14,6 +14,7 @@ import spectral as sp
 import spectral.plot
 from cli._output import output_dir
 from cli.main import app
+from spectral.metrics import proportion_interval
 
 runner = CliRunner()
 SMALL = ["--n-images", "8", "--steps", "2", "--blur-images", "4"]
@@ -122,6 +123,10 @@ def test_robust_vs_normal_sections(report_dir: Path) -> None:
         assert cal["adversarial"]["accuracy"] == pytest.approx(
             data["models"][name]["adversarial_accuracy"]
         )
+        for kind in ("clean", "adversarial"):  # 95% intervals on the 8 images
+            iv = cal[kind]["intervals"]
+            assert iv["accuracy"] == proportion_interval(cal[kind]["accuracy"], 8).to_dict()
+            assert iv["ece"]["n"] == 8 and iv["ece"]["ci95"][0] <= cal[kind]["ece"]
     # gradients: band fractions of each map sum to one, both kinds for both models
     grads = data["gradients"]["models"]
     assert list(grads) == names and data["gradients"]["n_images"] == 8
@@ -135,6 +140,7 @@ def test_robust_vs_normal_sections(report_dir: Path) -> None:
     assert heat["n_images"] == 8 and heat["eps"] == 4.0
     for name, v in heat["models"].items():
         assert v["clean_error"] == pytest.approx(1 - data["models"][name]["clean_accuracy"])
+        assert v["intervals"]["clean_error"] == proportion_interval(v["clean_error"], 8).to_dict()
         m = v["map"]
         assert len(m) == 32 and all(len(r) == 32 for r in m)
         for r in range(32):

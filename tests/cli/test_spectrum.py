@@ -252,6 +252,13 @@ def test_calibrate_command(tmp_path: Path) -> None:
     for per in data["models"].values():
         assert set(per) == {"clean", "adversarial"}
         assert per["adversarial"]["accuracy"] <= per["clean"]["accuracy"]
+        for m in per.values():  # 95% intervals: Wilson for the accuracy, bootstrap for the ECE
+            iv = m["intervals"]
+            assert iv["accuracy"]["n"] == 40 and iv["accuracy"]["method"] == "wilson"
+            assert iv["accuracy"]["estimate"] == pytest.approx(m["accuracy"])
+            assert iv["ece"]["ci95"][0] <= m["ece"] <= iv["ece"]["ci95"][1]
+    assert "95% intervals (n = 40 images)" in res.stdout
+    assert res.stdout.count("% [") >= 4  # each accuracy printed with its interval
     assert (out / "calibrate.png").exists()
     line = _one_error_line(
         runner.invoke(app, ["calibrate", "--eps", "0", "--out", str(tmp_path / "d")])
@@ -287,7 +294,12 @@ def test_heatmap_command_matches_library(tmp_path: Path) -> None:
         assert v["clean_error"] == pytest.approx(
             1 - sp.accuracy(sp.load_model(name), test.images, test.labels)
         )
+        iv = v["intervals"]["clean_error"]  # Wilson on the 6 images
+        assert iv["n"] == 6 and iv["method"] == "wilson"
+        assert iv["estimate"] == pytest.approx(v["clean_error"])
+        assert iv["ci95"][0] <= v["clean_error"] <= iv["ci95"][1]
     assert (out / "heatmap.png").stat().st_size > 0
+    assert "error rates on n = 6 images" in res.stdout and res.stdout.count(", n=6") == 2
     assert "builtin:adversarial: clean error" in res.stdout
 
 

@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
+import torch
 from typer.testing import CliRunner
 
 import spectral as sp
@@ -18,7 +19,14 @@ from spectral.defenses import (
     rp2_stickers,
     whitebox_blur_table,
 )
-from spectral.metrics import accuracy, attack_success_rate, targeted_success_rates
+from spectral.metrics import (
+    accuracy,
+    attack_success_rate,
+    bootstrap_statistic,
+    proportion_interval,
+    targeted_success_rates,
+    wilson_interval,
+)
 
 runner = CliRunner()
 
@@ -52,6 +60,11 @@ def test_blackbox_table_matches_hand_computation(model, small) -> None:  # type:
     assert bb[1]["adversarial_accuracy"] == accuracy(defended, x_adv, y)
     # the surrogate is the model itself: the baseline's transfer attack is the adaptive one
     assert bb[0] == ad[0]
+    # every rate carries its 95% Wilson interval on the 20 images
+    for r in bb + ad:
+        for k in ("accuracy", "attack_success_rate", "adversarial_accuracy"):
+            assert r["intervals"][k] == proportion_interval(r[k], 20).to_dict()
+            assert r["intervals"][k]["n"] == 20
     x_ad = sp.make_attack("pgd", defended, eps=8 / 255, steps=3, seed=0)(x, y)
     assert ad[1]["attack_success_rate"] == attack_success_rate(defended, x, x_ad)
     assert not model.training
@@ -74,6 +87,29 @@ def test_whitebox_table_matches_targeted_rates(model, small) -> None:  # type: i
     assert rows[0]["worst_success_rate"] == pytest.approx(ref["worst"])
     assert rows[0]["l2_distortion"] == pytest.approx(ref["l2_distortion"])
     assert rows[0]["worst_success_rate"] >= rows[0]["avg_success_rate"]
+    iv = rows[0]["intervals"]
+    assert iv["accuracy"] == proportion_interval(rows[0]["accuracy"], 10).to_dict()
+    # average over targets: bootstrap over the 10 images, recomputing every target's rate
+    succ = ref["success"]
+    att, hit = ~succ.isnan(), succ.nan_to_num(0.0)
+
+    def naive_average(idx):  # type: ignore[no-untyped-def]
+        out = []
+        for row in idx:
+            rates = [hit[row, t].sum() / att[row, t].sum() for t in range(10) if att[row, t].any()]
+            out.append(sum(rates) / len(rates))
+        return torch.stack(out)
+
+    ref_avg = bootstrap_statistic(10, naive_average, n_resamples=2000)
+    assert iv["avg_success_rate"]["n"] == 10 and iv["avg_success_rate"]["method"] == "bootstrap"
+    assert iv["avg_success_rate"]["estimate"] == pytest.approx(rows[0]["avg_success_rate"])
+    assert iv["avg_success_rate"]["ci95"] == pytest.approx(ref_avg.to_dict()["ci95"])
+    # worst: Wilson of the worst target's count over the images attacked towards it
+    t = max(ref["per_target"], key=ref["per_target"].__getitem__)
+    k, n = int(hit[:, t].sum()), int(att[:, t].sum())
+    assert n == int((y != t).sum())
+    assert iv["worst_success_rate"] == wilson_interval(k, n).to_dict()
+    assert iv["worst_success_rate"]["estimate"] == pytest.approx(rows[0]["worst_success_rate"])
     with pytest.raises(sp.SpectralValueError, match="attacks"):
         whitebox_blur_table([("b", 0.0, model)], x, y, num_classes=10, attacks=("fgsm",))
 
@@ -187,6 +223,14 @@ def test_cli_blur_writes_tables(tmp_path: Path) -> None:
             "worst_success_rate",
             "l2_distortion",
         }
+    for r in data["blackbox"] + data["adaptive"]:
+        assert r["intervals"]["attack_success_rate"]["n"] == 6
+    for r in data["whitebox"]:
+        assert set(r["intervals"]) == {"accuracy", "avg_success_rate", "worst_success_rate"}
+        assert r["intervals"]["accuracy"]["n"] == 10
     md = (out / "blur.md").read_text()
     assert md.count("| baseline |") == 2 and md.count("| standard |") == 2
+    assert "95% Wilson intervals on n = 6 images" in md
+    assert "bootstrap over images for the average success" in md
+    assert md.count("% [") >= 2 * 3 * 3 + 2 * 3  # every rate in every row has an interval
     assert (out / "blur.png").exists() and (out / "blur_whitebox.png").exists()

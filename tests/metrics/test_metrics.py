@@ -237,8 +237,12 @@ def test_targeted_success_rates_per_target_average_worst() -> None:
     out = targeted_success_rates(
         model, x, labels, lambda: OneHotAttack({0}, log), num_classes=k, batch_size=4
     )
-    assert set(out) == {"per_target", "average", "worst", "l2_distortion"}
+    assert set(out) == {"per_target", "average", "worst", "l2_distortion", "success"}
     assert out["per_target"] == {0: 1.0, 1: 0.0, 2: 0.0}
+    # per-image outcomes: NaN where the image is of the target class, else 0/1
+    s = out["success"]
+    assert s.shape == (6, k) and torch.equal(s.isnan(), labels[:, None] == torch.arange(k))
+    assert [float(s[:, t].nanmean()) for t in range(k)] == [1.0, 0.0, 0.0]
     # L2 distortion: mean over targets of l2_dissimilarity on that target's attacked images
     expect = []
     for t in range(k):
@@ -280,5 +284,6 @@ def test_targeted_success_rates_validation() -> None:
         targeted_success_rates(model, x, y, lambda: swap_pixels, num_classes=2)
     out = targeted_success_rates(model, x, y, factory, num_classes=2)
     l2 = out.pop("l2_distortion")
+    assert float(out.pop("success").nansum()) == 3.0  # every attacked image succeeded
     assert out == {"per_target": {0: 1.0, 1: 1.0}, "average": 1.0, "worst": 1.0}
     assert l2 > 0

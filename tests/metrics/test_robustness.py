@@ -10,7 +10,13 @@ from torch import nn
 
 from spectral.analysis import filter_metrics, layer_filter_metrics
 from spectral.errors import SpectralValueError
-from spectral.metrics import calibration_metrics
+from spectral.metrics import (
+    bootstrap_interval,
+    calibration_intervals,
+    calibration_metrics,
+    proportion_interval,
+    wilson_interval,
+)
 
 
 def test_identical_filters_have_no_diversity_and_zero_orthogonality() -> None:
@@ -141,3 +147,48 @@ def test_calibration_bins_match_metrics() -> None:
             assert math.isnan(b["accuracy"])
     ece = sum(b["count"] / 200 * abs(b["accuracy"] - b["confidence"]) for b in bins if b["count"])
     assert calibration_metrics(logits, labels, n_bins=10)["ece"] == pytest.approx(ece)
+
+
+def _calibration_case(n: int = 60) -> tuple[torch.Tensor, torch.Tensor]:
+    gen = torch.Generator().manual_seed(4)
+    return 2 * torch.randn(n, 4, generator=gen), torch.randint(0, 4, (n,), generator=gen)
+
+
+def test_calibration_intervals_estimates_are_the_metrics() -> None:
+    logits, labels = _calibration_case()
+    m = calibration_metrics(logits, labels, n_bins=10)
+    iv = calibration_intervals(logits, labels, n_bins=10, seed=2, n_resamples=300)
+    assert iv["accuracy"] == proportion_interval(m["accuracy"], 60)
+    conf = torch.softmax(logits.double(), 1).max(1).values
+    wrong = logits.argmax(1) != labels
+    for k, n in [("ece", 60), ("mean_confidence", 60), ("overconfidence", int(wrong.sum()))]:
+        v = iv[k]
+        assert v is not None and v.n == n and v.method == "bootstrap"
+        assert v.estimate == pytest.approx(m[k], abs=1e-12)
+        assert v.low <= v.estimate <= v.high
+    under = iv["underconfidence"]
+    assert under is not None and under.n == 60 - int(wrong.sum())
+    assert under == bootstrap_interval(1 - conf[~wrong], seed=2, n_resamples=300)
+
+
+def test_ece_interval_resamples_images_with_the_same_bins() -> None:
+    # the vectorised ECE of every resample equals calibration_metrics on those images
+    logits, labels = _calibration_case(25)
+    iv = calibration_intervals(logits, labels, n_bins=5, seed=7, n_resamples=100)
+    assert iv["ece"] is not None
+    gen = torch.Generator().manual_seed(7)
+    idx = torch.randint(25, (100, 25), generator=gen)
+    eces = [calibration_metrics(logits[i], labels[i], n_bins=5)["ece"] for i in idx]
+    q = torch.tensor([0.025, 0.975], dtype=torch.float64)
+    lo, hi = torch.quantile(torch.tensor(eces, dtype=torch.float64), q)
+    assert (iv["ece"].low, iv["ece"].high) == pytest.approx((float(lo), float(hi)), abs=1e-12)
+    assert iv["ece"].high > iv["ece"].low  # 25 images: a real spread
+
+
+def test_calibration_intervals_none_with_fewer_than_two_wrong() -> None:
+    logits = torch.tensor([[3.0, 0.0], [0.0, 3.0], [3.0, 0.0]])
+    iv = calibration_intervals(logits, torch.tensor([0, 1, 1]), n_resamples=100)
+    assert iv["overconfidence"] is None and iv["underconfidence"] is not None
+    assert iv["accuracy"] == wilson_interval(2, 3)
+    with pytest.raises(SpectralValueError, match="at least 2"):
+        calibration_intervals(logits[:1], torch.tensor([0]))

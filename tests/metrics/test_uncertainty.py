@@ -9,6 +9,7 @@ from scipy.stats import binomtest
 from spectral.errors import SpectralTypeError, SpectralValueError
 from spectral.metrics import (
     bootstrap_interval,
+    bootstrap_statistic,
     format_interval,
     paired_difference,
     proportion_interval,
@@ -100,3 +101,23 @@ def test_proportion_interval_and_format() -> None:
 def test_bad_input(call: object, error: type[Exception], match: str) -> None:
     with pytest.raises(error, match=match):
         call()  # type: ignore[operator]
+
+
+def test_bootstrap_statistic_of_the_mean_is_bootstrap_interval() -> None:
+    v = torch.rand(30, generator=torch.Generator().manual_seed(3), dtype=torch.float64)
+    iv = bootstrap_statistic(30, lambda idx: v[idx].mean(1), seed=5, n_resamples=500)
+    assert iv == bootstrap_interval(v, seed=5, n_resamples=500)
+    assert iv.low <= iv.estimate <= iv.high and iv.n == 30
+    assert iv.estimate == pytest.approx(float(v.mean()))
+
+
+def test_bootstrap_statistic_is_seeded_and_checks_its_input() -> None:
+    v = torch.arange(10, dtype=torch.float64)
+    med = lambda idx: v[idx].median(1).values  # noqa: E731
+    assert bootstrap_statistic(10, med, seed=1) == bootstrap_statistic(10, med, seed=1)
+    with pytest.raises(SpectralValueError, match="n"):
+        bootstrap_statistic(1, med)
+    with pytest.raises(SpectralValueError, match="statistic"):
+        bootstrap_statistic(10, lambda idx: v[idx].mean(1) / 0)  # inf
+    with pytest.raises(SpectralValueError, match="statistic"):
+        bootstrap_statistic(10, lambda idx: v[:2])  # not one value per row
