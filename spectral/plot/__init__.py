@@ -15,6 +15,7 @@ from spectral.plot.attack import attack_figures, comparison_figure, feature_spec
 from spectral.plot.base import (
     FIGURE_FORMATS,
     as_2d_array,
+    legend_below,
     new_figure,
     save_figure,
     set_suptitle,
@@ -52,6 +53,7 @@ __all__ = [
     "filter_figure",
     "gradient_figure",
     "heatmap_figure",
+    "legend_below",
     "new_figure",
     "noise_figures",
     "plot_attribution",

@@ -13,10 +13,12 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure, SubFigure
 from matplotlib.font_manager import FontProperties
 from matplotlib.textpath import TextToPath
+from matplotlib.transforms import offset_copy
 
 __all__ = [
     "FIGURE_FORMATS",
     "as_2d_array",
+    "legend_below",
     "new_figure",
     "save_figure",
     "set_suptitle",
@@ -26,6 +28,37 @@ __all__ = [
 
 #: Formats :func:`save_figure` writes: PNG (raster, ``dpi``), PDF and SVG (vector).
 FIGURE_FORMATS = ("png", "pdf", "svg")
+
+
+def legend_below(ax: Axes, ncols: int, handles: Sequence[Any] | None = None) -> Any:
+    """A frameless one-row legend centred below ``ax`` (under its x label), off the data.
+
+    Args:
+        ax: the axes whose artists (or ``handles``) the legend lists.
+        ncols: legend columns (the number of entries, for one row).
+        handles: legend handles; ``None`` takes the labelled artists of ``ax``.
+
+    Returns:
+        The :class:`~matplotlib.legend.Legend`.
+
+    Examples:
+        >>> fig, axes = new_figure()
+        >>> _ = axes[0, 0].plot([0, 1], label="a")
+        >>> leg = legend_below(axes[0, 0], 1)
+        >>> [t.get_text() for t in leg.get_texts()], leg.get_frame_on()
+        (['a'], False)
+    """
+    below = offset_copy(ax.transAxes, fig=ax.get_figure(root=True), y=-36, units="points")
+    kwargs: dict[str, Any] = {} if handles is None else {"handles": list(handles)}
+    return ax.legend(
+        **kwargs,
+        fontsize="small",
+        loc="upper center",
+        bbox_to_anchor=(0.5, 0.0),
+        bbox_transform=below,
+        ncols=ncols,
+        frameon=False,
+    )
 
 
 def as_2d_array(a: torch.Tensor | np.ndarray) -> np.ndarray:

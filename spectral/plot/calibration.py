@@ -10,9 +10,8 @@ import torch
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
-from matplotlib.transforms import offset_copy
 
-from spectral.plot.base import new_figure, set_title
+from spectral.plot.base import legend_below, new_figure, set_title
 
 __all__ = ["calibration_figure", "plot_confidence_histogram", "plot_reliability"]
 
@@ -107,16 +106,7 @@ def plot_reliability(
     ax.set_xlabel("confidence (numbers: images per bin)")
     ax.set_ylabel("accuracy")
     # below the x label, off the data (constrained layout makes room for it)
-    below = offset_copy(ax.transAxes, fig=ax.get_figure(root=True), y=-36, units="points")
-    ax.legend(
-        handles=handles,
-        fontsize="small",
-        loc="upper center",
-        bbox_to_anchor=(0.5, 0.0),
-        bbox_transform=below,
-        ncols=len(handles),
-        frameon=False,
-    )
+    legend_below(ax, len(handles), handles)
     if title:
         set_title(ax, title)
     return lines

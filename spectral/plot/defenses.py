@@ -8,9 +8,8 @@ from typing import Any
 import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
-from matplotlib.transforms import offset_copy
 
-from spectral.plot.base import new_figure, set_title
+from spectral.plot.base import legend_below, new_figure, set_title
 
 __all__ = ["blur_figure", "plot_defense_bars"]
 
@@ -65,15 +64,7 @@ def plot_defense_bars(
     ax.set_xlabel("%")
     ax.grid(True, axis="x", alpha=0.3)
     # below the x label, never over a bar (constrained layout makes room for it)
-    below = offset_copy(ax.transAxes, fig=ax.get_figure(root=True), y=-36, units="points")
-    ax.legend(
-        fontsize="small",
-        loc="upper center",
-        bbox_to_anchor=(0.5, 0.0),
-        bbox_transform=below,
-        ncols=len(metrics),
-        frameon=False,
-    )
+    legend_below(ax, len(metrics))
     if title:
         set_title(ax, title)
     return bars
