@@ -13,6 +13,7 @@ from spectral.models.layers import (
     resolve_layer,
 )
 from spectral.models.load import load_model
+from spectral.models.normalize import NORMALIZATIONS, parse_normalization, with_normalization
 from spectral.models.smallcnn import BUILTIN_MEAN, BUILTIN_STD, Normalize, SmallCNN
 from spectral.models.zoo import (
     base_arch,
@@ -28,6 +29,7 @@ __all__ = [
     "ALIASES",
     "BUILTIN_MEAN",
     "BUILTIN_STD",
+    "NORMALIZATIONS",
     "BlurKind",
     "BlurLayer",
     "InputBlur",
@@ -48,7 +50,9 @@ __all__ = [
     "layer_names",
     "list_models",
     "load_model",
+    "parse_normalization",
     "record_metrics",
     "resolve_layer",
+    "with_normalization",
     "zoo_dir",
 ]

@@ -153,12 +153,10 @@ def insert_blur(
             items.append((key, sub))
             if key == child:
                 items.append((f"{child}_blur", blur))
-        rebuilt = nn.Sequential(OrderedDict(items))
-        rebuilt.training = parent.training
-        if parent_name:
-            _set_module(new, parent_name, rebuilt)
-        else:
-            new = rebuilt
+        # re-order the (copied) container in place: it keeps its class, flags and hooks
+        # (e.g. the input normalisation of with_normalization)
+        parent._modules.clear()
+        parent._modules.update(OrderedDict(items))
     else:
         then = _Then(target, blur)
         then.training = target.training
