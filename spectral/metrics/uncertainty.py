@@ -186,18 +186,14 @@ def bootstrap_interval(
         (2.5, True)
     """
     v = _values(values, "values")
-    _z(confidence)  # validates the level; the percentile method needs no z
-    reps = check_int(n_resamples, "n_resamples", 100)
-    gen = torch.Generator().manual_seed(check_int(seed, "seed", 0))
-    means = torch.empty(reps, dtype=torch.float64)
-    chunk = max(1, 2_000_000 // v.numel())
-    for start in range(0, reps, chunk):
-        stop = min(reps, start + chunk)
-        idx = torch.randint(v.numel(), (stop - start, v.numel()), generator=gen)
-        means[start:stop] = v[idx].mean(1)
-    q = torch.tensor([(1 - confidence) / 2, (1 + confidence) / 2], dtype=torch.float64)
-    low, high = torch.quantile(means, q).tolist()
-    return Interval(float(v.mean()), low, high, v.numel(), method, confidence)
+    return bootstrap_statistic(
+        v.numel(),
+        lambda idx: v[idx].mean(1),
+        confidence=confidence,
+        n_resamples=n_resamples,
+        seed=seed,
+        method=method,
+    )
 
 
 def bootstrap_statistic(
@@ -240,7 +236,7 @@ def bootstrap_statistic(
         True
     """
     n_i = check_int(n, "n", 2)
-    _z(confidence)
+    _z(confidence)  # validates the level; the percentile method needs no z
     reps = check_int(n_resamples, "n_resamples", 100)
     gen = torch.Generator().manual_seed(check_int(seed, "seed", 0))
 
