@@ -9,14 +9,14 @@ from typing import Any
 import torch
 from torch import nn
 
-from spectral._internal.validate import check_images
+from spectral._internal.validate import check_images, check_labels
 from spectral.errors import SpectralValueError
 from spectral.fourier.bands import BAND_NAMES
 from spectral.fourier.compare import SpectrumComparison, compare_spectra
 from spectral.fourier.radial import powerlaw_slope, radial_profile
 from spectral.fourier.spectra import power_spectrum
-from spectral.metrics.attack import attack_success_rate, l2_dissimilarity
-from spectral.metrics.classification import accuracy, predict
+from spectral.metrics.attack import l2_dissimilarity
+from spectral.metrics.classification import predict
 from spectral.metrics.uncertainty import (
     bootstrap_interval,
     paired_difference,
@@ -143,9 +143,8 @@ def attack_analysis(
     Raises:
         SpectralValueError: no models, or what :func:`spectral.make_attack` and the
             metrics raise: an unknown attack name, ``eps <= 0``, ``steps < 1``, images
-            that are not ``(B, C, H, W)``, hold NaN/Inf or are outside ``[0, 1]``.
-            (Labels are not checked before the attack runs; bad ones fail inside
-            torchattacks.)
+            that are not ``(B, C, H, W)``, hold NaN/Inf or are outside ``[0, 1]``, or
+            labels that do not match the images (checked before any attack runs).
         SpectralTypeError: a model that is not an ``nn.Module``, an option of the wrong
             type, or images that are not float32/float64.
 
@@ -172,6 +171,7 @@ def attack_analysis(
     if not models:
         raise SpectralValueError("models: expected at least one model")
     check_images(images, "images", unit_range=True)
+    check_labels(labels, images, "labels")
     metrics: dict[str, dict[str, Any]] = {}
     per_image: dict[str, dict[str, torch.Tensor]] = {}
     adversarial: dict[str, torch.Tensor] = {}
@@ -180,15 +180,14 @@ def attack_analysis(
         x_adv = make_attack(attack, m, eps=eps, steps=steps, seed=seed)(images, labels)
         cmp = compare_spectra(images, x_adv)
         adversarial[name], comparison[name] = x_adv, cmp
+        # one prediction per batch; the rates are the means of the per-image outcomes
+        per_image[name] = _per_image(m, images, x_adv, labels)
         metrics[name] = {
-            "clean_accuracy": accuracy(m, images, labels),
-            "adversarial_accuracy": accuracy(m, x_adv, labels),
-            "attack_success_rate": attack_success_rate(m, images, x_adv),
+            **{k: float(per_image[name][k].mean()) for k in PROPORTIONS},
             "l2_dissimilarity": l2_dissimilarity(images, x_adv),
             "band_energy": cmp.to_dict()["band_energy"],
             "n_images": len(images),
         }
-        per_image[name] = _per_image(m, images, x_adv, labels)
         metrics[name]["intervals"] = {
             k: proportion_interval(metrics[name][k], len(images)).to_dict() for k in PROPORTIONS
         }
