@@ -7,16 +7,10 @@ from typing import Any
 
 from cli._html import Section, Table
 from cli._progress import count_task
+from cli._tables import ci_cell
 
 BANDS = ("low", "mid", "high")
 PROPORTIONS = ("clean_accuracy", "adversarial_accuracy", "attack_success_rate")
-
-
-def ci_text(d: dict[str, Any], *, signed: bool = False) -> str:
-    """``"87.4% [84.1, 90.0]"`` from an interval's ``to_dict()`` (``+1.2%`` when signed)."""
-    lo, hi = d["ci95"]
-    sign = "+" if signed else ""
-    return f"{100 * d['estimate']:{sign}.1f}% [{100 * lo:{sign}.1f}, {100 * hi:{sign}.1f}]"
 
 
 def _bands(v: list[float | None]) -> list[Any]:
@@ -28,7 +22,7 @@ def _band_cells(v: dict[str, Any]) -> list[Any]:
     ivs = v.get("intervals", {}).get("perturbation_band_energy")
     if not ivs:
         return _bands(v["band_energy"]["perturbation"])
-    return [f"{d['estimate']:.3f} [{d['ci95'][0]:.3f}, {d['ci95'][1]:.3f}]" for d in ivs.values()]
+    return [ci_cell(d) for d in ivs.values()]
 
 
 def default_layers(model: Any) -> list[str]:
@@ -88,14 +82,19 @@ def model_sections(
     rows = [
         [
             name,
-            *(ci_text(v["intervals"][k]) for k in PROPORTIONS),
+            *(ci_cell(v["intervals"][k], percent=True) for k in PROPORTIONS),
             v["l2_dissimilarity"],
             *_band_cells(v),
         ]
         for name, v in per_model.items()
     ]
     diff_rows = [
-        [f"{name} - {model_name}", k.replace("_", " "), ci_text(d, signed=True), d["excludes_zero"]]
+        [
+            f"{name} - {model_name}",
+            k.replace("_", " "),
+            ci_cell(d, percent=True, signed=True),
+            d["excludes_zero"],
+        ]
         for name, v in per_model.items()
         for k, d in v.get("difference_vs_main", {}).items()
     ]
@@ -213,7 +212,7 @@ def model_sections(
                             [
                                 r["defense"],
                                 *(
-                                    ci_text(r["intervals"][k])
+                                    ci_cell(r["intervals"][k], percent=True)
                                     for k in ("accuracy", "attack_success_rate")
                                 ),
                             ]
@@ -224,7 +223,10 @@ def model_sections(
                         "Adaptive",
                         ["defense", "adversarial accuracy"],
                         [
-                            [r["defense"], ci_text(r["intervals"]["adversarial_accuracy"])]
+                            [
+                                r["defense"],
+                                ci_cell(r["intervals"]["adversarial_accuracy"], percent=True),
+                            ]
                             for r in ad
                         ],
                     ),

@@ -20,17 +20,26 @@ GRADIENT_HEADER = ["model", "map", "low", "mid", "high", "slope", "mean freq.", 
 HEATMAP_HEADER = ["model", "clean error", "mean error", "low", "mid", "high"]
 
 
-def ci_cell(d: dict[str, Any] | None, value: float, *, percent: bool = False) -> str:
+def ci_cell(
+    d: dict[str, Any] | None,
+    value: float | None = None,
+    *,
+    percent: bool = False,
+    signed: bool = False,
+) -> str:
     """``"0.123 [0.101, 0.145]"`` (or ``"87.4% [84.1, 90.0]"``) from an interval's dict.
 
-    Just the value when there is no interval (``d`` is ``None``).
+    Just ``value`` when there is no interval (``d`` is ``None``); ``signed`` shows the
+    sign of every number (for differences, ``"+1.2% [-0.4, +2.9]"``).
     """
+    sign = "+" if signed else ""
     if d is None:
-        return f"{100 * value:.1f}%" if percent else f"{value:.3f}"
+        v = float("nan") if value is None else value
+        return f"{100 * v:{sign}.1f}%" if percent else f"{v:{sign}.3f}"
     lo, hi = d["ci95"]
     if percent:
-        return f"{100 * d['estimate']:.1f}% [{100 * lo:.1f}, {100 * hi:.1f}]"
-    return f"{d['estimate']:.3f} [{lo:.3f}, {hi:.3f}]"
+        return f"{100 * d['estimate']:{sign}.1f}% [{100 * lo:{sign}.1f}, {100 * hi:{sign}.1f}]"
+    return f"{d['estimate']:{sign}.3f} [{lo:{sign}.3f}, {hi:{sign}.3f}]"
 
 
 def calibration_rows(models: dict[str, Any]) -> list[list[Any]]:
