@@ -196,7 +196,14 @@ WEIGHTS_OPTION = {
 }
 
 
-def load_model_option(spec: str, option: str, dev: Any, weights: Path | None = None) -> Any:
+def load_model_option(
+    spec: str,
+    option: str,
+    dev: Any,
+    weights: Path | None = None,
+    *,
+    model_dir: Path | None = None,
+) -> Any:
     """Load the model that ``option`` (``--model``, ``--surrogate``, ...) names.
 
     A load error becomes one line naming the option (or, for a bad state dict, its
@@ -205,7 +212,7 @@ def load_model_option(spec: str, option: str, dev: Any, weights: Path | None = N
     from spectral.models import load_model
 
     try:
-        return load_model(spec, weights=weights, device=dev)
+        return load_model(spec, weights=weights, model_dir=model_dir, device=dev)
     except SpectralError as err:
         message = str(err).splitlines()[0].removeprefix("model: ")
         for prefix in (f"model {spec!r}: ", f"model {spec}: "):
@@ -215,33 +222,6 @@ def load_model_option(spec: str, option: str, dev: Any, weights: Path | None = N
             sep = " " if weights is not None and rest.startswith(f"{weights}: ") else ": "
             raise UserError(f"{WEIGHTS_OPTION.get(option, '--weights')}{sep}{rest}") from None
         raise UserError(f"{option} {spec!r}: {message}") from None
-
-
-def load_models(
-    model: str,
-    vs: str,
-    weights: Path | None,
-    dev: Any,
-    vs_weights: Path | None = None,
-    *,
-    options: tuple[str, str] = ("--model", "--vs"),
-) -> dict[str, Any]:
-    """``{name: net}`` for ``--model`` and ``--vs`` (left out when empty or identical).
-
-    Two entries with the same spec but different weights are named ``spec [file]``.
-    A load error names the option it came from.
-    """
-    entries = [(model, weights, options[0])]
-    if vs and (vs, vs_weights) != (model, weights):
-        entries.append((vs, vs_weights, options[1]))
-    same_spec = len(entries) == 2 and vs == model
-    nets: dict[str, Any] = {}
-    for spec, w, option in entries:
-        name = f"{spec} [{w.name if w else 'no weights'}]" if same_spec else spec
-        nets[name if name not in nets else f"{name} ({option})"] = load_model_option(
-            spec, option, dev, w
-        )
-    return nets
 
 
 def load_data(spec: str, split: str, option: str = "--data", **kwargs: Any) -> Any:
@@ -257,40 +237,6 @@ def load_data(spec: str, split: str, option: str = "--data", **kwargs: Any) -> A
         raise
 
 
-def check_fit(nets: dict[str, Any], x: Any, y: Any) -> None:
-    """Run each model on two images: refuse (one line) a model that does not fit the data.
-
-    Catches a wrong number of input channels or image size, outputs that are not
-    ``(B, K)`` logits, and fewer classes than the data's labels, before any long work.
-    """
-    import torch
-
-    from spectral.models import Normalize
-
-    shape = tuple(x.shape[1:])
-    for name, net in nets.items():
-        for m in net.modules():  # a per-channel Normalize would broadcast 1 channel to 3
-            if isinstance(m, Normalize) and m.mean.shape[1] != shape[0]:
-                raise UserError(
-                    f"{name}: expects {m.mean.shape[1]}-channel images, the data has {shape[0]}"
-                )
-        try:
-            with torch.no_grad():  # loaded models are in eval mode already
-                out = net(x[:2])
-        except (RuntimeError, ValueError, TypeError, IndexError) as err:
-            first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-            raise UserError(
-                f"{name}: does not run on the data's images of shape (C, H, W) = {shape}: {first}"
-            ) from None
-        if not isinstance(out, torch.Tensor) or out.ndim != 2:
-            got = tuple(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__
-            raise UserError(f"{name}: expected (batch, classes) logits, got {got}")
-        if len(y) and int(y.max()) >= out.shape[1]:
-            raise UserError(
-                f"{name}: has {out.shape[1]} classes but the data has labels up to {int(y.max())}"
-            )
-
-
 def check_attack(attack: str, net: Any, eps: float, steps: int) -> None:
     """Build the attack once so an unknown name or a bad option fails before any work."""
     import spectral as sp
@@ -300,29 +246,3 @@ def check_attack(attack: str, net: Any, eps: float, steps: int) -> None:
     except SpectralError as err:
         message = str(err).splitlines()[0].removeprefix("name: ")
         raise UserError(f"--attack {attack}: {message}") from None
-
-
-def load_compared(
-    *,
-    model: str,
-    vs: str,
-    weights: Path | None,
-    vs_weights: Path | None,
-    data: str,
-    n_images: int,
-    seed: int,
-    device: str,
-    options: tuple[str, str] = ("--model", "--vs"),
-) -> tuple[Any, dict[str, Any], Any, Any]:
-    """The shared start of the two-model commands: ``(device, nets, images, labels)``.
-
-    Validates ``--device``, takes ``n_images`` test images of ``--data``, loads the two
-    models (``options`` name them in errors) and checks that both run on those images.
-    (``--out`` is claimed before, by :func:`output_dir`.)
-    """
-    dev = parse_device(device)
-    test = load_data(data, "test", seed=seed).subset(n_images, seed=seed)
-    nets = load_models(model, vs, weights, dev, vs_weights, options=options)
-    x, y = test.images.to(dev), test.labels.to(dev)
-    check_fit(nets, x, y)
-    return dev, nets, x, y

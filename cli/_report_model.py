@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from cli._html import Section, Table
+from cli._inputs import scaled_sizes
 from cli._progress import count_task
 from cli._tables import ci_cell
 
@@ -188,11 +189,12 @@ def model_sections(
     if blur_images:
         n = min(blur_images, len(x))
         task = bar.add_task("blur defenses", total=1)
+        sizes = scaled_sizes(int(min(x.shape[-2:])))
         bb, ad = blackbox_blur_table(
-            model, x[:n], y[:n], attack=attack, eps=eps, steps=steps, seed=seed
+            model, x[:n], y[:n], attack=attack, eps=eps, steps=steps, sizes=sizes, seed=seed
         )
         bar.advance(task)
-        out["blur"] = {"blackbox": bb, "adaptive": ad, "n_images": n}
+        out["blur"] = {"blackbox": bb, "adaptive": ad, "n_images": n, "sizes": sizes}
         fig = blur_figure(bb, ad)
         save_figure(fig, figdir / "fig6_blur.png", formats=formats)
         sections.append(

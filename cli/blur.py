@@ -20,15 +20,24 @@ from cli._common import (
     UserError,
     WeightsOpt,
     check_eps,
-    check_fit,
     check_min,
-    load_data,
-    load_model_option,
     parse_device,
     parse_formats,
     stdout,
     user_errors,
     write_json,
+)
+from cli._inputs import (
+    BatchSizeOpt,
+    ClassMapOpt,
+    ImageSizeOpt,
+    Inputs,
+    ModelDirOpt,
+    NormalizeOpt,
+    ResizeOpt,
+    load_net,
+    prepare,
+    scaled_sizes,
 )
 from cli._output import output_dir
 from cli._progress import progress
@@ -75,7 +84,14 @@ def blur(
     attack: AttackOpt = "pgd",
     eps: EpsOpt = 8 / 255,
     steps: StepsOpt = 10,
-    sizes: Annotated[str, typer.Option("--sizes", help="Blur kernel sizes, e.g. 3,5.")] = "3,5",
+    sizes: Annotated[
+        str,
+        typer.Option(
+            "--sizes",
+            help="Blur kernel sizes, e.g. 3,5 ('auto': 3,5 at 32 px, scaled with the image "
+            "side and kept odd, e.g. 21,35 at 224 px).",
+        ),
+    ] = "auto",
     positions: Annotated[
         str, typer.Option("--positions", help="input, first_conv or module names.")
     ] = "input,first_conv",
@@ -83,9 +99,12 @@ def blur(
     whitebox: Annotated[
         str,
         typer.Option(
-            "--whitebox", help="Comma-separated models for the white-box table ('' to skip)."
+            "--whitebox",
+            help="Models for the white-box table, comma-separated; 'model': --model and its "
+            "blurred variants (--positions x --sizes); 'auto': the built-in fine-tuned blur "
+            "models for builtin:standard at 32 px, else 'model'; '' to skip.",
         ),
-    ] = WHITEBOX_DEFAULT,
+    ] = "auto",
     wb_images: Annotated[
         int, typer.Option("--whitebox-images", help="Test images for the white-box table.")
     ] = 50,
@@ -93,6 +112,12 @@ def blur(
     out: Annotated[Path, typer.Option("--out", help="Output directory.")] = Path("spectral-blur"),
     seed: SeedOpt = 0,
     device: DeviceOpt = "cpu",
+    normalize: NormalizeOpt = "none",
+    model_dir: ModelDirOpt = None,
+    image_size: ImageSizeOpt = None,
+    resize: ResizeOpt = "resize",
+    class_map: ClassMapOpt = None,
+    batch_size: BatchSizeOpt = None,
     force: ForceOpt = False,
     figure_format: FormatOpt = "png,pdf",
 ) -> None:
@@ -107,23 +132,39 @@ def blur(
         check_min("--rp2-steps", rp2_steps, 1)
         check_min("--n-images", n_images, 2)
         check_min("--whitebox-images", wb_images, 2)
-        size_list = _ints(sizes, "--sizes")
+        inputs = Inputs(normalize, model_dir, image_size, resize, class_map, batch_size)
+        inputs.check()
         pos_list = [p.strip() for p in positions.split(",") if p.strip()]
         dev = parse_device(device)
-        test = load_data(data, "test", seed=seed)
-        m = load_model_option(model, "--model", dev, weights)
-        sur = load_model_option(surrogate, "--surrogate", dev) if surrogate else None
+        m = load_net(model, "--model", dev, weights, inputs)
+        sur = load_net(surrogate, "--surrogate", dev, None, inputs) if surrogate else None
+        fit = {model: m} | ({surrogate: sur} if surrogate and sur is not None else {})
+        _, x, y = prepare(fit, data, n_images, seed, dev, inputs)
+        side = int(min(x.shape[-2:]))
+        size_list = scaled_sizes(side) if sizes == "auto" else _ints(sizes, "--sizes")
         # validate positions up front: one clear error before any attack runs
         from spectral.models import insert_blur
 
         for p in pos_list:
             insert_blur(m, p, kernel_size=size_list[0])
+        if whitebox == "auto":
+            builtin_default = model == "builtin:standard" and side == 32
+            whitebox = WHITEBOX_DEFAULT if builtin_default else "model"
         wb_specs = [s.strip() for s in whitebox.split(",") if s.strip()]
-        wb_models = [(s, _alpha_of(s), load_model_option(s, "--whitebox", dev)) for s in wb_specs]
-        sub = test.subset(n_images, seed=seed)
-        x, y = sub.images.to(dev), sub.labels.to(dev)
-        fit = {model: m} | ({surrogate: sur} if sur is not None else {})
-        check_fit(fit | {s: net for s, _, net in wb_models}, x, y)
+        if wb_specs == ["model"]:  # the user's model, and its blurred variants (no retraining)
+            wb_models = [(model, float("nan"), m)] + [
+                (f"{p} blur {k}x{k}", float("nan"), insert_blur(m, p, kernel_size=k))
+                for p in pos_list
+                for k in size_list
+            ]
+        else:
+            wb_models = [
+                (s, _alpha_of(s), load_net(s, "--whitebox", dev, None, inputs)) for s in wb_specs
+            ]
+        if wb_models:
+            wtest, wx, wy = prepare(
+                {s: net for s, _, net in wb_models}, data, wb_images, seed + 1, dev, inputs
+            )
         with progress() as bar:
             n_steps = 1 + len(size_list) * len(pos_list) + 1 + 2 * len(wb_models)
             task = bar.add_task("blur evaluation", total=n_steps)
@@ -146,12 +187,11 @@ def blur(
             )
             wb: list[dict[str, Any]] = []
             if wb_models:
-                wsub = test.subset(wb_images, seed=seed + 1)
                 wb = whitebox_blur_table(
                     [(s.removeprefix("builtin:"), a, mm) for s, a, mm in wb_models],
-                    wsub.images.to(dev),
-                    wsub.labels.to(dev),
-                    num_classes=len(test.classes),
+                    wx,
+                    wy,
+                    num_classes=len(wtest.classes),
                     eps=eps,
                     steps=steps,
                     rp2_steps=rp2_steps,
@@ -166,6 +206,8 @@ def blur(
             "eps": eps,
             "steps": steps,
             "sizes": size_list,
+            "image_size": list(x.shape[-2:]),
+            "normalize": normalize,
             "positions": pos_list,
             "n_images": len(x),
             "whitebox_models": wb_specs,

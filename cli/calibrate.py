@@ -24,11 +24,20 @@ from cli._common import (
     check_eps,
     check_min,
     figure_names,
-    load_compared,
     parse_formats,
     stdout,
     user_errors,
     write_json,
+)
+from cli._inputs import (
+    BatchSizeOpt,
+    ClassMapOpt,
+    ImageSizeOpt,
+    Inputs,
+    ModelDirOpt,
+    NormalizeOpt,
+    ResizeOpt,
+    load_compared,
 )
 from cli._output import output_dir
 from cli._progress import progress
@@ -51,6 +60,12 @@ def calibrate(
     ),
     seed: SeedOpt = 0,
     device: DeviceOpt = "cpu",
+    normalize: NormalizeOpt = "none",
+    model_dir: ModelDirOpt = None,
+    image_size: ImageSizeOpt = None,
+    resize: ResizeOpt = "resize",
+    class_map: ClassMapOpt = None,
+    batch_size: BatchSizeOpt = None,
     force: ForceOpt = False,
     figure_format: FormatOpt = "png,pdf",
 ) -> None:
@@ -74,6 +89,7 @@ def calibrate(
             n_images=n_images,
             seed=seed,
             device=device,
+            inputs=Inputs(normalize, model_dir, image_size, resize, class_map, batch_size),
         )
         check_attack(attack, next(iter(nets.values())), eps, steps)
         adversarial = {}

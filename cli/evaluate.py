@@ -18,13 +18,21 @@ from cli._common import (
     UserError,
     WeightsOpt,
     check_eps,
-    check_fit,
-    load_data,
-    load_models,
     parse_device,
     stdout,
     user_errors,
     write_json,
+)
+from cli._inputs import (
+    BatchSizeOpt,
+    ClassMapOpt,
+    ImageSizeOpt,
+    Inputs,
+    ModelDirOpt,
+    NormalizeOpt,
+    ResizeOpt,
+    load_nets,
+    prepare,
 )
 from cli._output import output_dir
 from cli._progress import progress
@@ -56,6 +64,12 @@ def evaluate(
     ),
     seed: SeedOpt = 0,
     device: DeviceOpt = "cpu",
+    normalize: NormalizeOpt = "none",
+    model_dir: ModelDirOpt = None,
+    image_size: ImageSizeOpt = None,
+    resize: ResizeOpt = "resize",
+    class_map: ClassMapOpt = None,
+    batch_size: BatchSizeOpt = None,
     force: ForceOpt = False,
 ) -> None:
     """Robust accuracy of a model: clean, PGD (L-inf) and AutoAttack's APGD-CE + APGD-T.
@@ -78,12 +92,12 @@ def evaluate(
             raise UserError(f"--apgd-steps: expected >= 0, got {apgd_steps}")
         if record and not model.startswith("builtin:"):
             raise UserError(f"--record: only a builtin: model has a zoo.json entry, got {model!r}")
+        inputs = Inputs(normalize, model_dir, image_size, resize, class_map, batch_size)
+        inputs.check()
         dev = parse_device(device)
-        test = load_data(data, "test").subset(n_images, seed=seed)
-        nets = load_models(model, "", weights, dev)
+        nets = load_nets(model, "", weights, dev, inputs)
         net = nets[model]
-        x, y = test.images.to(dev), test.labels.to(dev)
-        check_fit(nets, x, y)
+        test, x, y = prepare(nets, data, n_images, seed, dev, inputs)
         result: dict[str, Any] = {"model": model, "data": test.name, "n": len(test), "seed": seed}
         with progress() as bar:
             task = bar.add_task(f"PGD-{pgd_steps}", total=len(test))

@@ -17,12 +17,17 @@ from cli._common import (
     VsWeightsOpt,
     WeightsOpt,
     figure_names,
-    load_models,
     parse_device,
     parse_formats,
     stdout,
     user_errors,
     write_json,
+)
+from cli._inputs import (
+    Inputs,
+    ModelDirOpt,
+    NormalizeOpt,
+    load_nets,
 )
 from cli._output import output_dir
 from cli._tables import FILTER_HEADER
@@ -38,6 +43,8 @@ def filters(
     ),
     seed: SeedOpt = 0,
     device: DeviceOpt = "cpu",
+    normalize: NormalizeOpt = "none",
+    model_dir: ModelDirOpt = None,
     force: ForceOpt = False,
     figure_format: FormatOpt = "png,pdf",
 ) -> None:
@@ -48,7 +55,9 @@ def filters(
     with user_errors(), output_dir(out, force, "filters") as tmp:
         fmts = parse_formats(figure_format)
         dev = parse_device(device)
-        nets = load_models(model, vs, weights, dev, vs_weights)
+        inputs = Inputs(normalize, model_dir)
+        inputs.check()
+        nets = load_nets(model, vs, weights, dev, inputs, vs_weights)
         analysis = filter_analysis(nets)
         table = analysis.rows()
         fig = filter_figure(analysis.layers, analysis.first_layer)

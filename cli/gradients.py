@@ -19,11 +19,20 @@ from cli._common import (
     VsWeightsOpt,
     WeightsOpt,
     figure_names,
-    load_compared,
     parse_formats,
     stdout,
     user_errors,
     write_json,
+)
+from cli._inputs import (
+    BatchSizeOpt,
+    ClassMapOpt,
+    ImageSizeOpt,
+    Inputs,
+    ModelDirOpt,
+    NormalizeOpt,
+    ResizeOpt,
+    load_compared,
 )
 from cli._output import output_dir
 from cli._progress import count_task, progress
@@ -43,6 +52,12 @@ def gradients(
     ),
     seed: SeedOpt = 0,
     device: DeviceOpt = "cpu",
+    normalize: NormalizeOpt = "none",
+    model_dir: ModelDirOpt = None,
+    image_size: ImageSizeOpt = None,
+    resize: ResizeOpt = "resize",
+    class_map: ClassMapOpt = None,
+    batch_size: BatchSizeOpt = None,
     force: ForceOpt = False,
     figure_format: FormatOpt = "png,pdf",
 ) -> None:
@@ -64,6 +79,7 @@ def gradients(
             n_images=n_images,
             seed=seed,
             device=device,
+            inputs=Inputs(normalize, model_dir, image_size, resize, class_map, batch_size),
         )
         with progress() as bar:
             analysis = gradient_analysis(

@@ -21,11 +21,21 @@ from cli._common import (
     WeightsOpt,
     check_l2_eps,
     figure_names,
-    load_compared,
     parse_formats,
     stdout,
     user_errors,
     write_json,
+)
+from cli._inputs import (
+    BatchSizeOpt,
+    ClassMapOpt,
+    ImageSizeOpt,
+    Inputs,
+    ModelDirOpt,
+    NormalizeOpt,
+    ResizeOpt,
+    load_compared,
+    scaled_heatmap_eps,
 )
 from cli._output import output_dir
 from cli._progress import count_task, progress
@@ -38,17 +48,25 @@ def heatmap(
     vs_weights: VsWeightsOpt = None,
     data: DataOpt = "builtin",
     eps: Annotated[
-        float, typer.Option("--eps", help="L2 norm of each channel's perturbation.")
-    ] = 4.0,
+        float | None,
+        typer.Option(
+            "--eps",
+            help="L2 norm of each channel's perturbation (default: Yin et al.'s 4 at 32 px, "
+            "scaled by side/32 so the per-pixel amplitude stays the same, 28 at 224 px).",
+        ),
+    ] = None,
     n_images: Annotated[int, typer.Option("--n-images", help="Test images.")] = 1000,
-    batch_size: Annotated[
-        int, typer.Option("--batch-size", help="Perturbed images per forward pass (0: auto).")
-    ] = 0,
     out: Annotated[Path, typer.Option("--out", help="Output directory.")] = Path(
         "spectral-heatmap"
     ),
     seed: SeedOpt = 0,
     device: DeviceOpt = "cpu",
+    normalize: NormalizeOpt = "none",
+    model_dir: ModelDirOpt = None,
+    image_size: ImageSizeOpt = None,
+    resize: ResizeOpt = "resize",
+    class_map: ClassMapOpt = None,
+    batch_size: BatchSizeOpt = None,
     force: ForceOpt = False,
     figure_format: FormatOpt = "png,pdf",
 ) -> None:
@@ -59,11 +77,10 @@ def heatmap(
 
     with user_errors(), output_dir(out, force, "heatmap") as tmp:
         fmts = parse_formats(figure_format)
-        check_l2_eps(eps, "--eps")
+        if eps is not None:
+            check_l2_eps(eps, "--eps")
         if n_images < 1:
             raise UserError(f"--n-images: expected >= 1, got {n_images}")
-        if batch_size < 0:
-            raise UserError(f"--batch-size: expected >= 0 (0: automatic), got {batch_size}")
         _, nets, x, y = load_compared(
             model=model,
             vs=vs,
@@ -73,7 +90,9 @@ def heatmap(
             n_images=n_images,
             seed=seed,
             device=device,
+            inputs=Inputs(normalize, model_dir, image_size, resize, class_map, batch_size),
         )
+        eps = scaled_heatmap_eps(x) if eps is None else eps
         with progress() as bar:
             analysis = heatmap_analysis(
                 nets,
@@ -81,10 +100,10 @@ def heatmap(
                 y,
                 eps=eps,
                 seed=seed,
-                batch_size=batch_size or None,
+                batch_size=batch_size,
                 progress=count_task(bar, "heat maps"),
             )
-        result = analysis.to_dict() | {"seed": seed}
+        result = analysis.to_dict() | {"seed": seed, "eps": eps}
         fig = heatmap_figure(analysis.maps, eps=eps, clean_error=analysis.clean_error)
         write_json(tmp / "heatmap.json", result)
         save_figure(fig, tmp / "heatmap.png", formats=fmts)

@@ -42,13 +42,23 @@ from cli._common import (
     check_eps,
     check_l2_eps,
     check_min,
-    load_compared,
     parse_formats,
     stdout,
     user_errors,
     write_json,
 )
 from cli._html import Section, render
+from cli._inputs import (
+    BatchSizeOpt,
+    ClassMapOpt,
+    ImageSizeOpt,
+    Inputs,
+    ModelDirOpt,
+    NormalizeOpt,
+    ResizeOpt,
+    load_compared,
+    scaled_heatmap_eps,
+)
 from cli._output import output_dir
 from cli._progress import progress
 from cli._report_sections import BANDS, papers_section
@@ -92,11 +102,22 @@ def report(
         int, typer.Option("--heatmap-images", help="Images for the Fourier heat map (0: skip).")
     ] = 100,
     heatmap_eps: Annotated[
-        float, typer.Option("--heatmap-eps", help="L2 norm of the heat map's basis perturbation.")
-    ] = 4.0,
+        float | None,
+        typer.Option(
+            "--heatmap-eps",
+            help="L2 norm of the heat map's basis perturbation (default 4 at 32 px, scaled "
+            "by side/32).",
+        ),
+    ] = None,
     backend: Annotated[Backend, typer.Option("--backend", help="FFT backend.")] = Backend.AUTO,
     seed: SeedOpt = 0,
     device: DeviceOpt = "cpu",
+    normalize: NormalizeOpt = "none",
+    model_dir: ModelDirOpt = None,
+    image_size: ImageSizeOpt = None,
+    resize: ResizeOpt = "resize",
+    class_map: ClassMapOpt = None,
+    batch_size: BatchSizeOpt = None,
     force: ForceOpt = False,
     figure_format: FormatOpt = "png,pdf",
 ) -> None:
@@ -116,7 +137,8 @@ def report(
         check_min("--blur-images", blur_images, 0)
         check_min("--gradient-images", gradient_images, 0)
         check_min("--heatmap-images", heatmap_images, 0)
-        check_l2_eps(heatmap_eps, "--heatmap-eps")
+        if heatmap_eps is not None:
+            check_l2_eps(heatmap_eps, "--heatmap-eps")
         torch.manual_seed(seed)  # before loading: a module:factory may initialise randomly
         # load and validate everything before any work: one clear line for a mistake
         from cli._report_model import default_layers, model_sections
@@ -133,6 +155,7 @@ def report(
             n_images=n_images,
             seed=seed,
             device=device,
+            inputs=Inputs(normalize, model_dir, image_size, resize, class_map, batch_size),
             options=("--model", "--compare-model"),
         )
         names = list(nets)
@@ -185,6 +208,8 @@ def report(
                     "eps": eps,
                     "steps": steps,
                     "n_images": len(x),
+                    "image_size": list(x.shape[-2:]),
+                    "normalize": normalize,
                     "layers": layer_list,
                 }
             )
@@ -202,7 +227,7 @@ def report(
                 eps=eps,
                 gradient_images=gradient_images,
                 heatmap_images=heatmap_images,
-                heatmap_eps=heatmap_eps,
+                heatmap_eps=scaled_heatmap_eps(x) if heatmap_eps is None else heatmap_eps,
                 seed=seed,
                 figdir=figdir,
                 formats=fmts,

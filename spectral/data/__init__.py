@@ -14,6 +14,7 @@ from spectral.data.builtin import (
     make_builtin_subset,
 )
 from spectral.data.cifar import load_cifar10
+from spectral.data.classes import ClassMatch, match_classes, parse_class_map
 from spectral.data.dataset import ImageDataset, Split
 from spectral.data.folders import IMAGE_EXTENSIONS, load_image_folder
 from spectral.data.io import Transparency, read_image
@@ -28,6 +29,7 @@ __all__ = [
     "CIFAR10_CLASSES",
     "IMAGE_EXTENSIONS",
     "PATCH_CLASSES",
+    "ClassMatch",
     "ImageDataset",
     "Split",
     "Transparency",
@@ -40,6 +42,8 @@ __all__ = [
     "load_image_folder",
     "load_tensor_file",
     "make_builtin_subset",
+    "match_classes",
+    "parse_class_map",
     "patch_dataset",
     "read_image",
 ]
