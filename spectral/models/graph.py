@@ -28,10 +28,10 @@ def graph_calls(model: fx.GraphModule) -> dict[str, list[fx.Node]]:
         ``{path: [node of call 0, node of call 1, ...]}``; the root is ``""``.
 
     Examples:
-        >>> class Twice(nn.Module):  # runs its one ReLU twice
+        >>> class Twice(torch.nn.Module):  # runs its one ReLU twice
         ...     def __init__(self) -> None:
         ...         super().__init__()
-        ...         self.relu = nn.ReLU()
+        ...         self.relu = torch.nn.ReLU()
         ...     def forward(self, x: torch.Tensor) -> torch.Tensor:
         ...         return self.relu(self.relu(x) - 1.0)
         >>> gm = torch.export.export(Twice(), (torch.rand(1, 2),)).module()
@@ -85,7 +85,7 @@ def run_graph(model: fx.GraphModule, x: torch.Tensor, nodes: set[fx.Node]) -> di
         ``{node: value}``.
 
     Examples:
-        >>> net = nn.Sequential(nn.Linear(2, 3), nn.ReLU())
+        >>> net = torch.nn.Sequential(torch.nn.Linear(2, 3), torch.nn.ReLU())
         >>> gm = torch.export.export(net, (torch.rand(1, 2),)).module()
         >>> node = graph_calls(gm)["0"][0]
         >>> x = torch.rand(1, 2)  # exported for one row
