@@ -202,7 +202,8 @@ def insert_blur(
         return then
     parent_name, _, child = name.rpartition(".")
     parent = modules[parent_name] if parent_name else new
-    if isinstance(parent, nn.Sequential) and call is None:
+    registered = sum(m is target for _, m in new.named_modules(remove_duplicate=False))
+    if isinstance(parent, nn.Sequential) and call is None and registered == 1:
         items = []
         for key, sub in parent.named_children():
             items.append((key, sub))
@@ -212,7 +213,7 @@ def insert_blur(
         # (e.g. the input normalisation of with_normalization)
         parent._modules.clear()
         parent._modules.update(OrderedDict(items))
-        target.register_forward_hook(calls.count)
+        return new  # no hooks: the sibling runs once per run of the Sequential
     else:
         then = _Then(target, blur, calls)
         then.training = target.training
@@ -221,8 +222,9 @@ def insert_blur(
             if m is target and alias:
                 _set_module(new, alias, then)
         then.register_forward_hook(calls.count)
-    new.register_forward_pre_hook(calls.reset)
-    new.register_forward_hook(calls.verify)
+        # the root resets the count before each pass and checks it after
+        new.register_forward_pre_hook(calls.reset)
+        new.register_forward_hook(calls.verify)
     return new
 
 
