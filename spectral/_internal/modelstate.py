@@ -11,7 +11,7 @@ from torch import nn
 
 from spectral.errors import SpectralValueError
 
-__all__ = ["channels_last", "model_left_as_found", "model_logits"]
+__all__ = ["channels_last", "model_left_as_found", "model_logits", "set_eval"]
 
 
 @contextlib.contextmanager
@@ -36,6 +36,21 @@ def model_left_as_found(model: nn.Module) -> Iterator[None]:
                 with torch.no_grad():
                     grad.copy_(saved)
             p.grad = grad
+
+
+def set_eval(model: nn.Module) -> None:
+    """``model.eval()``, also for a ``torch.export`` module that refuses to change mode.
+
+    An exported module (``torch.export.load(p).module()``) raises NotImplementedError from
+    ``.eval()``/``.train()``: its graph is fixed in the mode it was exported in (spectral's
+    loader expects eval). Then only the ``training`` flags are set to False, which
+    :func:`model_left_as_found` restores like any other.
+    """
+    try:
+        model.eval()
+    except NotImplementedError:
+        for m in model.modules():
+            m.training = False
 
 
 def model_logits(

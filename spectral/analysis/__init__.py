@@ -24,7 +24,10 @@ from spectral.analysis.filters import (
     filter_analysis,
     filter_metrics,
     has_3x3_conv,
+    kernel_frequencies,
+    kernel_spectra,
     layer_filter_metrics,
+    skipped_convs,
 )
 from spectral.analysis.gradient_stats import edge_correlation, mean_frequency
 from spectral.analysis.gradients import (
@@ -70,9 +73,12 @@ __all__ = [
     "heatmap_bands",
     "input_gradients",
     "integrated_gradients",
+    "kernel_frequencies",
+    "kernel_spectra",
     "layer_filter_metrics",
     "mean_frequency",
     "noise_baseline",
     "paper_comparison",
     "photo_spectra",
+    "skipped_convs",
 ]

@@ -7,7 +7,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from spectral._internal.modelstate import model_left_as_found, model_logits
+from spectral._internal.modelstate import model_left_as_found, model_logits, set_eval
 from spectral._internal.progress import Progress
 from spectral._internal.validate import (
     check_batch_size,
@@ -80,7 +80,7 @@ def input_gradients(
     out = []
     n = images.shape[0]
     with model_left_as_found(model), torch.enable_grad():
-        model.eval()
+        set_eval(model)
         for i in range(0, n, bs):
             out.append(_score_grad(model, images[i : i + bs], labels[i : i + bs]))
             if progress is not None:
@@ -169,7 +169,7 @@ def integrated_gradients(
     per_image = max(1, bs // steps)  # images per pass, each with all its path points
     out = []
     with model_left_as_found(model), torch.enable_grad():
-        model.eval()
+        set_eval(model)
         for i in range(0, images.shape[0], per_image):
             x = images[i : i + per_image].detach()
             b, y = x0[i : i + per_image], labels[i : i + per_image]

@@ -9,7 +9,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from spectral._internal.modelstate import model_left_as_found
+from spectral._internal.modelstate import model_left_as_found, set_eval
 from spectral._internal.validate import check_images, check_int, check_labels, check_model
 from spectral.errors import SpectralValueError
 from spectral.metrics.calibration import (
@@ -132,7 +132,7 @@ def calibration_analysis(
                 f"got {tuple(x_adv.shape)}"
             )
         with model_left_as_found(net), torch.no_grad():
-            net.eval()
+            set_eval(net)
             logits = {"clean": net(x), "adversarial": net(x_adv)}
         metrics[name] = {}
         for k, z in logits.items():

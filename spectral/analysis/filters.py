@@ -5,12 +5,13 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, cast
+from typing import Any
 
 import torch
 from torch import nn
 
 from spectral.errors import SpectralTypeError, SpectralValueError
+from spectral.models.formats import conv2d_weights
 from spectral.models.layers import first_conv_name
 
 __all__ = [
@@ -19,7 +20,10 @@ __all__ = [
     "filter_analysis",
     "filter_metrics",
     "has_3x3_conv",
+    "kernel_frequencies",
+    "kernel_spectra",
     "layer_filter_metrics",
+    "skipped_convs",
 ]
 
 
@@ -114,7 +118,8 @@ def filter_metrics(model: nn.Module) -> list[dict[str, Any]]:
     """Filter statistics of every ``Conv2d`` with 3x3 kernels, in definition order.
 
     Each row is ``name`` plus the statistics of :func:`layer_filter_metrics`; weights may
-    live on any device.
+    live on any device. TorchScript and ``torch.export`` models are read too (see
+    :func:`spectral.models.conv2d_weights`); the other convs are in :func:`skipped_convs`.
 
     Args:
         model: the network whose 3x3 ``nn.Conv2d`` layers are measured.
@@ -137,9 +142,9 @@ def filter_metrics(model: nn.Module) -> list[dict[str, Any]]:
     if not isinstance(model, nn.Module):
         raise SpectralTypeError(f"model: expected an nn.Module, got {type(model).__name__}")
     rows = [
-        {"name": name, **layer_filter_metrics(m.weight)}
-        for name, m in model.named_modules()
-        if isinstance(m, nn.Conv2d) and tuple(m.kernel_size) == (3, 3)
+        {"name": name, **layer_filter_metrics(w)}
+        for name, w in conv2d_weights(model).items()
+        if tuple(w.shape[-2:]) == (3, 3)
     ]
     if not rows:
         raise SpectralValueError("model: has no nn.Conv2d with 3x3 kernels")
@@ -169,7 +174,88 @@ def has_3x3_conv(model: nn.Module) -> bool:
         >>> has_3x3_conv(torch.nn.Conv2d(3, 4, 3)), has_3x3_conv(torch.nn.Conv2d(3, 4, 5))
         (True, False)
     """
-    return any(isinstance(m, nn.Conv2d) and tuple(m.kernel_size) == (3, 3) for m in model.modules())
+    return any(tuple(w.shape[-2:]) == (3, 3) for w in conv2d_weights(model).values())
+
+
+def skipped_convs(model: nn.Module) -> dict[str, str]:
+    """The conv layers the 3x3 statistics leave out, and why (their kernel size).
+
+    Args:
+        model: any model (eager, TorchScript or ``torch.export``).
+
+    Returns:
+        ``{name: "7x7 kernel"}`` for every ``Conv2d`` whose kernel is not 3x3, in model order.
+
+    Raises:
+        SpectralTypeError: ``model`` is not an ``nn.Module``.
+
+    Examples:
+        >>> net = torch.nn.Sequential(torch.nn.Conv2d(3, 4, 7), torch.nn.Conv2d(4, 4, 3))
+        >>> skipped_convs(net)
+        {'0': '7x7 kernel'}
+    """
+    return {
+        name: f"{w.shape[-2]}x{w.shape[-1]} kernel"
+        for name, w in conv2d_weights(model).items()
+        if tuple(w.shape[-2:]) != (3, 3)
+    }
+
+
+def kernel_frequencies(size: int) -> torch.Tensor:
+    """The centred frequency axis of :func:`kernel_spectra`, in cycles/pixel.
+
+    Args:
+        size: the padded FFT size.
+
+    Returns:
+        ``fftshift(fftfreq(size))``, from ``-0.5`` up to below ``0.5``.
+
+    Shape:
+        - Output: :math:`(size,)`
+
+    Examples:
+        >>> kernel_frequencies(4).tolist()
+        [-0.5, -0.25, 0.0, 0.25]
+    """
+    return torch.fft.fftshift(torch.fft.fftfreq(size, dtype=torch.float64))
+
+
+def kernel_spectra(weight: torch.Tensor, *, size: int = 32) -> torch.Tensor:
+    """Magnitude frequency responses of conv kernels of any size (7x7 stems, 16x16 patches).
+
+    Each ``k_h x k_w`` kernel is zero-padded to ``size x size`` and transformed; the
+    magnitude is centred (``fftshift``), so the axes are :func:`kernel_frequencies` in
+    cycles/pixel and DC (the kernel's sum) sits at ``[size // 2, size // 2]``.
+
+    Args:
+        weight: conv weight ``(c_out, c_in, k_h, k_w)``.
+        size: FFT size, at least the kernel's largest side.
+
+    Returns:
+        ``|FFT|`` per filter, float64 on the weight's device.
+
+    Raises:
+        SpectralValueError: not a 4-D tensor, or ``size`` smaller than the kernel.
+
+    Shape:
+        - weight: :math:`(C_{out}, C_{in}, k_h, k_w)`
+        - Output: :math:`(C_{out}, C_{in}, size, size)`
+
+    Examples:
+        >>> spec = kernel_spectra(torch.ones(1, 1, 7, 7), size=16)
+        >>> tuple(spec.shape), float(spec[0, 0, 8, 8])  # DC: the sum of the 49 weights
+        ((1, 1, 16, 16), 49.0)
+    """
+    if not isinstance(weight, torch.Tensor) or weight.ndim != 4:
+        shape = tuple(weight.shape) if isinstance(weight, torch.Tensor) else type(weight).__name__
+        raise SpectralValueError(f"weight: expected (c_out, c_in, kh, kw), got {shape}")
+    if isinstance(size, bool) or not isinstance(size, int) or size < max(weight.shape[-2:]):
+        raise SpectralValueError(
+            f"size: expected an int >= the kernel side {max(weight.shape[-2:])}, got {size!r}"
+        )
+    w = weight.detach().to(torch.float64)
+    spec = torch.fft.fft2(w, s=(size, size)).abs()
+    return torch.fft.fftshift(spec, dim=(-2, -1))
 
 
 @dataclass(frozen=True)
@@ -178,11 +264,15 @@ class FilterAnalysis:
 
     Attributes:
         layers: model -> :func:`filter_metrics` rows (one per 3x3 conv layer).
-        first_layer: model -> weight of its first conv, ``(out, in, kh, kw)`` (for plots).
+        first_layer: model -> weight of its first conv, ``(out, in, kh, kw)`` (for plots;
+            any kernel size).
+        skipped: model -> the conv layers left out of ``layers`` and why
+            (:func:`skipped_convs`, e.g. ``{"conv1": "7x7 kernel"}``).
     """
 
     layers: dict[str, list[dict[str, Any]]]
     first_layer: dict[str, torch.Tensor] = field(repr=False)
+    skipped: dict[str, dict[str, str]] = field(default_factory=dict)
 
     def rows(self) -> list[list[Any]]:
         """Table rows ``[model, layer, n, *FILTER_COLUMNS]``."""
@@ -192,9 +282,9 @@ class FilterAnalysis:
             for r in rs
         ]
 
-    def to_dict(self) -> dict[str, list[dict[str, Any]]]:
-        """JSON-ready: model -> per-layer rows."""
-        return self.layers
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready: ``{"layers": model -> per-layer rows, "skipped": model -> {layer: why}}``."""
+        return {"layers": self.layers, "skipped": self.skipped}
 
 
 def filter_analysis(models: Mapping[str, nn.Module]) -> FilterAnalysis:
@@ -216,12 +306,12 @@ def filter_analysis(models: Mapping[str, nn.Module]) -> FilterAnalysis:
         >>> a = filter_analysis({"net": net})
         >>> [r["name"] for r in a.layers["net"]], tuple(a.first_layer["net"].shape)
         (['0', '1'], (8, 3, 3, 3))
+        >>> a.to_dict()["skipped"]
+        {'net': {}}
     """
     if not models:
         raise SpectralValueError("models: expected at least one model, got none")
     layers = {name: filter_metrics(net) for name, net in models.items()}
-    first = {
-        name: cast(nn.Conv2d, net.get_submodule(first_conv_name(net))).weight.detach()
-        for name, net in models.items()
-    }
-    return FilterAnalysis(layers=layers, first_layer=first)
+    first = {name: conv2d_weights(net)[first_conv_name(net)] for name, net in models.items()}
+    skipped = {name: skipped_convs(net) for name, net in models.items()}
+    return FilterAnalysis(layers=layers, first_layer=first, skipped=skipped)

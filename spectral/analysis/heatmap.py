@@ -10,7 +10,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from spectral._internal.modelstate import channels_last, model_left_as_found, model_logits
+from spectral._internal.modelstate import channels_last, model_left_as_found, model_logits, set_eval
 from spectral._internal.validate import (
     check_batch_size,
     check_images,
@@ -213,7 +213,7 @@ def fourier_heatmap(
 
     starts = range(0, total, per_pass)
     with model_left_as_found(model), torch.no_grad():
-        model.eval()
+        set_eval(model)
         # channels-last is a CPU speed-up; a model it breaks (e.g. one that flattens with
         # .view) fails on the first pass and then runs in the default layout
         fast, k1 = dev.type == "cpu", min(total, per_pass)

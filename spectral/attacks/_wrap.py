@@ -9,7 +9,7 @@ from typing import Any
 import torch
 from torchattacks.attack import Attack
 
-from spectral._internal.modelstate import model_left_as_found
+from spectral._internal.modelstate import model_left_as_found, set_eval
 from spectral._internal.validate import check_images
 
 
@@ -44,6 +44,16 @@ class _LeftAsFound(Attack):
         with model_left_as_found(self.model), _seeded(self._spectral_seed):
             adv = super().__call__(inputs, labels, *args, **kwargs)
         return adv.detach().to(inputs.device)
+
+    def _change_model_mode(self, given_training: bool) -> None:
+        # torchattacks calls model.eval(), which a torch.export module refuses
+        if self._model_training:
+            super()._change_model_mode(given_training)
+        else:
+            set_eval(self.model)
+
+    def _recover_model_mode(self, given_training: bool) -> None:
+        pass  # model_left_as_found restores every module's flag (the exported one's too)
 
 
 _WRAPPED: dict[type, type] = {}

@@ -6,7 +6,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from spectral._internal.modelstate import model_left_as_found
+from spectral._internal.modelstate import model_left_as_found, set_eval
 from spectral.data.dataset import ImageDataset
 from spectral.metrics.classification import accuracy, predict
 
@@ -65,7 +65,7 @@ def pgd_attack(
         (True, True)
     """
     with model_left_as_found(model):
-        model.eval()
+        set_eval(model)
         noise = torch.rand(x.shape, generator=generator, dtype=x.dtype)
         delta = ((2 * noise - 1) * eps).to(x.device)
         delta = (x + delta).clamp(0, 1) - x

@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from spectral._internal.modelstate import model_left_as_found, model_logits
+from spectral._internal.modelstate import model_left_as_found, model_logits, set_eval
 from spectral._internal.validate import check_batch_size, check_images, check_labels, check_model
 
 __all__ = ["accuracy", "predict"]
@@ -44,7 +44,7 @@ def predict(model: nn.Module, x: torch.Tensor, *, batch_size: int = 256) -> torc
     bs = check_batch_size(batch_size)
     preds = []
     with model_left_as_found(model), torch.no_grad():
-        model.eval()
+        set_eval(model)
         for start in range(0, x.shape[0], bs):
             chunk = x[start : start + bs]
             preds.append(model_logits(model, chunk).argmax(dim=1))

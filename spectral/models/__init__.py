@@ -3,7 +3,18 @@
 from __future__ import annotations
 
 from spectral.models.blur import BlurKind, BlurLayer, Padding, blur2d, blur_kernel
+from spectral.models.calls import call_counts, split_call
 from spectral.models.features import feature_maps
+from spectral.models.formats import (
+    ACTIVATIONS,
+    conv2d_weights,
+    is_activation,
+    is_conv2d,
+    is_exported,
+    is_scripted,
+    module_type,
+    module_types,
+)
 from spectral.models.insert import InputBlur, blur_layers, insert_blur
 from spectral.models.layers import (
     ALIASES,
@@ -26,6 +37,7 @@ from spectral.models.zoo import (
 )
 
 __all__ = [
+    "ACTIVATIONS",
     "ALIASES",
     "BUILTIN_MEAN",
     "BUILTIN_STD",
@@ -41,18 +53,27 @@ __all__ = [
     "blur_kernel",
     "blur_layers",
     "build_builtin",
+    "call_counts",
+    "conv2d_weights",
     "feature_maps",
     "first_activation_name",
     "first_conv_name",
     "half_state",
     "insert_blur",
     "install_builtin",
+    "is_activation",
+    "is_conv2d",
+    "is_exported",
+    "is_scripted",
     "layer_names",
     "list_models",
     "load_model",
+    "module_type",
+    "module_types",
     "parse_normalization",
     "record_metrics",
     "resolve_layer",
+    "split_call",
     "with_normalization",
     "zoo_dir",
 ]

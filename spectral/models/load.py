@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 import importlib
 import os
 import warnings
@@ -10,6 +11,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from spectral._internal.modelstate import set_eval
 from spectral.errors import SpectralValueError
 from spectral.models.zoo import _load_builtin
 
@@ -79,6 +81,28 @@ def _load_factory(spec: str, weights: str | os.PathLike[str] | None) -> nn.Modul
     return model
 
 
+def _missing_checkpoint(spec: str, ckpt: Path) -> str:
+    """One line for an absent RobustBench checkpoint: where it was looked for, what is there."""
+    folder = ckpt.parent
+    found = sorted(p.stem for p in folder.glob("*.pt")) if folder.is_dir() else []
+    if not folder.is_dir():
+        there = f"{folder} does not exist"
+    elif not found:
+        there = f"{folder} holds no .pt files"
+    else:
+        there = f"{folder} holds {', '.join(f'{n}.pt' for n in found[:10])}"
+        there += ", ..." if len(found) > 10 else ""
+        close = difflib.get_close_matches(ckpt.stem, found, n=1)
+        there += (
+            f" (did you mean robustbench:{spec.rpartition('/')[0]}/{close[0]}?)" if close else ""
+        )
+    return (
+        f"model robustbench:{spec}: checkpoint {ckpt} not found; {there}. spectral never "
+        "downloads: put the checkpoint there, or point model_dir (--model-dir) at the folder "
+        "that holds <dataset>/<threat>/<name>.pt"
+    )
+
+
 def _load_robustbench(spec: str, model_dir: str | os.PathLike[str] | None) -> nn.Module:
     # robustbench:<dataset>/<threat_model>/<name>, read from a local model directory only
     try:
@@ -88,6 +112,10 @@ def _load_robustbench(spec: str, model_dir: str | os.PathLike[str] | None) -> nn
             f"model robustbench:{spec}: expected robustbench:<dataset>/<threat>/<name>, e.g. "
             "robustbench:cifar10/Linf/Carmon2019Unlabeled"
         ) from None
+    root = Path(model_dir or "models")
+    ckpt = root / dataset / threat / f"{name}.pt"
+    if not ckpt.is_file():
+        raise SpectralValueError(_missing_checkpoint(spec, ckpt))
     try:
         from robustbench.utils import load_model as rb_load
     except ImportError:
@@ -95,17 +123,42 @@ def _load_robustbench(spec: str, model_dir: str | os.PathLike[str] | None) -> nn
             "model robustbench:...: the robustbench package is not installed "
             "(pip install robustbench, and put its checkpoints in --model-dir)"
         ) from None
-    root = Path(model_dir or "models")
-    ckpt = root / dataset / threat / f"{name}.pt"
-    if not ckpt.is_file():
-        raise SpectralValueError(
-            f"model robustbench:{spec}: {ckpt} not found; spectral never downloads, place the "
-            "checkpoint there (or pass --model-dir)"
+    try:
+        model: nn.Module = rb_load(
+            model_name=name, dataset=dataset, threat_model=threat, model_dir=str(root)
         )
-    model: nn.Module = rb_load(
-        model_name=name, dataset=dataset, threat_model=threat, model_dir=str(root)
-    )
+    except Exception as err:  # robustbench raises KeyError/ValueError/... for unknown names
+        first = str(err).strip().splitlines()[0] if str(err).strip() else ""
+        raise SpectralValueError(
+            f"model robustbench:{spec}: robustbench cannot build it ({type(err).__name__}"
+            + (f": {first}" if first else "")
+            + "); check the dataset, threat model and name against RobustBench's model zoo"
+        ) from None
     return model
+
+
+def _spec_form(spec: str) -> str:
+    """Which form ``spec`` has: builtin, robustbench, export, torchscript or factory."""
+    if spec.startswith("builtin:"):
+        return "builtin"
+    if spec.startswith("robustbench:"):
+        return "robustbench"
+    if Path(spec).is_file():
+        return "export" if Path(spec).suffix == ".pt2" else "torchscript"
+    if ":" in spec and not spec.startswith(("/", ".")) and "/" not in spec.split(":")[0]:
+        return "factory"
+    raise SpectralValueError(
+        f"model {spec!r}: no such file, and not 'builtin:<name>', "
+        "'package.module:factory' or 'robustbench:<dataset>/<threat>/<name>'"
+    )
+
+
+_FORM_NAMES = {
+    "builtin": "a built-in model",
+    "robustbench": "a RobustBench model (its weights come from model_dir)",
+    "export": "a torch.export archive (it holds its weights)",
+    "torchscript": "a TorchScript file (it holds its weights)",
+}
 
 
 def load_model(
@@ -134,8 +187,12 @@ def load_model(
     Raises:
         SpectralValueError: unknown built-in name, unreadable or unfitting files (a
             ``weights`` file that is not a state dict, or does not fit the model), a factory
-            that cannot be imported or fails when called with no arguments, or a spec that
-            matches no form (the message lists the forms).
+            that cannot be imported or fails when called with no arguments, a spec that
+            matches no form (the message lists the forms), ``weights`` given with a spec
+            other than a factory (built-in, RobustBench, ``.pt2`` and TorchScript models
+            carry their own weights), or a RobustBench checkpoint missing from
+            ``model_dir`` (the message names the folder, the ``.pt`` files in it and the
+            closest name).
 
     Examples:
         >>> m = load_model("torch.nn:Flatten")  # a factory spec: any zero-argument callable
@@ -148,11 +205,17 @@ def load_model(
     """
     if not isinstance(spec, str) or not spec:
         raise SpectralValueError(f"model: expected a non-empty spec string, got {spec!r}")
-    if spec.startswith("builtin:"):
+    form = _spec_form(spec)
+    if weights is not None and form != "factory":
+        raise SpectralValueError(
+            f"weights: only used with a 'package.module:factory' model; {spec!r} is "
+            f"{_FORM_NAMES[form]}"
+        )
+    if form == "builtin":
         model = _load_builtin(spec.removeprefix("builtin:"))
-    elif spec.startswith("robustbench:"):
+    elif form == "robustbench":
         model = _load_robustbench(spec.removeprefix("robustbench:"), model_dir)
-    elif Path(spec).is_file() and Path(spec).suffix == ".pt2":
+    elif form == "export":
         try:
             model = torch.export.load(spec).module()
         except Exception as err:  # torch.export raises many types for foreign files
@@ -160,7 +223,7 @@ def load_model(
             raise SpectralValueError(
                 f"model {spec}: not a torch.export archive ({first})"
             ) from None
-    elif Path(spec).is_file():
+    elif form == "torchscript":
         try:
             with warnings.catch_warnings():  # torch.jit is deprecated but its files live on
                 warnings.simplefilter("ignore", DeprecationWarning)
@@ -170,20 +233,8 @@ def load_model(
                 f"model {spec}: not a TorchScript file ({str(err).splitlines()[0]}); for a "
                 "state dict use 'package.module:factory' with --weights"
             ) from None
-    elif ":" in spec and not spec.startswith(("/", ".")) and "/" not in spec.split(":")[0]:
-        model = _load_factory(spec, weights)
     else:
-        raise SpectralValueError(
-            f"model {spec!r}: no such file, and not 'builtin:<name>', "
-            "'package.module:factory' or 'robustbench:<dataset>/<threat>/<name>'"
-        )
-    if weights is not None and not (":" in spec and not spec.startswith("builtin:")):
-        raise SpectralValueError(
-            f"weights: only used with a 'package.module:factory' model, not {spec!r}"
-        )
+        model = _load_factory(spec, weights)
     model = model.to(device)
-    try:
-        model.eval()
-    except NotImplementedError:  # torch.export modules are fixed in the mode they were exported
-        pass
+    set_eval(model)  # a torch.export module stays in the mode it was exported in
     return model

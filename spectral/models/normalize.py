@@ -9,7 +9,7 @@ copy takes images in [0, 1] and its layers keep the names the model has.
 from __future__ import annotations
 
 import copy
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import torch
@@ -85,12 +85,67 @@ def parse_normalization(
     return mean, std
 
 
+class _NormalizedScript(nn.Module):
+    """``model((x - mean) / std)`` for a TorchScript ``model``, under ``model``'s names.
+
+    A ScriptModule takes no forward pre-hook, so it is wrapped; ``named_modules`` and
+    ``get_submodule`` answer with the wrapped model's own names (``"conv1"``, not
+    ``"model.conv1"``), so layers stay addressable as in the model.
+    """
+
+    mean: torch.Tensor
+    std: torch.Tensor
+
+    def __init__(self, model: nn.Module, mean: torch.Tensor, std: torch.Tensor) -> None:
+        super().__init__()
+        self.model = model
+        self.register_buffer("mean", mean)
+        self.register_buffer("std", std)
+        self.training = model.training
+
+    def forward(self, x: torch.Tensor) -> Any:
+        """Normalise ``x`` and run the model."""
+        return self.model(_normalized(x, self.mean, self.std))
+
+    def named_modules(
+        self, memo: set[nn.Module] | None = None, prefix: str = "", remove_duplicate: bool = True
+    ) -> Iterator[tuple[str, nn.Module]]:
+        """This wrapper as the root, then the model's modules under their own names."""
+        yield prefix, self
+        for name, m in self.model.named_modules(memo, prefix, remove_duplicate):
+            if name != prefix:
+                yield name, m
+
+    def get_submodule(self, target: str) -> nn.Module:
+        """The model's module ``target`` (``""``: this wrapper)."""
+        if not target:
+            return self
+        modules = dict(self.model.named_modules())
+        if target not in modules:
+            raise AttributeError(f"no submodule {target!r}")
+        return modules[target]
+
+
+def _normalized(x: torch.Tensor, mean: torch.Tensor, std: torch.Tensor) -> torch.Tensor:
+    if x.dim() != 4 or x.shape[1] != mean.shape[1]:
+        raise SpectralValueError(
+            f"normalize: the model's input has {x.shape[1] if x.dim() > 1 else '?'} "
+            f"channels, the normalisation {mean.shape[1]}"
+        )
+    m = mean.to(device=x.device, dtype=x.dtype)
+    s = std.to(device=x.device, dtype=x.dtype)
+    return (x - m) / s
+
+
 def with_normalization(model: nn.Module, normalize: Any) -> nn.Module:
     """A copy of ``model`` that normalises its input first; layer names stay as they are.
 
     The copy gets a forward pre-hook computing ``(x - mean) / std`` per channel, so it
     takes images in [0, 1] while its modules (``named_modules``) are exactly the
-    model's. The given model is not changed.
+    model's (a ``torch.export`` module too: its graph's layer names stay). A TorchScript
+    model takes no hooks; it is wrapped in a module that normalises and whose
+    ``named_modules``/``get_submodule`` give the model's own names. The given model is
+    not changed.
 
     Args:
         model: the classifier.
@@ -126,18 +181,13 @@ def with_normalization(model: nn.Module, normalize: Any) -> nn.Module:
         return model
     mean_t = torch.tensor(parsed[0], dtype=torch.float32).view(1, -1, 1, 1)
     std_t = torch.tensor(parsed[1], dtype=torch.float32).view(1, -1, 1, 1)
+    if isinstance(model, torch.jit.ScriptModule):
+        return _NormalizedScript(copy.deepcopy(model), mean_t, std_t)
     out = copy.deepcopy(model)
 
     def normalize_input(_: nn.Module, args: tuple[Any, ...]) -> tuple[Any, ...]:
         x, *rest = args
-        if x.dim() != 4 or x.shape[1] != mean_t.shape[1]:
-            raise SpectralValueError(
-                f"normalize: the model's input has {x.shape[1] if x.dim() > 1 else '?'} "
-                f"channels, the normalisation {mean_t.shape[1]}"
-            )
-        m = mean_t.to(device=x.device, dtype=x.dtype)
-        s = std_t.to(device=x.device, dtype=x.dtype)
-        return ((x - m) / s, *rest)
+        return (_normalized(x, mean_t, std_t), *rest)
 
     out.register_forward_pre_hook(normalize_input)
     return out

@@ -29,7 +29,12 @@ from spectral.plot.calibration import (
     plot_reliability,
 )
 from spectral.plot.defenses import blur_figure, plot_defense_bars
-from spectral.plot.filters import filter_figure, plot_filter_grid, plot_filter_metric
+from spectral.plot.filters import (
+    filter_figure,
+    plot_filter_grid,
+    plot_filter_metric,
+    plot_kernel_spectrum,
+)
 from spectral.plot.robust import gradient_figure, heatmap_figure, plot_attribution
 from spectral.plot.spectra import (
     MAGNITUDE_LABEL,
@@ -62,6 +67,7 @@ __all__ = [
     "plot_defense_bars",
     "plot_filter_grid",
     "plot_filter_metric",
+    "plot_kernel_spectrum",
     "plot_radial_profile",
     "plot_reliability",
     "plot_spectrum",

@@ -12,9 +12,10 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
+from spectral.analysis.filters import kernel_frequencies, kernel_spectra
 from spectral.plot.base import new_figure, set_title
 
-__all__ = ["filter_figure", "plot_filter_grid", "plot_filter_metric"]
+__all__ = ["filter_figure", "plot_filter_grid", "plot_filter_metric", "plot_kernel_spectrum"]
 
 
 def plot_filter_metric(
@@ -78,9 +79,10 @@ def plot_filter_grid(
         The :class:`matplotlib.image.AxesImage`.
 
     Shape:
-        - weight: :math:`(C_{out}, C_{in}, k, k)`
-        - Output: the mosaic, :math:`(r (k + 1) - 1, c (k + 1) - 1, 3)` in colour or
-          :math:`(r (k + 1) - 1, c (k + 1) - 1)` in grey, for ``c = ceil(sqrt(n))``
+        - weight: :math:`(C_{out}, C_{in}, k_h, k_w)`, any kernel size (7x7 stems,
+          16x16 patch embeddings)
+        - Output: the mosaic, :math:`(r (k_h + 1) - 1, c (k_w + 1) - 1, 3)` in colour or
+          :math:`(r (k_h + 1) - 1, c (k_w + 1) - 1)` in grey, for ``c = ceil(sqrt(n))``
           columns and ``r = ceil(n / c)`` rows of the ``n`` tiles drawn
 
     Examples:
@@ -91,9 +93,11 @@ def plot_filter_grid(
         (7, 7, 3)
         >>> plot_filter_grid(axes[0, 0], torch.randn(8, 2, 3, 3), max_filters=3).get_array().shape
         (7, 7)
+        >>> plot_filter_grid(axes[0, 0], torch.randn(2, 3, 16, 8)).get_array().shape
+        (16, 17, 3)
     """
     w = weight.detach().cpu().double()[:max_filters]
-    n, c_in, k, _ = w.shape
+    n, c_in, kh, kw = w.shape
     cols = math.ceil(math.sqrt(n))
     rows = math.ceil(n / cols)
     colour = c_in == 3
@@ -102,10 +106,10 @@ def plot_filter_grid(
     span = (tiles.amax(dim=(1, 2, 3), keepdim=True) - lo).clamp_min(1e-12)
     tiles = (tiles - lo) / span
     # mid-grey gaps: white would merge with each tile's brightest weight
-    mosaic = np.full((rows * (k + 1) - 1, cols * (k + 1) - 1, 3 if colour else 1), 0.5)
+    mosaic = np.full((rows * (kh + 1) - 1, cols * (kw + 1) - 1, 3 if colour else 1), 0.5)
     for i in range(n):
         r, c = divmod(i, cols)
-        mosaic[r * (k + 1) : r * (k + 1) + k, c * (k + 1) : c * (k + 1) + k] = (
+        mosaic[r * (kh + 1) : r * (kh + 1) + kh, c * (kw + 1) : c * (kw + 1) + kw] = (
             tiles[i].permute(1, 2, 0).numpy()
         )
     im = ax.imshow(
@@ -114,6 +118,48 @@ def plot_filter_grid(
         interpolation="nearest",
     )
     ax.set_axis_off()
+    if title:
+        set_title(ax, title)
+    return im
+
+
+def plot_kernel_spectrum(
+    ax: Axes, weight: torch.Tensor, *, size: int = 32, title: str | None = None
+) -> Any:
+    """Mean magnitude response of conv kernels of any size, axes in cycles/pixel.
+
+    The mean over filters of :func:`spectral.analysis.kernel_spectra` (each kernel
+    zero-padded to ``size x size``), drawn centred with DC in the middle.
+
+    Args:
+        ax: the axes to draw into.
+        weight: ``(c_out, c_in, k_h, k_w)`` conv weight.
+        size: FFT size (at least the kernel side).
+        title: axes title.
+
+    Returns:
+        The :class:`matplotlib.image.AxesImage` (its array is ``(size, size)``).
+
+    Raises:
+        SpectralValueError: as :func:`spectral.analysis.kernel_spectra`.
+
+    Shape:
+        - weight: :math:`(C_{out}, C_{in}, k_h, k_w)`
+
+    Examples:
+        >>> from spectral.plot import new_figure
+        >>> fig, axes = new_figure()
+        >>> im = plot_kernel_spectrum(axes[0, 0], torch.randn(4, 3, 7, 7), size=16)
+        >>> im.get_array().shape, axes[0, 0].get_xlabel()
+        ((16, 16), 'cycles/pixel')
+    """
+    mean = kernel_spectra(weight, size=size).mean(dim=(0, 1)).cpu().numpy()
+    freqs = kernel_frequencies(size)
+    step = 1.0 / size
+    lo, hi = float(freqs[0]) - step / 2, float(freqs[-1]) + step / 2
+    im = ax.imshow(mean, cmap="magma", origin="lower", extent=(lo, hi, lo, hi))
+    ax.set_xlabel("cycles/pixel")
+    ax.set_ylabel("cycles/pixel")
     if title:
         set_title(ax, title)
     return im

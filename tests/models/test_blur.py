@@ -715,7 +715,7 @@ def test_unknown_position_lists_valid_names() -> None:
         assert repr(position) in message
         for valid in ["'input'", "'first_conv'", "features.conv1", "features.bn1"]:
             assert valid in message
-        assert "named_modules" in message
+        assert "layer_names" in message
 
 
 def test_non_sequential_parent_is_wrapped() -> None:
