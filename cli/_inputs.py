@@ -115,6 +115,16 @@ def scaled_sizes(side: int, base: tuple[int, ...] = (3, 5)) -> list[int]:
     return sorted({max(3, 2 * round(k * side / 32 / 2 - 0.5) + 1) for k in base})
 
 
+def blur_positions(model: Any) -> tuple[str, ...]:
+    """Where the blur table blurs: the input and the first conv's output.
+
+    Only the input for a model whose layers cannot be edited (TorchScript, torch.export).
+    """
+    from spectral.models import is_exported, is_scripted
+
+    return ("input",) if is_scripted(model) or is_exported(model) else ("input", "first_conv")
+
+
 def scaled_heatmap_eps(x: Any, base: float = 4.0) -> float:
     """The heat map's L2 norm for these images: Yin et al.'s 4 at 32x32, times side/32.
 
@@ -133,7 +143,13 @@ def load_net(spec: str, option: str, dev: Any, weights: Path | None, inputs: Inp
     from spectral.models import with_normalization
 
     net = load_model_option(spec, option, dev, weights, model_dir=inputs.model_dir)
-    if spec.startswith("builtin:") or inputs.normalize.strip().lower() == "none":
+    if inputs.normalize.strip().lower() == "none":
+        return net
+    if spec.startswith("builtin:"):
+        stderr.print(
+            f"note: {spec} normalises its input itself; --normalize is not applied to it",
+            soft_wrap=True,
+        )
         return net
     try:
         return with_normalization(net, inputs.normalize)

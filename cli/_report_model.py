@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from cli._html import Section, Table
-from cli._inputs import scaled_sizes
+from cli._inputs import blur_positions, scaled_sizes
 from cli._progress import count_task
 from cli._tables import ci_cell
 
@@ -27,11 +27,67 @@ def _band_cells(v: dict[str, Any]) -> list[Any]:
 
 
 def default_layers(model: Any) -> list[str]:
-    """``first_conv`` and, when there is one, the second Conv2d (the BlurNet "layer 2")."""
-    from torch import nn
+    """``first_conv`` and, when there is one, the second Conv2d (the BlurNet "layer 2").
 
-    convs = [n for n, m in model.named_modules() if isinstance(m, nn.Conv2d)]
-    return ["first_conv", *convs[1:2]]
+    None for a TorchScript model (it cannot be hooked) or a model without a Conv2d.
+    """
+    from spectral.models import conv2d_weights, is_scripted
+
+    if is_scripted(model):
+        return []
+    convs = list(conv2d_weights(model))
+    return ["first_conv", *convs[1:2]] if convs else []
+
+
+def _feature_section(
+    model: Any,
+    x: Any,
+    x_adv: Any,
+    layers: list[str],
+    out: dict[str, Any],
+    sections: list[Section],
+    figdir: Path,
+    formats: tuple[str, ...],
+    bar: Any,
+) -> None:
+    """Figures 2 and 3: feature-map spectra of ``layers``, clean / adversarial / perturbation."""
+    from spectral.analysis import feature_spectra
+    from spectral.plot import feature_spectra_figure, save_figure
+
+    task = bar.add_task("feature-map spectra", total=1)
+    fs = feature_spectra(model, x, x_adv, layers)
+    bar.advance(task)
+    out["feature_spectra"] = {k: v.to_dict() for k, v in fs.items()}
+    figs = []
+    for i, (layer, spec) in enumerate(fs.items()):
+        png = figdir / f"fig{2 + min(i, 1)}_{layer.replace('.', '_')}_spectra.png"
+        save_figure(feature_spectra_figure(spec, max_rows=6 if i == 0 else 4), png, formats=formats)
+        figs.append((png, f"Figure {2 + min(i, 1)}: feature-map spectra of {layer}"))
+    sections.append(
+        Section(
+            "Feature-map spectra",
+            [
+                f"Mean power spectra of {len(x)} images' feature maps, accumulated batch by batch; "
+                "rows are feature maps, columns clean, adversarial and the spectrum of the "
+                "perturbation: the difference the attack made in that map."
+            ],
+            [
+                Table(
+                    "Band energy of the feature-map perturbation (mean over maps)",
+                    ["layer", "shape", *BANDS],
+                    [
+                        [
+                            k,
+                            "x".join(map(str, v["shape"])),
+                            *_bands(v["band_energy"]["perturbation"]),
+                        ]
+                        for k, v in out["feature_spectra"].items()
+                    ],
+                )
+            ],
+            figs,
+        )
+    )
 
 
 def model_sections(
@@ -57,9 +113,9 @@ def model_sections(
     Returns their JSON part, the report sections, and each model's adversarial examples
     by name (the calibration section reuses them).
     """
-    from spectral.analysis import attack_analysis, feature_spectra
+    from spectral.analysis import attack_analysis
     from spectral.defenses import blackbox_blur_table
-    from spectral.plot import attack_figures, blur_figure, feature_spectra_figure, save_figure
+    from spectral.plot import attack_figures, blur_figure, save_figure
 
     sections: list[Section] = []
     models = {model_name: model} | ({compare_name: compare} if compare is not None else {})
@@ -150,40 +206,8 @@ def model_sections(
     )
 
     # figures 2 and 3: feature-map spectra
-    task = bar.add_task("feature-map spectra", total=1)
-    fs = feature_spectra(model, x, x_adv_main, layers)
-    bar.advance(task)
-    out["feature_spectra"] = {k: v.to_dict() for k, v in fs.items()}
-    figs = []
-    for i, (layer, spec) in enumerate(fs.items()):
-        png = figdir / f"fig{2 + min(i, 1)}_{layer.replace('.', '_')}_spectra.png"
-        save_figure(feature_spectra_figure(spec, max_rows=6 if i == 0 else 4), png, formats=formats)
-        figs.append((png, f"Figure {2 + min(i, 1)}: feature-map spectra of {layer}"))
-    sections.append(
-        Section(
-            "Feature-map spectra",
-            [
-                f"Mean power spectra of {len(x)} images' feature maps, accumulated batch by batch; "
-                "rows are feature maps, columns clean, adversarial and the spectrum of the "
-                "perturbation: the difference the attack made in that map."
-            ],
-            [
-                Table(
-                    "Band energy of the feature-map perturbation (mean over maps)",
-                    ["layer", "shape", *BANDS],
-                    [
-                        [
-                            k,
-                            "x".join(map(str, v["shape"])),
-                            *_bands(v["band_energy"]["perturbation"]),
-                        ]
-                        for k, v in out["feature_spectra"].items()
-                    ],
-                )
-            ],
-            figs,
-        )
-    )
+    if layers:
+        _feature_section(model, x, x_adv_main, layers, out, sections, figdir, formats, bar)
 
     # figure 6: blur black-box table (and adaptive)
     if blur_images:
@@ -191,7 +215,15 @@ def model_sections(
         task = bar.add_task("blur defenses", total=1)
         sizes = scaled_sizes(int(min(x.shape[-2:])))
         bb, ad = blackbox_blur_table(
-            model, x[:n], y[:n], attack=attack, eps=eps, steps=steps, sizes=sizes, seed=seed
+            model,
+            x[:n],
+            y[:n],
+            attack=attack,
+            eps=eps,
+            steps=steps,
+            sizes=sizes,
+            positions=blur_positions(model),
+            seed=seed,
         )
         bar.advance(task)
         out["blur"] = {"blackbox": bb, "adaptive": ad, "n_images": n, "sizes": sizes}

@@ -42,9 +42,9 @@ def robust_sections(
         calibration_analysis,
         filter_analysis,
         gradient_analysis,
-        has_3x3_conv,
         heatmap_analysis,
     )
+    from spectral.models import conv2d_weights
     from spectral.plot import (
         calibration_figure,
         filter_figure,
@@ -57,7 +57,7 @@ def robust_sections(
     sections: list[Section] = []
     names = " vs ".join(nets)
 
-    with3x3 = {name: net for name, net in nets.items() if has_3x3_conv(net)}
+    with_conv = {name: net for name, net in nets.items() if conv2d_weights(net)}
     text = [
         "Per 3x3 conv layer (Gavrikov & Keuper 2022): sparsity = fraction of filters "
         "whose weights are all below 1% of the layer's largest; variance entropy "
@@ -65,23 +65,31 @@ def robust_sections(
         "on the non-sparse filters only; orthogonality of the layer's output filters "
         "(1 = orthogonal)."
     ]
-    if len(with3x3) < len(nets):
+    if len(with_conv) < len(nets):
         text.append(
-            "Left out (no Conv2d with 3x3 kernels): "
-            + ", ".join(name for name in nets if name not in with3x3)
+            "Left out (no Conv2d): "
+            + ", ".join(name for name in nets if name not in with_conv)
             + "."
         )
     out["filters"] = {}
     tables: list[Table] = []
     figures: list[tuple[Path, str]] = []
-    if with3x3:
-        filters = filter_analysis(with3x3)
+    if with_conv:
+        filters = filter_analysis(with_conv)
         save_figure(
             filter_figure(filters.layers, filters.first_layer),
             figdir / "filters.png",
             formats=formats,
         )
-        out["filters"] = filters.to_dict()
+        out["filters"] = filters.layers
+        out["filters_skipped"] = filters.skipped
+        for name, skipped in filters.skipped.items():
+            if skipped:
+                text.append(
+                    f"{name}: not 3x3, so not in these statistics: "
+                    + ", ".join(f"{layer} ({why})" for layer, why in skipped.items())
+                    + "."
+                )
         tables = [Table("Per layer", FILTER_HEADER, filters.rows())]
         figures = [(figdir / "filters.png", "Metrics per layer and the first-layer filters")]
     sections.append(Section(f"3x3 filter statistics: {names}", text, tables, figures))

@@ -35,6 +35,7 @@ from cli._inputs import (
     ModelDirOpt,
     NormalizeOpt,
     ResizeOpt,
+    blur_positions,
     load_net,
     prepare,
     scaled_sizes,
@@ -93,8 +94,14 @@ def blur(
         ),
     ] = "auto",
     positions: Annotated[
-        str, typer.Option("--positions", help="input, first_conv or module names.")
-    ] = "input,first_conv",
+        str,
+        typer.Option(
+            "--positions",
+            help="Where to blur: input, first_conv, module names (name:k for one call of a "
+            "shared module); 'auto': input,first_conv, or input alone for a TorchScript or "
+            ".pt2 model.",
+        ),
+    ] = "auto",
     n_images: Annotated[int, typer.Option("--n-images", help="Test images used.")] = 100,
     whitebox: Annotated[
         str,
@@ -134,19 +141,27 @@ def blur(
         check_min("--whitebox-images", wb_images, 2)
         inputs = Inputs(normalize, model_dir, image_size, resize, class_map, batch_size)
         inputs.check()
-        pos_list = [p.strip() for p in positions.split(",") if p.strip()]
         dev = parse_device(device)
         m = load_net(model, "--model", dev, weights, inputs)
+        pos_list = (
+            list(blur_positions(m))
+            if positions == "auto"
+            else [p.strip() for p in positions.split(",") if p.strip()]
+        )
         sur = load_net(surrogate, "--surrogate", dev, None, inputs) if surrogate else None
         fit = {model: m} | ({surrogate: sur} if surrogate and sur is not None else {})
         _, x, y = prepare(fit, data, n_images, seed, dev, inputs)
         side = int(min(x.shape[-2:]))
         size_list = scaled_sizes(side) if sizes == "auto" else _ints(sizes, "--sizes")
-        # validate positions up front: one clear error before any attack runs
+        # validate positions up front (one image through each blurred model, which also
+        # catches a shared module addressed without ':k'): one clear error before any attack
+        import torch
+
         from spectral.models import insert_blur
 
         for p in pos_list:
-            insert_blur(m, p, kernel_size=size_list[0])
+            with torch.no_grad():
+                insert_blur(m, p, kernel_size=size_list[0])(x[:1])
         if whitebox == "auto":
             builtin_default = model == "builtin:standard" and side == 32
             whitebox = WHITEBOX_DEFAULT if builtin_default else "model"

@@ -71,11 +71,15 @@ def filters(
         ]
         write_json(
             tmp / "filters.json",
-            {"seed": seed, "models": list(nets), "layers": analysis.to_dict()},
+            {"seed": seed, "models": list(nets), **analysis.to_dict()},
         )
         (tmp / "filters.md").write_text("\n".join(md) + "\n")
         save_figure(fig, tmp / "filters.png", formats=fmts)
     stdout.print("\n".join(md))
+    for name, skipped in analysis.skipped.items():
+        if skipped:
+            layers = ", ".join(f"{layer} ({why})" for layer, why in skipped.items())
+            stdout.print(f"{name}: skipped (not 3x3): {layers}", soft_wrap=True)
     stdout.print(
         f"wrote {out}/filters.json, filters.md, {figure_names('filters', fmts)}", soft_wrap=True
     )

@@ -142,7 +142,7 @@ def report(
         torch.manual_seed(seed)  # before loading: a module:factory may initialise randomly
         # load and validate everything before any work: one clear line for a mistake
         from cli._report_model import default_layers, model_sections
-        from spectral.models import resolve_layer
+        from spectral.models import feature_maps, is_scripted
 
         if compare_model == "auto":
             compare_model = "builtin:adversarial" if model == "builtin:standard" else ""
@@ -164,8 +164,8 @@ def report(
         layer_list = (
             [v.strip() for v in layers.split(",") if v.strip()] if layers else default_layers(net)
         )
-        for layer in layer_list:
-            resolve_layer(net, layer)
+        if layer_list:  # one image through the hooks: unknown, shared or unhookable layers
+            feature_maps(net, x[:1], layer_list)
         check_attack(attack, net, eps, steps)
         result: dict[str, Any] = {
             "spectral_version": sp.__version__,
@@ -270,6 +270,11 @@ def report(
                         "Second model and the papers' claims",
                         "--compare-model MODEL",
                         len(result["models"]) < 2,
+                    ),
+                    (
+                        "Feature-map spectra",
+                        "a model that can be hooked: 'package.module:factory' with --weights",
+                        not layer_list and is_scripted(net),
                     ),
                     (
                         "3x3 filter statistics",

@@ -290,14 +290,18 @@ class FilterAnalysis:
 def filter_analysis(models: Mapping[str, nn.Module]) -> FilterAnalysis:
     """:func:`filter_metrics` of every model, and its first-layer filters.
 
+    A model without 3x3 convolutions (a ViT's patch embedding, a 5x5-only net) gets no
+    rows, its convs are all in ``skipped``, and its first-layer filters are still kept.
+
     Args:
-        models: name -> model with at least one 3x3 ``Conv2d``.
+        models: name -> model with at least one ``Conv2d`` (eager, TorchScript or
+            ``torch.export``).
 
     Returns:
         A :class:`FilterAnalysis`.
 
     Raises:
-        SpectralValueError: no models, or a model without a 3x3 ``Conv2d``.
+        SpectralValueError: no models, or a model without a ``Conv2d``.
         SpectralTypeError: a model that is not an ``nn.Module``.
 
     Examples:
@@ -308,10 +312,16 @@ def filter_analysis(models: Mapping[str, nn.Module]) -> FilterAnalysis:
         (['0', '1'], (8, 3, 3, 3))
         >>> a.to_dict()["skipped"]
         {'net': {}}
+        >>> vit_stem = torch.nn.Conv2d(3, 8, 16, stride=16)
+        >>> b = filter_analysis({"vit": vit_stem})
+        >>> b.layers, b.skipped, tuple(b.first_layer["vit"].shape)
+        ({'vit': []}, {'vit': {'': '16x16 kernel'}}, (8, 3, 16, 16))
     """
     if not models:
         raise SpectralValueError("models: expected at least one model, got none")
-    layers = {name: filter_metrics(net) for name, net in models.items()}
+    layers = {
+        name: filter_metrics(net) if has_3x3_conv(net) else [] for name, net in models.items()
+    }
     first = {name: conv2d_weights(net)[first_conv_name(net)] for name, net in models.items()}
     skipped = {name: skipped_convs(net) for name, net in models.items()}
     return FilterAnalysis(layers=layers, first_layer=first, skipped=skipped)

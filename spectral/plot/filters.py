@@ -169,16 +169,19 @@ def filter_figure(
     models: Mapping[str, Sequence[Mapping[str, Any]]],
     first_weights: Mapping[str, torch.Tensor],
 ) -> Figure:
-    """Per-layer metric lines (4 panels) and the first-layer filter mosaic of each model.
+    """Per-layer filter metrics, and each model's first-layer filters and their response.
+
+    First layers of any kernel size are drawn (7x7 stems, ViT patch embeddings).
 
     Args:
         models: label -> rows of :func:`spectral.filter_metrics` (one line per label in
             each of the sparsity, variance-entropy and orthogonality panels).
         first_weights: label -> first-layer conv weight, drawn with
-            :func:`plot_filter_grid` in the second row.
+            :func:`plot_filter_grid` in the second row and :func:`plot_kernel_spectrum`
+            (zero-padded to at least 32, and twice the kernel side) in the third.
 
     Returns:
-        The figure: 2 rows of ``max(4, len(first_weights))`` panels.
+        The figure: 3 rows of ``max(4, len(first_weights))`` panels.
 
     Shape:
         - ``first_weights[label]``: :math:`(C_{out}, C_{in}, k, k)`
@@ -189,7 +192,9 @@ def filter_figure(
         >>> a = filter_analysis({"net": net})
         >>> fig = filter_figure(a.layers, a.first_layer)
         >>> len(fig.axes), fig.axes[0].get_title(), fig.axes[4].get_title()
-        (8, 'sparsity', 'net: first-layer filters')
+        (12, 'sparsity', 'net: first-layer filters')
+        >>> fig.axes[8].get_title(), fig.axes[8].get_xlabel()
+        ('net: first-layer response', 'cycles/pixel')
     """
     metrics = (
         "sparsity",
@@ -198,11 +203,16 @@ def filter_figure(
         "orthogonality",
     )
     n = len(first_weights)
-    fig, axes = new_figure(2, max(4, n), size=(3.4, 3.0))
+    fig, axes = new_figure(3, max(4, n), size=(3.4, 3.0))
     for i, m in enumerate(metrics):
         plot_filter_metric(axes[0, i], models, m)
     for j in range(max(4, n)):
         axes[1, j].set_axis_off()
+        axes[2, j].set_axis_off()
     for j, (label, w) in enumerate(first_weights.items()):
         plot_filter_grid(axes[1, j], w, title=f"{label}: first-layer filters")
+        side = max(int(w.shape[-1]), int(w.shape[-2]))
+        size = max(32, 1 << (2 * side - 1).bit_length())
+        axes[2, j].set_axis_on()
+        plot_kernel_spectrum(axes[2, j], w, size=size, title=f"{label}: first-layer response")
     return fig

@@ -167,10 +167,10 @@ def test_report_leaves_out_filters_of_a_model_without_3x3_convs(mods: Path, tmp_
     )  # fmt: skip
     assert res.exit_code == 0, res.stderr
     data = json.loads((out / "report.json").read_text())
-    assert list(data["filters"]) == ["builtin:standard"]
-    assert (
-        "Left out (no Conv2d with 3x3 kernels): usermods:wide5" in (out / "report.html").read_text()
-    )
+    assert data["filters"]["usermods:wide5"] == [] and data["filters"]["builtin:standard"]
+    assert data["filters_skipped"]["usermods:wide5"] == {"0": "5x5 kernel"}
+    html = (out / "report.html").read_text()
+    assert "usermods:wide5: not 3x3, so not in these statistics: 0 (5x5 kernel)" in html
     # the skipped section is listed with the option that brings it back
     assert data["skipped"] == [
         {"section": "BlurNet blur table", "enable_with": "--blur-images N (N > 0)"}
