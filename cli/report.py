@@ -99,8 +99,13 @@ def report(
         int, typer.Option("--gradient-images", help="Images for the gradient section (0: skip).")
     ] = 64,
     heatmap_images: Annotated[
-        int, typer.Option("--heatmap-images", help="Images for the Fourier heat map (0: skip).")
-    ] = 100,
+        int | None,
+        typer.Option(
+            "--heatmap-images",
+            help="Images for the Fourier heat map (0: skip; default 100 up to 64x64 images, "
+            "0 above: a map costs H*W/2 passes per image).",
+        ),
+    ] = None,
     heatmap_eps: Annotated[
         float | None,
         typer.Option(
@@ -136,7 +141,8 @@ def report(
         check_min("--steps", steps, 1)
         check_min("--blur-images", blur_images, 0)
         check_min("--gradient-images", gradient_images, 0)
-        check_min("--heatmap-images", heatmap_images, 0)
+        if heatmap_images is not None:
+            check_min("--heatmap-images", heatmap_images, 0)
         if heatmap_eps is not None:
             check_l2_eps(heatmap_eps, "--heatmap-eps")
         torch.manual_seed(seed)  # before loading: a module:factory may initialise randomly
@@ -158,6 +164,8 @@ def report(
             inputs=Inputs(normalize, model_dir, image_size, resize, class_map, batch_size),
             options=("--model", "--compare-model"),
         )
+        if heatmap_images is None:
+            heatmap_images = 100 if max(x.shape[-2:]) <= 64 else 0
         names = list(nets)
         net = nets[names[0]]
         other = nets[names[1]] if len(names) > 1 else None

@@ -43,22 +43,36 @@ class BasicBlock(nn.Module):
 
 
 class ResNet(nn.Module):
-    """A two-stage ResNet with torchvision's module names and 7x7 stem."""
+    """torchvision's ResNet layout and names: 7x7 stem, stages ``layer1``.. of BasicBlocks.
 
-    def __init__(self, width: int = 16, num_classes: int = 10) -> None:
+    ``blocks=(2, 2, 2, 2)`` with ``width=64`` is ResNet-18 (11.2 M parameters with 1000
+    classes); the default is a two-stage model small enough for tests.
+    """
+
+    def __init__(
+        self, width: int = 16, num_classes: int = 10, blocks: tuple[int, ...] = (1, 1)
+    ) -> None:
         super().__init__()
         self.conv1 = nn.Conv2d(3, width, 7, 2, 3, bias=False)
         self.bn1 = nn.BatchNorm2d(width)
         self.relu = nn.ReLU(inplace=True)
         self.maxpool = nn.MaxPool2d(3, 2, 1)
-        self.layer1 = nn.Sequential(BasicBlock(width, width))
-        self.layer2 = nn.Sequential(BasicBlock(width, 2 * width, 2))
+        cin = width
+        for i, n in enumerate(blocks):
+            cout = width * 2**i
+            stage = [
+                BasicBlock(cin if j == 0 else cout, cout, 2 if i and not j else 1) for j in range(n)
+            ]
+            self.add_module(f"layer{i + 1}", nn.Sequential(*stage))
+            cin = cout
+        for i in range(len(blocks), 4):  # absent stages: identities (scriptable forward)
+            self.add_module(f"layer{i + 1}", nn.Identity())
         self.avgpool = nn.AdaptiveAvgPool2d(1)
-        self.fc = nn.Linear(2 * width, num_classes)
+        self.fc = nn.Linear(cin, num_classes)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = self.maxpool(self.relu(self.bn1(self.conv1(x))))
-        x = self.layer2(self.layer1(x))
+        x = self.layer4(self.layer3(self.layer2(self.layer1(x))))
         return self.fc(torch.flatten(self.avgpool(x), 1))
 
 
@@ -120,6 +134,12 @@ def resnet() -> ResNet:
     """Seeded random-weight ResNet (width 16, 10 classes), any input size."""
     torch.manual_seed(0)
     return ResNet()
+
+
+def resnet18() -> ResNet:
+    """Seeded random-weight ResNet-18 (torchvision's shapes, 10 classes), any input size."""
+    torch.manual_seed(0)
+    return ResNet(width=64, blocks=(2, 2, 2, 2))
 
 
 def vit() -> ViT:
