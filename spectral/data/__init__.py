@@ -14,11 +14,12 @@ from spectral.data.builtin import (
     make_builtin_subset,
 )
 from spectral.data.cifar import load_cifar10
-from spectral.data.dataset import ImageDataset, Split
+from spectral.data.dataset import ImageDataset, Split, subset_indices
 from spectral.data.folders import IMAGE_EXTENSIONS, load_image_folder
 from spectral.data.io import Transparency, read_image
 from spectral.data.load import load_dataset
 from spectral.data.patches import PATCH_CLASSES, patch_dataset
+from spectral.data.resize import ResizeMode, resize_images
 from spectral.data.tensors import load_tensor_file
 
 __all__ = [
@@ -29,6 +30,7 @@ __all__ = [
     "IMAGE_EXTENSIONS",
     "PATCH_CLASSES",
     "ImageDataset",
+    "ResizeMode",
     "Split",
     "Transparency",
     "builtin_dataset",
@@ -42,4 +44,6 @@ __all__ = [
     "make_builtin_subset",
     "patch_dataset",
     "read_image",
+    "resize_images",
+    "subset_indices",
 ]
