@@ -84,7 +84,7 @@ def test_available_memory_reads_meminfo() -> None:
 def test_none_means_auto_and_auto_means_batches(
     monkeypatch: pytest.MonkeyPatch, data: tuple[torch.Tensor, torch.Tensor]
 ) -> None:
-    x, y = data
+    x, _ = data
     net = Counting(small_cnn())
     monkeypatch.setattr(batching, "auto_batch_size", lambda *a, **k: 4)
     predict(net, x)
