@@ -93,12 +93,12 @@ def resize_images(
     h, w = int(x.shape[-2]), int(x.shape[-1])
     if how is ResizeMode.RESIZE:
         return _interpolate(x, th, tw)
-    if isinstance(size, int):  # torchvision Resize(int): shorter side to size
-        nh, nw = (th, int(th * w / h)) if h <= w else (int(tw * h / w), tw)
+    # scale by max(th / h, tw / w); the binding side gets the target exactly and the other
+    # is truncated to an int, as torchvision's Resize(int) does for the longer side
+    if th * w >= tw * h:
+        nh, nw = th, max(tw, int(th * w / h))
     else:
-        s = max(th / h, tw / w)
-        nh, nw = int(h * s), int(w * s)
-    nh, nw = max(nh, th), max(nw, tw)
+        nh, nw = max(th, int(tw * h / w)), tw
     y = _interpolate(x, nh, nw)
     top, left = round((nh - th) / 2.0), round((nw - tw) / 2.0)
     return y[..., top : top + th, left : left + tw]

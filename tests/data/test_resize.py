@@ -35,6 +35,7 @@ def test_crop_is_resize_of_the_shorter_side_then_centre() -> None:
     # int size: shorter side 64 -> 32, longer 96 -> 48, then columns 8..40
     expected = resize_images(x, (32, 48))[..., :, 8:40]
     assert torch.equal(resize_images(x, 32, mode="crop"), expected)
+    assert torch.equal(resize_images(x, (32, 32), mode="crop"), expected)  # same as the int
     # (H, W) size: scale max(24 / 64, 16 / 96) = 0.375 covers both -> 24 x 36, columns 10..26
     expected = resize_images(x, (24, 36))[..., :, 10:26]
     assert torch.equal(resize_images(x, (24, 16), mode="crop"), expected)
