@@ -38,7 +38,8 @@ def available_memory(device: torch.device | str) -> int:
     """Bytes free for new tensors on ``device``.
 
     CUDA: ``torch.cuda.mem_get_info`` (free memory of that GPU). CPU (and other
-    devices): ``MemAvailable`` of ``/proc/meminfo``, or 4 GiB where that cannot be read.
+    devices): ``MemAvailable`` of ``/proc/meminfo``, lowered to the room left under a
+    container's cgroup memory limit when there is one; 4 GiB where neither can be read.
 
     Examples:
         >>> available_memory("cpu") > 0
@@ -46,16 +47,42 @@ def available_memory(device: torch.device | str) -> int:
     """
     dev = torch.device(device)
     if dev.type == "cuda":
-        free, _ = torch.cuda.mem_get_info(dev)
-        return int(free)
+        gpu_free, _ = torch.cuda.mem_get_info(dev)
+        return int(gpu_free)
+    free: int | None = None
     try:
         with open("/proc/meminfo") as fh:
             for line in fh:
                 if line.startswith("MemAvailable:"):
-                    return int(line.split()[1]) * 1024
+                    free = int(line.split()[1]) * 1024
+                    break
     except (OSError, ValueError, IndexError):
         pass
-    return _FALLBACK_MEMORY
+    room = _cgroup_room()
+    if room is not None:
+        free = room if free is None else min(free, room)
+    return _FALLBACK_MEMORY if free is None else free
+
+
+_CGROUP_FILES = (  # (limit, usage): cgroup v2, then v1
+    ("/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory.current"),
+    ("/sys/fs/cgroup/memory/memory.limit_in_bytes", "/sys/fs/cgroup/memory/memory.usage_in_bytes"),
+)
+
+
+def _cgroup_room() -> int | None:
+    """Bytes left under this process's cgroup memory limit, or None when unlimited/unknown."""
+    for limit_file, usage_file in _CGROUP_FILES:
+        try:
+            with open(limit_file) as fh:
+                text = fh.read().strip()
+            if text == "max" or int(text) >= 1 << 60:  # no limit
+                return None
+            with open(usage_file) as fh:
+                return max(0, int(text) - int(fh.read().strip()))
+        except (OSError, ValueError):
+            continue
+    return None
 
 
 def _tensor_bytes(obj: Any) -> int:

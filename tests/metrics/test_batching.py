@@ -178,3 +178,15 @@ def test_pgd_evaluation_does_not_depend_on_the_batch_size(
     net = small_cnn().float()
     r3, r1000 = (pgd_evaluation(net, ds, steps=3, batch_size=b) for b in (3, 1000))
     assert r3 == r1000 and r3 == pgd_evaluation(net, ds, steps=3)
+
+
+def test_available_memory_respects_a_container_limit(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Any
+) -> None:
+    limit, usage = tmp_path / "memory.max", tmp_path / "memory.current"
+    limit.write_text("1000000\n")
+    usage.write_text("400000\n")
+    monkeypatch.setattr(batching, "_CGROUP_FILES", ((str(limit), str(usage)),))
+    assert available_memory("cpu") == 600000  # below MemAvailable: the cgroup's room
+    limit.write_text("max\n")
+    assert available_memory("cpu") > 600000  # unlimited: MemAvailable
