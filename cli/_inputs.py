@@ -185,17 +185,25 @@ def load_nets(
 
 
 def load_test(data: str, n_images: int | None, seed: int, inputs: Inputs) -> Any:
-    """``n_images`` test images of ``--data`` (seeded, class-balanced), resized if asked."""
-    import spectral as sp
+    """``n_images`` test images of ``--data`` (seeded, class-balanced), resized if asked.
 
-    test = load_data(data, "test", seed=seed)
-    if n_images is not None:
-        test = test.subset(n_images, seed=seed)
-    size = inputs.size()
-    if size is not None and tuple(test.images.shape[-2:]) != size:
-        images = sp.data.resize_images(test.images, size, inputs.resize)
-        test = sp.data.ImageDataset(images, test.labels, test.classes, test.name)
-    return test
+    Read lazily: only the chosen images are decoded, so ``--n-images`` bounds memory.
+    """
+    try:
+        return load_data(
+            data,
+            "test",
+            seed=seed,
+            n_images=n_images,
+            image_size=inputs.size(),
+            resize=inputs.resize,
+        )
+    except SpectralError as err:
+        message = str(err).splitlines()[0]
+        if "image size (image_size)" in message:
+            message = message.replace("an image size (image_size)", "--image-size")
+            raise UserError(f"--data {message}") from None
+        raise
 
 
 def model_classes(spec: str, net: Any, n_outputs: int) -> tuple[str, ...] | None:

@@ -9,6 +9,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from spectral._internal.batching import attack_in_batches, resolve_batch_size
 from spectral._internal.validate import check_images, check_labels
 from spectral.errors import SpectralValueError
 from spectral.fourier.bands import BAND_NAMES
@@ -31,10 +32,15 @@ PROPORTIONS = ("clean_accuracy", "adversarial_accuracy", "attack_success_rate")
 
 
 def _per_image(
-    model: nn.Module, images: torch.Tensor, x_adv: torch.Tensor, labels: torch.Tensor
+    model: nn.Module,
+    images: torch.Tensor,
+    x_adv: torch.Tensor,
+    labels: torch.Tensor,
+    batch_size: int | None = None,
 ) -> dict[str, torch.Tensor]:
     """0/1 per image: clean correct, adversarial correct, prediction changed."""
-    before, after = predict(model, images), predict(model, x_adv)
+    before = predict(model, images, batch_size=batch_size)
+    after = predict(model, x_adv, batch_size=batch_size)
     y = labels.to(before.device)
     return {
         "clean_accuracy": (before == y).double().cpu(),
@@ -122,6 +128,7 @@ def attack_analysis(
     eps: float = 8 / 255,
     steps: int = 10,
     seed: int = 0,
+    batch_size: int | None = None,
     progress: Callable[[int, int], None] | None = None,
 ) -> AttackAnalysis:
     """Attack each model on ``images`` and compare clean and adversarial spectra.
@@ -135,6 +142,11 @@ def attack_analysis(
         eps: L-inf budget.
         steps: attack iterations.
         seed: attack seed.
+        batch_size: images per attack call and per forward pass; None (default) picks
+            one per model from the free memory (:func:`~spectral.metrics.auto_batch_size`).
+            The attack is reseeded for every batch, so random starts are drawn per
+            batch: a deterministic attack (``fgsm``, ``pgd`` without random start)
+            gives the same result for any batch size.
         progress: called with ``(models done, models)`` after each attack.
 
     Returns:
@@ -177,11 +189,13 @@ def attack_analysis(
     adversarial: dict[str, torch.Tensor] = {}
     comparison: dict[str, SpectrumComparison] = {}
     for i, (name, m) in enumerate(models.items()):
-        x_adv = make_attack(attack, m, eps=eps, steps=steps, seed=seed)(images, labels)
+        bs = resolve_batch_size(batch_size, m, images, backward=True)
+        atk = make_attack(attack, m, eps=eps, steps=steps, seed=seed)
+        x_adv = attack_in_batches(atk, images, labels, bs)
         cmp = compare_spectra(images, x_adv)
         adversarial[name], comparison[name] = x_adv, cmp
         # one prediction per batch; the rates are the means of the per-image outcomes
-        per_image[name] = _per_image(m, images, x_adv, labels)
+        per_image[name] = _per_image(m, images, x_adv, labels, bs)
         metrics[name] = {
             **{k: float(per_image[name][k].mean()) for k in PROPORTIONS},
             "l2_dissimilarity": l2_dissimilarity(images, x_adv),

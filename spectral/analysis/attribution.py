@@ -7,6 +7,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from spectral._internal.batching import resolve_batch_size
 from spectral._internal.modelstate import model_left_as_found, model_logits, set_eval
 from spectral._internal.progress import Progress
 from spectral._internal.validate import (
@@ -28,13 +29,14 @@ def _score_grad(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> torch.Ten
     return g
 
 
-def _check(model: Any, images: Any, labels: Any, batch_size: Any, progress: Any = None) -> int:
+def _check(model: Any, images: Any, labels: Any, batch_size: Any, progress: Any = None) -> None:
     if progress is not None and not callable(progress):
         raise SpectralTypeError(f"progress: expected a callable, got {type(progress).__name__}")
     check_model(model)
     check_images(images, "images")
     check_labels(labels, images)
-    return check_batch_size(batch_size)
+    if batch_size is not None:
+        check_batch_size(batch_size)
 
 
 def input_gradients(
@@ -42,7 +44,7 @@ def input_gradients(
     images: torch.Tensor,
     labels: torch.Tensor,
     *,
-    batch_size: int = 128,
+    batch_size: int | None = None,
     progress: Progress = None,
 ) -> torch.Tensor:
     """Gradient of each image's class score (the logit of its label) w.r.t. the image.
@@ -53,7 +55,8 @@ def input_gradients(
         images: ``(B, C, H, W)`` images.
         labels: ``(B,)`` classes whose score is differentiated (true labels, or the
             model's predictions from :func:`spectral.predict`).
-        batch_size: images per backward pass.
+        batch_size: images per backward pass; None (default)
+            sizes it from the free memory (:func:`~spectral.metrics.auto_batch_size`).
         progress: called with ``(images done, images)`` after each pass.
 
     Returns:
@@ -76,7 +79,8 @@ def input_gradients(
         >>> torch.equal(g[0].flatten(), net[1].weight[0].detach())
         True
     """
-    bs = _check(model, images, labels, batch_size, progress)
+    _check(model, images, labels, batch_size, progress)
+    bs = resolve_batch_size(batch_size, model, images, backward=True)
     out = []
     n = images.shape[0]
     with model_left_as_found(model), torch.enable_grad():
@@ -118,7 +122,7 @@ def integrated_gradients(
     *,
     baseline: float | torch.Tensor = 0.0,
     steps: int = 32,
-    batch_size: int = 128,
+    batch_size: int | None = None,
     progress: Progress = None,
 ) -> torch.Tensor:
     """Integrated gradients of each image's class score (Sundararajan et al. 2017).
@@ -134,7 +138,8 @@ def integrated_gradients(
         baseline: the reference image ``x0``: a number (a constant image, default black)
             or a tensor broadcastable to ``images``.
         steps: points on the straight path (>= 1).
-        batch_size: path points per backward pass.
+        batch_size: path points per backward pass; None (default)
+            sizes it from the free memory (:func:`~spectral.metrics.auto_batch_size`).
         progress: called with ``(images done, images)`` after each image's path (or
             group of images' paths).
 
@@ -163,8 +168,9 @@ def integrated_gradients(
         >>> torch.allclose(ig.sum((1, 2, 3)), f(x) - f(torch.zeros_like(x)), atol=1e-5)
         True
     """
-    bs = _check(model, images, labels, batch_size, progress)
+    _check(model, images, labels, batch_size, progress)
     x0 = _check_path(images, baseline, steps)
+    bs = resolve_batch_size(batch_size, model, images, backward=True)
     alphas = (torch.arange(steps, dtype=images.dtype, device=images.device) + 0.5) / steps
     per_image = max(1, bs // steps)  # images per pass, each with all its path points
     out = []

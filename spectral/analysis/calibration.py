@@ -9,7 +9,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from spectral._internal.modelstate import model_left_as_found, set_eval
+from spectral._internal.batching import batched_logits, resolve_batch_size
 from spectral._internal.validate import check_images, check_int, check_labels, check_model
 from spectral.errors import SpectralValueError
 from spectral.metrics.calibration import (
@@ -78,6 +78,7 @@ def calibration_analysis(
     eps: float,
     n_bins: int = 15,
     seed: int = 0,
+    batch_size: int | None = None,
 ) -> CalibrationAnalysis:
     """Calibration of every model on ``x`` and on its own ``adversarial[name]``.
 
@@ -90,6 +91,8 @@ def calibration_analysis(
         eps: the attack's budget (recorded).
         n_bins: equal-width confidence bins (>= 1).
         seed: seed of the bootstrap resampling of the intervals.
+        batch_size: images per forward pass; None (default) picks one per model from
+            the free memory (:func:`~spectral.metrics.auto_batch_size`).
 
     Returns:
         A :class:`CalibrationAnalysis`.
@@ -131,9 +134,11 @@ def calibration_analysis(
                 f"adversarial[{name!r}]: expected the shape of x {tuple(x.shape)}, "
                 f"got {tuple(x_adv.shape)}"
             )
-        with model_left_as_found(net), torch.no_grad():
-            set_eval(net)
-            logits = {"clean": net(x), "adversarial": net(x_adv)}
+        bs = resolve_batch_size(batch_size, net, x, backward=False)
+        logits = {
+            "clean": batched_logits(net, x, bs),
+            "adversarial": batched_logits(net, x_adv, bs),
+        }
         metrics[name] = {}
         for k, z in logits.items():
             ivs = calibration_intervals(z, y, n_bins=n_bins, seed=seed) if len(y) >= 2 else {}

@@ -9,6 +9,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from spectral._internal.batching import resolve_batch_size
 from spectral._internal.jsonable import json_list
 from spectral._internal.validate import check_images, check_same_shape
 from spectral.errors import SpectralValueError
@@ -88,7 +89,7 @@ def feature_spectra(
     adversarial: torch.Tensor,
     layers: str | Sequence[str],
     *,
-    batch_size: int = 64,
+    batch_size: int | None = None,
     cutoffs: tuple[float, float] = DEFAULT_CUTOFFS,
 ) -> dict[str, FeatureSpectra]:
     """Mean feature-map power spectra for clean and adversarial inputs, streamed.
@@ -102,7 +103,8 @@ def feature_spectra(
         clean: clean images ``(B, C, H, W)``.
         adversarial: their adversarial versions (same shape).
         layers: layer names or aliases.
-        batch_size: images per forward pass.
+        batch_size: images per forward pass; None (default) sizes it from the free
+            memory (:func:`~spectral.metrics.auto_batch_size`).
         cutoffs: band cutoffs.
 
     Returns:
@@ -110,10 +112,9 @@ def feature_spectra(
 
     Raises:
         SpectralValueError: mismatched inputs, unknown layers, or non-4-D feature maps;
-            images that are not ``(B, C, H, W)`` or hold NaN/Inf; a ``batch_size`` that is
-            not an int >= 1.
+            images that are not ``(B, C, H, W)`` or hold NaN/Inf; ``batch_size < 1``.
         SpectralTypeError: ``clean`` or ``adversarial`` not a float32/float64 tensor, or
-            their dtypes differ.
+            their dtypes differ; a ``batch_size`` that is not an int.
 
     Shape:
         - clean: :math:`(B, C, H, W)`
@@ -133,13 +134,12 @@ def feature_spectra(
     check_images(clean, "clean", unit_range=True)
     check_images(adversarial, "adversarial", unit_range=True)
     check_same_shape(clean, adversarial, ("clean", "adversarial"))
-    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
-        raise SpectralValueError(f"batch_size: expected an int >= 1, got {batch_size!r}")
+    bs = resolve_batch_size(batch_size, model, clean, backward=False)
     names = [layers] if isinstance(layers, str) else list(layers)
     accs = {n: {k: SpectrumAccumulator() for k in ("c", "a", "d")} for n in names}
-    for i in range(0, clean.shape[0], batch_size):
-        fc = feature_maps(model, clean[i : i + batch_size], names)
-        fa = feature_maps(model, adversarial[i : i + batch_size], names)
+    for i in range(0, clean.shape[0], bs):
+        fc = feature_maps(model, clean[i : i + bs], names)
+        fa = feature_maps(model, adversarial[i : i + bs], names)
         for n in names:
             if fc[n].ndim != 4:
                 raise SpectralValueError(

@@ -10,6 +10,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from spectral._internal.batching import resolve_batch_size
 from spectral._internal.jsonable import json_list
 from spectral._internal.progress import Progress
 from spectral.analysis.attribution import _check, _check_path, input_gradients, integrated_gradients
@@ -103,7 +104,7 @@ def gradient_spectra(
     steps: int = 32,
     baseline: float | torch.Tensor = 0.0,
     cutoffs: tuple[float, float] = DEFAULT_CUTOFFS,
-    batch_size: int = 128,
+    batch_size: int | None = None,
     progress: Progress = None,
 ) -> GradientSpectra:
     """Input and integrated gradients of ``model`` and how smooth and image-like they are.
@@ -118,7 +119,8 @@ def gradient_spectra(
         steps: integrated-gradient path points.
         baseline: integrated-gradient baseline.
         cutoffs: band cutoffs for :func:`spectral.band_energy`.
-        batch_size: images (or path points) per backward pass.
+        batch_size: images (or path points) per backward pass; None (default)
+            sizes it from the free memory (:func:`~spectral.metrics.auto_batch_size`).
         progress: called with ``(done, total)`` in units of one image's backward pass
             (``total = B * (1 + steps)``).
 
@@ -160,6 +162,7 @@ def gradient_spectra(
         raise SpectralValueError(
             f"images: expected H and W >= 2 for spectra, got {tuple(images.shape[-2:])}"
         )
+    bs = resolve_batch_size(batch_size, model, images, backward=True)
     n = images.shape[0]
     work = n * (1 + steps)
 
@@ -171,14 +174,14 @@ def gradient_spectra(
         if progress is not None:
             progress(n + done * steps, work)
 
-    grads = input_gradients(model, images, labels, batch_size=batch_size, progress=grad_tick)
+    grads = input_gradients(model, images, labels, batch_size=bs, progress=grad_tick)
     ig = integrated_gradients(
         model,
         images,
         labels,
         baseline=baseline,
         steps=steps,
-        batch_size=batch_size,
+        batch_size=bs,
         progress=ig_tick,
     )
     maps = {"gradient": grads, "integrated": ig, "image": images}
@@ -265,7 +268,7 @@ def gradient_analysis(
     labels: torch.Tensor,
     *,
     steps: int = 32,
-    batch_size: int = 128,
+    batch_size: int | None = None,
     progress: Progress = None,
 ) -> GradientAnalysis:
     """:func:`gradient_spectra` of every model (black baseline), on the same images.
@@ -275,7 +278,8 @@ def gradient_analysis(
         images: the images.
         labels: the classes whose logits are attributed.
         steps: integrated-gradient path points.
-        batch_size: images (or path points) per backward pass.
+        batch_size: images (or path points) per backward pass; None (default)
+            sizes it from the free memory (:func:`~spectral.metrics.auto_batch_size`).
         progress: called with ``(done, total)`` over all models together.
 
     Returns:

@@ -10,6 +10,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from spectral._internal.batching import resolve_batch_size
 from spectral._internal.modelstate import channels_last, model_left_as_found, model_logits, set_eval
 from spectral._internal.validate import (
     check_batch_size,
@@ -126,7 +127,7 @@ def fourier_heatmap(
     labels: torch.Tensor,
     *,
     eps: float = 4.0,
-    batch_size: int = 64,
+    batch_size: int | None = None,
     seed: int = 0,
     progress: Callable[[int, int], None] | None = None,
 ) -> torch.Tensor:
@@ -145,7 +146,8 @@ def fourier_heatmap(
         labels: ``(N,)`` integer labels.
         eps: L2 norm of each channel's perturbation (> 0).
         batch_size: perturbed images per forward pass; several frequencies share a pass
-            when ``N`` is smaller.
+            when ``N`` is smaller; None (default) sizes it from the free memory
+            (:func:`~spectral.metrics.auto_batch_size`, forward passes only).
         seed: seed (>= 0) of the random signs; each frequency draws its own from
             ``numpy.random.default_rng([seed, index])``, so the map does not depend on
             ``batch_size``.
@@ -176,13 +178,15 @@ def fourier_heatmap(
     check_model(model)
     check_images(images, "images", unit_range=True)
     check_labels(labels, images)
-    bs = check_batch_size(batch_size)
+    if batch_size is not None:
+        check_batch_size(batch_size)
     if isinstance(eps, bool) or not isinstance(eps, int | float) or not 0 < eps < math.inf:
         raise SpectralValueError(f"eps: expected a finite number > 0, got {eps!r}")
     if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
         raise SpectralValueError(f"seed: expected an int >= 0, got {seed!r}")
     if progress is not None and not callable(progress):
         raise SpectralTypeError(f"progress: expected a callable, got {type(progress).__name__}")
+    bs = resolve_batch_size(batch_size, model, images, backward=False)
     n, c, h, w = images.shape
     dev, dtype = images.device, images.dtype
     rows, cols, mrows, mcols = _unique_frequencies(h, w)

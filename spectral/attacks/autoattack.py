@@ -8,6 +8,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from spectral._internal.batching import resolve_batch_size
 from spectral.attacks.factory import make_attack
 from spectral.errors import SpectralValueError
 from spectral.metrics.classification import predict
@@ -24,7 +25,7 @@ def apgd_robust_accuracy(
     steps: int = 100,
     n_classes: int = 10,
     seed: int = 0,
-    batch_size: int = 250,
+    batch_size: int | None = None,
     progress: Callable[[int, int], None] | None = None,
 ) -> dict[str, Any]:
     """Robust accuracy under AutoAttack's APGD-CE followed by APGD-T (L-inf), as counts.
@@ -44,7 +45,9 @@ def apgd_robust_accuracy(
         steps: iterations of each APGD run.
         n_classes: classes of the model (APGD-T targets the other ``n_classes - 1``).
         seed: seed of the attacks' random starts.
-        batch_size: images per attack call.
+        batch_size: images per attack call; None (default) picks one from the free
+            memory (:func:`~spectral.metrics.auto_batch_size`). The attacks' random
+            starts are drawn per batch (reseeded with ``seed`` for each).
         progress: called with ``(images done, total)`` after each batch.
 
     Returns:
@@ -76,19 +79,20 @@ def apgd_robust_accuracy(
         raise SpectralValueError(f"y: expected {len(x)} labels for {len(x)} images, got {len(y)}")
     ce = make_attack("apgd", model, eps=eps, steps=steps, loss="ce", seed=seed)
     tgt = make_attack("apgdt", model, eps=eps, steps=steps, n_classes=n_classes, seed=seed)
+    bs = resolve_batch_size(batch_size, model, x, backward=True)
     counts = {"clean": 0, "ce": 0, "t": 0}
-    for i in range(0, len(x), batch_size):
-        xb, yb = x[i : i + batch_size], y[i : i + batch_size]
-        alive = predict(model, xb) == yb
+    for i in range(0, len(x), bs):
+        xb, yb = x[i : i + bs], y[i : i + bs]
+        alive = predict(model, xb, batch_size=bs) == yb
         counts["clean"] += int(alive.sum())
         for key, atk in (("ce", ce), ("t", tgt)):
             idx = alive.nonzero().flatten()
             if len(idx):
                 adv = atk(xb[idx], yb[idx])
-                alive[idx] = predict(model, adv) == yb[idx]
+                alive[idx] = predict(model, adv, batch_size=bs) == yb[idx]
             counts[key] += int(alive.sum())
         if progress is not None:
-            progress(min(i + batch_size, len(x)), len(x))
+            progress(min(i + bs, len(x)), len(x))
     n = len(x)
     return {
         "n": n,

@@ -6,6 +6,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from spectral._internal.batching import resolve_batch_size
 from spectral._internal.modelstate import model_left_as_found, set_eval
 from spectral.data.dataset import ImageDataset
 from spectral.metrics.classification import accuracy, predict
@@ -85,7 +86,7 @@ def pgd_evaluation(
     eps: float = 8 / 255,
     steps: int = 10,
     seed: int = 0,
-    batch_size: int = 250,
+    batch_size: int | None = None,
     pgd_images: int = 0,
 ) -> dict[str, float]:
     """Clean accuracy and PGD-``steps`` (L-inf ``eps``, step ``eps/4``) robust accuracy.
@@ -101,7 +102,9 @@ def pgd_evaluation(
         eps: L-inf radius of the PGD attack (step ``eps / 4``, uniform random start).
         steps: PGD iterations (also names the result key ``pgd<steps>_accuracy``).
         seed: seed of the random starts and of the ``pgd_images`` subset.
-        batch_size: images per attack call.
+        batch_size: images per attack call; None (default) picks one from the free
+            memory (:func:`~spectral.metrics.auto_batch_size`). The random starts come
+            from one generator in image order, so the result does not depend on it.
         pgd_images: attack only a class-balanced subset of this many images (0, or at
             least ``len(data)``: all of them).
 
@@ -131,13 +134,14 @@ def pgd_evaluation(
     clean = accuracy(model, data.images, data.labels)
     pgd_data = data.subset(pgd_images, seed=seed) if 0 < pgd_images < len(data) else data
     x, y = pgd_data.images, pgd_data.labels
+    bs = resolve_batch_size(batch_size, model, x, backward=True)
     robust = 0
-    for i in range(0, len(x), batch_size):
-        yb = y[i : i + batch_size]
+    for i in range(0, len(x), bs):
+        yb = y[i : i + bs]
         xa = pgd_attack(
-            model, x[i : i + batch_size], yb, eps=eps, step_size=eps / 4, steps=steps, generator=g
+            model, x[i : i + bs], yb, eps=eps, step_size=eps / 4, steps=steps, generator=g
         )
-        robust += int((predict(model, xa) == yb).sum())
+        robust += int((predict(model, xa, batch_size=bs) == yb).sum())
     return {
         "clean_accuracy": clean,
         f"pgd{steps}_accuracy": robust / len(x),

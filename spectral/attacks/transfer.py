@@ -8,6 +8,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from spectral._internal.batching import attack_in_batches, resolve_batch_size
 from spectral._internal.validate import check_images, check_labels, check_model
 from spectral.attacks.factory import AttackName, make_attack, parse_attack_name
 from spectral.metrics.attack import attack_success_rate, l2_dissimilarity
@@ -63,6 +64,7 @@ def transfer_attack(
     attack: AttackName | str = "pgd",
     eps: float = 8 / 255,
     steps: int = 10,
+    batch_size: int | None = None,
     **kw: Any,
 ) -> TransferResult:
     """Black-box transfer: craft adversarial images on ``surrogate``, evaluate on ``target``.
@@ -77,6 +79,9 @@ def transfer_attack(
         attack: attack name (see :func:`make_attack`).
         eps: perturbation budget.
         steps: attack iterations.
+        batch_size: images per attack call and per forward pass; None (default) picks
+            one from the free memory (:func:`~spectral.metrics.auto_batch_size`). A
+            seeded attack draws its random starts per batch.
         **kw: further options for :func:`make_attack` (``step_size``, ``seed``, ``targeted``, ...).
 
     Returns:
@@ -107,13 +112,15 @@ def transfer_attack(
     check_images(images, "images", unit_range=True)
     check_labels(labels, images, "labels")
     atk = make_attack(attack, surrogate, eps=eps, steps=steps, **kw)
-    adv = atk(images, labels).detach().to(dtype=images.dtype)
+    bs = resolve_batch_size(batch_size, surrogate, images, backward=True)
+    adv = attack_in_batches(atk, images, labels, bs)
+    fwd = resolve_batch_size(batch_size, target, images, backward=False)
     return TransferResult(
         adversarial=adv,
-        surrogate_success_rate=attack_success_rate(surrogate, images, adv),
-        target_success_rate=attack_success_rate(target, images, adv),
-        target_clean_accuracy=accuracy(target, images, labels),
-        target_adversarial_accuracy=accuracy(target, adv, labels),
+        surrogate_success_rate=attack_success_rate(surrogate, images, adv, batch_size=bs),
+        target_success_rate=attack_success_rate(target, images, adv, batch_size=fwd),
+        target_clean_accuracy=accuracy(target, images, labels, batch_size=fwd),
+        target_adversarial_accuracy=accuracy(target, adv, labels, batch_size=fwd),
         l2_dissimilarity=l2_dissimilarity(images, adv),
         attack=parse_attack_name(attack).value,
         eps=float(eps),

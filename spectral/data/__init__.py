@@ -15,11 +15,12 @@ from spectral.data.builtin import (
 )
 from spectral.data.cifar import load_cifar10
 from spectral.data.classes import ClassMatch, match_classes, parse_class_map
-from spectral.data.dataset import ImageDataset, Split
+from spectral.data.dataset import ImageDataset, Split, subset_indices
 from spectral.data.folders import IMAGE_EXTENSIONS, load_image_folder
 from spectral.data.io import Transparency, read_image
 from spectral.data.load import load_dataset
 from spectral.data.patches import PATCH_CLASSES, patch_dataset
+from spectral.data.resize import ResizeMode, resize_images
 from spectral.data.tensors import load_tensor_file
 
 __all__ = [
@@ -31,6 +32,7 @@ __all__ = [
     "PATCH_CLASSES",
     "ClassMatch",
     "ImageDataset",
+    "ResizeMode",
     "Split",
     "Transparency",
     "builtin_dataset",
@@ -46,4 +48,6 @@ __all__ = [
     "parse_class_map",
     "patch_dataset",
     "read_image",
+    "resize_images",
+    "subset_indices",
 ]

@@ -11,6 +11,8 @@ import numpy as np
 import torch
 
 from spectral.data.dataset import ImageDataset, Split, _parse_split
+from spectral.data.resize import ResizeMode
+from spectral.data.select import make_pick
 from spectral.errors import SpectralValueError
 
 __all__ = [
@@ -262,8 +264,6 @@ def decode_jpeg_pack(path: str | os.PathLike[str]) -> tuple[np.ndarray, np.ndarr
         True
         >>> shutil.rmtree(root)
     """
-    from PIL import Image
-
     p = Path(path)
     try:
         with np.load(p, allow_pickle=False) as z:
@@ -271,12 +271,29 @@ def decode_jpeg_pack(path: str | os.PathLike[str]) -> tuple[np.ndarray, np.ndarr
             names = [str(n) for n in z["names"]]
     except (OSError, KeyError, ValueError) as err:
         raise SpectralValueError(f"{p}: not a built-in JPEG pack ({err})") from None
+    return _decode(jpeg, offsets, np.arange(len(labels))), labels.astype(np.int64), names
+
+
+def _decode(jpeg: np.ndarray, offsets: np.ndarray, idx: np.ndarray) -> np.ndarray:
+    """The JPEGs ``idx`` of a pack as ``(len(idx), 3, H, W)`` uint8."""
+    from PIL import Image
+
     images = []
-    for i in range(len(labels)):
+    for i in idx.tolist():
         blob = jpeg[offsets[i] : offsets[i + 1]].tobytes()
         with Image.open(BytesIO(blob)) as im:
             images.append(np.asarray(im.convert("RGB")).transpose(2, 0, 1))
-    return np.stack(images), labels.astype(np.int64), names
+    return np.stack(images)
+
+
+@lru_cache(maxsize=1)
+def _builtin_pack() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The built-in pack's JPEG bytes, offsets and labels (nothing decoded)."""
+    with np.load(BUILTIN_FILE, allow_pickle=False) as z:
+        jpeg, offsets, labels = z["jpeg"], z["offsets"], z["labels"].astype(np.int64)
+    for a in (jpeg, offsets, labels):
+        a.setflags(write=False)
+    return jpeg, offsets, labels
 
 
 @lru_cache(maxsize=1)
@@ -287,7 +304,14 @@ def _builtin_pixels() -> tuple[np.ndarray, np.ndarray]:
     return images, labels
 
 
-def builtin_dataset(split: str | Split = "test") -> ImageDataset:
+def builtin_dataset(
+    split: str | Split = "test",
+    *,
+    n_images: int | None = None,
+    seed: int = 0,
+    image_size: int | tuple[int, int] | None = None,
+    resize: str | ResizeMode = "resize",
+) -> ImageDataset:
     """The built-in data: a fixed, class-balanced subset of the CIFAR-10 test set.
 
     2,000 images (the first 200 files of each class of the JPEG copy of the test split, in
@@ -300,13 +324,20 @@ def builtin_dataset(split: str | Split = "test") -> ImageDataset:
     Args:
         split: ``"test"``; the training set is not shipped (``"train"`` raises and says
             how to point ``--data`` at a CIFAR-10 folder).
+        n_images: decode only the JPEGs of ``ImageDataset.subset(n_images, seed=seed)``
+            (same images, order and labels); None loads all 2,000.
+        seed: seed of that subset.
+        image_size: resize every image to this ``(H, W)`` (or square).
+        resize: ``"resize"`` or ``"crop"`` (see :func:`~spectral.data.resize_images`).
 
     Returns:
-        An :class:`ImageDataset` of ``(2000, 3, 32, 32)`` float32 images in [0, 1].
+        An :class:`ImageDataset` of ``(2000, 3, 32, 32)`` float32 images in [0, 1] (or
+        ``n_images`` of them, of size ``image_size``).
 
     Raises:
         SpectralTypeError: ``split`` is neither a str nor a :class:`Split`.
-        SpectralValueError: ``split="train"`` or an unknown split.
+        SpectralValueError: ``split="train"`` or an unknown split; bad ``n_images`` /
+            ``image_size`` / ``resize``.
 
     Examples:
         >>> ds = builtin_dataset("test")
@@ -320,11 +351,28 @@ def builtin_dataset(split: str | Split = "test") -> ImageDataset:
             "training set; pass --data <folder> (a CIFAR-10 image folder with train/ and "
             "test/, or the cifar-10-batches-py folder) to use a training split"
         )
-    images, labels = _builtin_pixels()
-    x = torch.from_numpy(images.astype(np.float32) / np.float32(255.0))
+    pick = make_pick(n_images, seed, image_size, resize)
+    if n_images is None:
+        images, labels = _builtin_pixels()
+        x = pick.gather(
+            np.arange(len(labels)),
+            lambda ix: torch.from_numpy(images[ix].astype(np.float32) / np.float32(255.0)),
+        )
+        y = torch.from_numpy(labels.copy())
+    else:
+        jpeg, offsets, all_labels = _builtin_pack()
+        y = torch.from_numpy(all_labels.copy())
+        idx = pick.indices(y, len(CIFAR10_CLASSES))
+        x = pick.gather(
+            idx.numpy(),
+            lambda ix: torch.from_numpy(
+                _decode(jpeg, offsets, ix).astype(np.float32) / np.float32(255.0)
+            ),
+        )
+        y = y[idx]
     return ImageDataset(
         x,
-        torch.from_numpy(labels.copy()),
+        y,
         CIFAR10_CLASSES,
         name="builtin (CIFAR-10 test subset, 2000 JPEG images)",
     )

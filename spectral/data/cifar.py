@@ -11,6 +11,8 @@ import torch
 
 from spectral.data.dataset import ImageDataset, Split
 from spectral.data.folders import _as_split, _require_dir
+from spectral.data.resize import ResizeMode
+from spectral.data.select import make_pick
 from spectral.data.unpickle import _read_pickle
 from spectral.errors import SpectralTypeError, SpectralValueError
 
@@ -94,7 +96,15 @@ def _cifar_batch(path: Path, n_classes: int) -> tuple[np.ndarray, np.ndarray]:
     return data, labels.astype(np.int64)
 
 
-def load_cifar10(root: str | os.PathLike[str], split: Split | str) -> ImageDataset:
+def load_cifar10(
+    root: str | os.PathLike[str],
+    split: Split | str,
+    *,
+    n_images: int | None = None,
+    seed: int = 0,
+    image_size: int | tuple[int, int] | None = None,
+    resize: str | ResizeMode = "resize",
+) -> ImageDataset:
     """Load CIFAR-10 from its python-version batch files, read directly with pickle.
 
     ``root`` is the extracted ``cifar-10-batches-py`` directory. The train split is
@@ -115,9 +125,16 @@ def load_cifar10(root: str | os.PathLike[str], split: Split | str) -> ImageDatas
     Args:
         root: the directory holding the batch files and ``batches.meta``.
         split: ``Split.TRAIN`` / ``"train"`` or ``Split.TEST`` / ``"test"``.
+        n_images: load only ``ImageDataset.subset(n_images, seed=seed)`` of the split
+            (same images, order and labels); only those rows are converted to float
+            (the batches stay as their uint8 bytes meanwhile). None loads all.
+        seed: seed of that subset.
+        image_size: resize every image to this ``(H, W)`` (or square).
+        resize: ``"resize"`` or ``"crop"`` (see :func:`~spectral.data.resize_images`).
 
     Returns:
-        An :class:`~spectral.datasets.ImageDataset` of ``(N, 3, 32, 32)`` images named
+        An :class:`~spectral.datasets.ImageDataset` of ``(N, 3, 32, 32)`` images (or
+        ``image_size``) named
         ``"cifar10:<root> (<split>)"``.
 
     Raises:
@@ -144,13 +161,24 @@ def load_cifar10(root: str | os.PathLike[str], split: Split | str) -> ImageDatas
         >>> shutil.rmtree(root)
     """
     sp = _as_split(split)
+    pick = make_pick(n_images, seed, image_size, resize)
     root = Path(root)
     _require_dir(root, "a CIFAR-10 batches directory")
     classes = _cifar_label_names(root / "batches.meta")
     parts = [_cifar_batch(root / name, len(classes)) for name in _CIFAR_FILES[sp]]
-    data = np.concatenate([d for d, _ in parts])
-    labels = np.concatenate([lab for _, lab in parts])
-    images = torch.from_numpy(data).reshape(-1, 3, 32, 32).to(torch.float32).div_(255.0)
+    datas = [d for d, _ in parts]
+    starts = np.cumsum([0] + [len(d) for d in datas])
+    labels = torch.from_numpy(np.concatenate([lab for _, lab in parts]))
+    idx = pick.indices(labels, len(classes))
+
+    def rows(ix: np.ndarray) -> torch.Tensor:
+        part = np.searchsorted(starts, ix, side="right") - 1
+        r = np.stack([datas[p][i - starts[p]] for p, i in zip(part, ix, strict=True)])
+        return torch.from_numpy(r).reshape(-1, 3, 32, 32).to(torch.float32).div_(255.0)
+
     return ImageDataset(
-        images, torch.from_numpy(labels), classes, name=f"cifar10:{root} ({sp.value})"
+        pick.gather(idx.numpy(), rows, (3, 32, 32)),
+        labels[idx],
+        classes,
+        name=f"cifar10:{root} ({sp.value})",
     )

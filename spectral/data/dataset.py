@@ -11,7 +11,7 @@ from torch.utils.data import Dataset
 from spectral._internal.validate import parse_enum
 from spectral.errors import SpectralValueError
 
-__all__ = ["ImageDataset", "Split"]
+__all__ = ["ImageDataset", "Split", "subset_indices"]
 
 
 class Split(str, Enum):
@@ -72,21 +72,55 @@ class ImageDataset(Dataset[tuple[torch.Tensor, int]]):
         Raises:
             SpectralValueError: ``n < 1``.
         """
-        if isinstance(n, bool) or not isinstance(n, int) or n < 1:
-            raise SpectralValueError(f"n: expected an int >= 1, got {n!r}")
-        g = torch.Generator().manual_seed(seed)
-        perm = torch.randperm(len(self), generator=g)
-        if stratified:
-            # interleave classes so any prefix is as balanced as possible
-            rank = torch.empty(len(self), dtype=torch.long)
-            counts: dict[int, int] = {}
-            for pos, i in enumerate(perm.tolist()):
-                c = int(self.labels[i])
-                rank[pos] = counts.get(c, 0) * len(self.classes) + c
-                counts[c] = counts.get(c, 0) + 1
-            perm = perm[torch.argsort(rank, stable=True)]
-        idx = perm[: min(n, len(self))]
+        idx = subset_indices(self.labels, len(self.classes), n, seed=seed, stratified=stratified)
         return ImageDataset(self.images[idx], self.labels[idx], self.classes, self.name)
+
+
+def subset_indices(
+    labels: torch.Tensor, n_classes: int, n: int, *, seed: int = 0, stratified: bool = True
+) -> torch.Tensor:
+    """Indices of :meth:`ImageDataset.subset`: computed from the labels alone.
+
+    The first ``n`` entries of a seeded permutation of ``range(len(labels))``; with
+    ``stratified``, the permutation is reordered so the classes are interleaved (the
+    ``k``-th image of class ``c`` in permutation order gets rank ``k * n_classes + c``),
+    so any prefix is as balanced as possible. The loaders use this to pick a subset
+    before decoding any image.
+
+    Args:
+        labels: ``(N,)`` integer labels in ``[0, n_classes)``.
+        n_classes: number of classes.
+        n: how many indices (at most ``N`` are returned).
+        seed: seed of the permutation.
+        stratified: interleave the classes.
+
+    Returns:
+        ``(min(n, N),)`` int64 indices into ``labels``, in subset order.
+
+    Raises:
+        SpectralValueError: ``n`` not an int >= 1.
+
+    Examples:
+        >>> labels = torch.tensor([0, 0, 0, 1])
+        >>> idx = subset_indices(labels, 2, 2, seed=0)
+        >>> sorted(labels[idx].tolist())  # one image of each class
+        [0, 1]
+    """
+    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+        raise SpectralValueError(f"n: expected an int >= 1, got {n!r}")
+    g = torch.Generator().manual_seed(seed)
+    perm = torch.randperm(len(labels), generator=g)
+    if stratified and len(perm):
+        lab = labels.to(torch.int64)[perm]
+        # occurrence of each position within its class, in permutation order
+        order = torch.argsort(lab, stable=True)
+        counts = torch.bincount(lab, minlength=n_classes)
+        starts = torch.cumsum(counts, 0) - counts
+        occurrence = torch.empty_like(lab)
+        occurrence[order] = torch.arange(len(lab)) - starts[lab[order]]
+        rank = occurrence * n_classes + lab
+        perm = perm[torch.argsort(rank, stable=True)]
+    return perm[: min(n, len(labels))]
 
 
 def _parse_split(split: str | Split) -> Split:

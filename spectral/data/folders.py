@@ -9,6 +9,8 @@ import torch
 
 from spectral.data.dataset import ImageDataset, Split, _parse_split
 from spectral.data.io import read_image
+from spectral.data.resize import ResizeMode
+from spectral.data.select import make_pick
 from spectral.errors import ImageReadError, SpectralValueError
 
 __all__ = ["IMAGE_EXTENSIONS", "load_image_folder"]
@@ -50,7 +52,15 @@ def _image_files(folder: Path) -> list[Path]:
     return [p for p in _entries(folder) if p.suffix.lower() in IMAGE_EXTENSIONS and p.is_file()]
 
 
-def load_image_folder(root: str | os.PathLike[str], split: Split | str) -> ImageDataset:
+def load_image_folder(
+    root: str | os.PathLike[str],
+    split: Split | str,
+    *,
+    n_images: int | None = None,
+    seed: int = 0,
+    image_size: int | tuple[int, int] | None = None,
+    resize: str | ResizeMode = "resize",
+) -> ImageDataset:
     """Load an ImageFolder-style directory: one sub-folder of images per class.
 
     The layout is ``root/<class>/<image>``, or ``root/train/<class>/<image>`` and
@@ -64,7 +74,10 @@ def load_image_folder(root: str | os.PathLike[str], split: Split | str) -> Image
     inside a class folder are not searched.
 
     Each image is read with :func:`spectral.io.read_image` (an alpha channel is
-    dropped). All images must have the same height and width. Channels: if every image
+    dropped). Without ``image_size`` all loaded images must have the same height and
+    width; with it, each is resized on read (:func:`~spectral.data.resize_images`).
+    Lazy: the files are listed, the ``n_images`` subset is chosen from their labels,
+    and only the chosen files are decoded. Channels: if every image
     of the loaded folder is grey the result has ``C = 1``; if any is colour, grey images
     are replicated to ``C = 3``. This is decided per loaded folder, so in the train/test
     layout the two splits can differ in ``C`` if only one of them contains colour
@@ -73,14 +86,22 @@ def load_image_folder(root: str | os.PathLike[str], split: Split | str) -> Image
     Args:
         root: the dataset directory.
         split: ``Split.TRAIN`` / ``"train"`` or ``Split.TEST`` / ``"test"``.
+        n_images: load only ``ImageDataset.subset(n_images, seed=seed)`` of the folder
+            (same images, order and labels): only those files are decoded (when all of
+            them are grey, the other files' headers are read to decide ``C``). None
+            loads all, in sorted order.
+        seed: seed of that subset.
+        image_size: resize every image to this ``(H, W)`` (or square) on read.
+        resize: ``"resize"`` or ``"crop"`` (see :func:`~spectral.data.resize_images`).
 
     Returns:
         An :class:`~spectral.datasets.ImageDataset` named ``"imagefolder:<root> (<split>)"``.
 
     Raises:
         SpectralValueError: ``root`` is not a directory, has no class folders, a class
-            folder holds no images, or the images differ in size (the message names the
-            folder or file); unknown ``split``.
+            folder holds no images, or the loaded images differ in size and no
+            ``image_size`` was given (the message names both files and sizes); unknown
+            ``split``; bad ``n_images`` / ``image_size`` / ``resize``.
         SpectralTypeError: ``split`` is neither a str nor a :class:`Split`.
         ImageReadError: an image file is corrupt or unreadable (the message names it).
 
@@ -102,6 +123,7 @@ def load_image_folder(root: str | os.PathLike[str], split: Split | str) -> Image
         >>> shutil.rmtree(root)
     """
     sp = _as_split(split)
+    pick = make_pick(n_images, seed, image_size, resize)
     root = Path(root)
     _require_dir(root, "an image folder")
     split_layout = (root / "train").is_dir() and (root / "test").is_dir()
@@ -131,21 +153,46 @@ def load_image_folder(root: str | os.PathLike[str], split: Split | str) -> Image
             )
         files.extend((f, label) for f in found)
 
-    images: list[torch.Tensor] = []
-    first = files[0][0]
-    for f, _ in files:
-        x = read_image(f, transparency="drop")[0]
-        if images and x.shape[1:] != images[0].shape[1:]:
-            h, w = images[0].shape[1:]
+    all_labels = torch.tensor([label for _, label in files], dtype=torch.int64)
+    idx = pick.indices(all_labels, len(classes)).tolist()
+    out: torch.Tensor | None = None  # (n, 3, H, W); cut to one channel if all are grey
+    channels, first = 1, files[idx[0]][0]
+    for i, j in enumerate(idx):
+        x = pick.fit(read_image(files[j][0], transparency="drop"))[0]
+        if out is None:
+            out = torch.empty((len(idx), 3, *x.shape[1:]), dtype=torch.float32)
+        elif x.shape[1:] != out.shape[2:]:
+            h, w = out.shape[2:]
             raise SpectralValueError(
-                f"{f}: expected {h}x{w} (HxW) like {first}, got {x.shape[1]}x{x.shape[2]}"
+                f"{files[j][0]}: expected {h}x{w} (HxW) like {first}, got "
+                f"{x.shape[1]}x{x.shape[2]}; images of different sizes need an image size "
+                "(image_size) to resize each one to"
             )
-        images.append(x)
+        channels = max(channels, int(x.shape[0]))
+        out[i] = x.expand(3, *x.shape[1:])
+    if out is None:  # unreachable: every class folder holds an image (checked above)
+        raise SpectralValueError(f"{base}: no images found")
+    if channels == 1 and len(idx) < len(files):
+        # the channel count is the whole folder's: colour anywhere gives C = 3
+        chosen = set(idx)
+        if any(_is_colour(f) for k, (f, _) in enumerate(files) if k not in chosen):
+            channels = 3
+    images = out if channels == 3 else out[:, :1].clone()
+    return ImageDataset(
+        images, all_labels[idx], tuple(classes), name=f"imagefolder:{root} ({sp.value})"
+    )
 
-    channels = max(int(x.shape[0]) for x in images)
-    h, w = images[0].shape[1:]
-    out = torch.empty((len(images), channels, h, w), dtype=torch.float32)
-    for i, x in enumerate(images):
-        out[i] = x.expand(channels, h, w)  # grey (C=1) replicated when the folder has colour
-    labels = torch.tensor([label for _, label in files], dtype=torch.int64)
-    return ImageDataset(out, labels, tuple(classes), name=f"imagefolder:{root} ({sp.value})")
+
+_GREY_MODES = frozenset({"1", "L", "LA", "La", "I", "I;16", "I;16B", "I;16L", "F"})
+
+
+def _is_colour(path: Path) -> bool:
+    """Whether :func:`read_image` gives ``path`` 3 channels, from the file's header only."""
+    from PIL import Image
+
+    try:
+        with Image.open(path) as im:
+            return im.mode not in _GREY_MODES
+    except Exception:  # let read_image raise its one-line error
+        read_image(path)
+        raise

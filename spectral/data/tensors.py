@@ -14,6 +14,9 @@ import torch
 
 from spectral.data.dataset import ImageDataset, Split
 from spectral.data.folders import _as_split
+from spectral.data.npzmap import _npz_memmap
+from spectral.data.resize import ResizeMode
+from spectral.data.select import make_pick
 from spectral.errors import ImageReadError, SpectralTypeError, SpectralValueError
 
 __all__ = ["load_tensor_file"]
@@ -56,8 +59,11 @@ def _read_npz(path: Path, sp: Split) -> tuple[dict[str, Any], str, str]:
         keys = list(archive.files)
         img_key, lab_key = _pick_keys(keys, sp, path)
         content: dict[str, Any] = {}
+        mapped = _npz_memmap(path, img_key)
+        if mapped is not None:
+            content[img_key] = mapped
         for key in (img_key, lab_key, "classes"):
-            if key in keys:
+            if key in keys and key not in content:
                 try:
                     content[key] = archive[key]
                 except (OSError, ValueError, EOFError, zipfile.BadZipFile) as err:
@@ -67,7 +73,10 @@ def _read_npz(path: Path, sp: Split) -> tuple[dict[str, Any], str, str]:
 
 def _read_torch(path: Path, sp: Split) -> tuple[dict[str, Any], str, str]:
     try:
-        obj = torch.load(path, map_location="cpu", weights_only=True)
+        try:  # memory-mapped: indexing reads only the chosen images' pages
+            obj = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
+        except RuntimeError:  # legacy (non-zip) format cannot be mapped
+            obj = torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as err:
         # torch's message opens with boilerplate about weights_only; keep the specific part
         lines = [line.strip() for line in str(err).splitlines() if line.strip()]
@@ -107,17 +116,19 @@ def _as_array(value: Any, path: Path, key: str) -> np.ndarray:
     )
 
 
-def _tensor_images(a: np.ndarray, path: Path, key: str) -> torch.Tensor:
+def _image_layout(a: np.ndarray, path: Path, key: str) -> str:
+    """Check an images array by its shape and dtype only: ``"nhw"``, ``"nchw"`` or ``"nhwc"``."""
     if a.ndim == 3:
-        a = a[:, None]  # (N, H, W) grey
+        layout = "nhw"  # (N, H, W) grey
     elif a.ndim == 4:
+        layout = "nchw"
         if a.shape[1] not in (1, 3):
             if a.shape[3] not in (1, 3):
                 raise SpectralValueError(
                     f"{path}: {key}: expected (N, C, H, W) or (N, H, W, C) with C in {{1, 3}}, "
                     f"got shape {a.shape}"
                 )
-            a = a.transpose(0, 3, 1, 2)  # (N, H, W, C) -> (N, C, H, W)
+            layout = "nhwc"
     else:
         raise SpectralValueError(
             f"{path}: {key}: expected 3 dims (N, H, W) or 4 dims (N, C, H, W) / (N, H, W, C), "
@@ -125,25 +136,35 @@ def _tensor_images(a: np.ndarray, path: Path, key: str) -> torch.Tensor:
         )
     if a.size == 0:
         raise SpectralValueError(f"{path}: {key}: holds no images, shape {a.shape}")
-    if a.dtype == np.uint8:
-        return torch.from_numpy(np.ascontiguousarray(a)).to(torch.float32).div_(255.0)
-    if a.dtype.kind != "f":
+    if a.dtype != np.uint8 and a.dtype.kind != "f":
         raise SpectralTypeError(
             f"{path}: {key}: expected uint8 (0..255) or float (0..1) values, got dtype {a.dtype}"
         )
-    finite = np.isfinite(a)
+    return layout
+
+
+def _image_rows(a: np.ndarray, layout: str, idx: np.ndarray, path: Path, key: str) -> torch.Tensor:
+    """Rows ``idx`` of a checked images array as float32 ``(k, C, H, W)`` in [0, 1]."""
+    r = np.asarray(a[idx])  # reads only these rows of a memory map
+    if layout == "nhw":
+        r = r[:, None]
+    elif layout == "nhwc":
+        r = r.transpose(0, 3, 1, 2)
+    if r.dtype == np.uint8:
+        return torch.from_numpy(np.ascontiguousarray(r)).to(torch.float32).div_(255.0)
+    finite = np.isfinite(r)
     if not finite.all():
-        n_bad = int(a.size - np.count_nonzero(finite))
+        n_bad = int(r.size - np.count_nonzero(finite))
         raise SpectralValueError(
             f"{path}: {key}: expected finite values, got {n_bad} NaN or infinite value(s)"
         )
-    lo, hi = float(a.min()), float(a.max())
+    lo, hi = float(r.min()), float(r.max())
     if lo < 0.0 or hi > 1.0:
         raise SpectralValueError(
             f"{path}: {key}: expected float values in [0, 1] (or uint8 0..255), got values in "
             f"[{lo:.6g}, {hi:.6g}]"
         )
-    return torch.from_numpy(np.ascontiguousarray(a, dtype=np.float32))
+    return torch.from_numpy(np.ascontiguousarray(r, dtype=np.float32))
 
 
 def _tensor_labels(a: np.ndarray, path: Path, key: str) -> torch.Tensor:
@@ -186,7 +207,15 @@ def _tensor_classes(value: Any, n_needed: int, path: Path) -> tuple[str, ...]:
     return tuple(names)
 
 
-def load_tensor_file(path: str | os.PathLike[str], split: Split | str) -> ImageDataset:
+def load_tensor_file(
+    path: str | os.PathLike[str],
+    split: Split | str,
+    *,
+    n_images: int | None = None,
+    seed: int = 0,
+    image_size: int | tuple[int, int] | None = None,
+    resize: str | ResizeMode = "resize",
+) -> ImageDataset:
     """Load images and labels saved as arrays in a ``.npz`` or ``.pt`` / ``.pth`` file.
 
     The file holds ``images`` and ``labels`` (and optionally ``classes``, a list or
@@ -202,9 +231,21 @@ def load_tensor_file(path: str | os.PathLike[str], split: Split | str) -> ImageD
     both fit), or ``(N, H, W)`` (grey, ``C = 1``). ``labels`` are integers ``>= 0``,
     one per image.
 
+    Lazy: the labels are read first and the ``n_images`` subset is chosen from them;
+    only those images are converted to float (and checked for range). ``.npz`` archives
+    written by ``np.savez`` are memory-mapped, ``.pt`` files are loaded with
+    ``mmap=True``, so the other images are never read into memory (a
+    ``np.savez_compressed`` archive is inflated whole, as uint8 if stored so).
+
     Args:
         path: the ``.npz``, ``.pt`` or ``.pth`` file.
         split: ``Split.TRAIN`` / ``"train"`` or ``Split.TEST`` / ``"test"``.
+        n_images: load only ``ImageDataset.subset(n_images, seed=seed)`` of the file
+            (same images, order and labels); None loads all, in file order.
+        seed: seed of that subset.
+        image_size: resize every image to this ``(H, W)`` (or square) with
+            :func:`~spectral.data.resize_images`.
+        resize: ``"resize"`` or ``"crop"`` (see :func:`~spectral.data.resize_images`).
 
     Returns:
         An :class:`~spectral.datasets.ImageDataset` named ``"tensors:<path> (<split>)"``.
@@ -213,9 +254,9 @@ def load_tensor_file(path: str | os.PathLike[str], split: Split | str) -> ImageD
         ImageReadError: the file is missing, corrupt or not readable as its suffix says.
         SpectralValueError: a key is missing (the message lists the keys present), wrong
             number of dims or channels, no images, NaN / infinite or out-of-range image
-            values, negative labels, label count differing from image count, too few or
-            duplicate class names, an unknown suffix or ``split``. Every message names
-            the file.
+            values (of the loaded images), negative labels, label count differing from
+            image count, too few or duplicate class names, an unknown suffix or ``split``.
+            Every message names the file. Bad ``n_images`` / ``image_size`` / ``resize``.
         SpectralTypeError: images neither uint8 nor float, non-integer labels, class
             names that are not strings, or a ``.pt`` file that does not hold a dict.
 
@@ -230,6 +271,7 @@ def load_tensor_file(path: str | os.PathLike[str], split: Split | str) -> ImageD
         >>> shutil.rmtree(folder)
     """
     sp = _as_split(split)
+    pick = make_pick(n_images, seed, image_size, resize)
     path = Path(path)
     if not path.is_file():
         got = "a directory" if path.is_dir() else "no such file"
@@ -243,13 +285,16 @@ def load_tensor_file(path: str | os.PathLike[str], split: Split | str) -> ImageD
         raise SpectralValueError(
             f"{path}: expected a .npz, .pt or .pth file, got suffix {suffix or '(none)'!r}"
         )
-    images = _tensor_images(_as_array(content[img_key], path, img_key), path, img_key)
+    raw = _as_array(content[img_key], path, img_key)
+    layout = _image_layout(raw, path, img_key)
     labels = _tensor_labels(_as_array(content[lab_key], path, lab_key), path, lab_key)
-    if len(labels) != len(images):
+    if len(labels) != len(raw):
         raise SpectralValueError(
-            f"{path}: expected one label per image ({len(images)} in {img_key!r}), got "
+            f"{path}: expected one label per image ({len(raw)} in {img_key!r}), got "
             f"{len(labels)} in {lab_key!r}"
         )
     n_needed = int(labels.max()) + 1 if len(labels) else 0
     classes = _tensor_classes(content.get("classes"), n_needed, path)
-    return ImageDataset(images, labels, classes, name=f"tensors:{path} ({sp.value})")
+    idx = pick.indices(labels, len(classes))
+    images = pick.gather(idx.numpy(), lambda rows: _image_rows(raw, layout, rows, path, img_key))
+    return ImageDataset(images, labels[idx], classes, name=f"tensors:{path} ({sp.value})")

@@ -9,6 +9,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from spectral._internal.batching import attack_in_batches, resolve_batch_size
 from spectral._internal.progress import StepProgress
 from spectral.errors import SpectralValueError
 from spectral.metrics.attack import attack_success_rate, targeted_success_rates
@@ -91,6 +92,7 @@ def blackbox_blur_table(
     positions: Sequence[str] = ("input", "first_conv"),
     kind: str = "box",
     seed: int = 0,
+    batch_size: int | None = None,
     progress: StepProgress = None,
 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """Table 1 of the slides plus an adaptive (white-box through the blur) attack.
@@ -107,6 +109,9 @@ def blackbox_blur_table(
         positions: ``"input"``, ``"first_conv"`` or module names.
         kind: ``"box"`` or ``"gaussian"``.
         seed: attack seed.
+        batch_size: images per attack call and per forward pass; None (default) picks
+            one per model from the free memory (:func:`~spectral.metrics.auto_batch_size`).
+            Seeded attacks draw their random starts per batch.
         progress: called with a short label before each step.
 
     Returns:
@@ -146,7 +151,10 @@ def blackbox_blur_table(
     surrogate = model if surrogate is None else surrogate
     if progress:
         progress(f"craft {attack} on the surrogate")
-    x_adv = make_attack(attack, surrogate, eps=eps, steps=steps, seed=seed)(images, labels)
+    bs = resolve_batch_size(batch_size, surrogate, images, backward=True)
+    x_adv = attack_in_batches(
+        make_attack(attack, surrogate, eps=eps, steps=steps, seed=seed), images, labels, bs
+    )
     defenses: list[tuple[str, nn.Module]] = [("baseline", model)]
     for pos in positions:
         for k in sizes:
@@ -157,19 +165,21 @@ def blackbox_blur_table(
     for name, m in defenses:
         if progress:
             progress(name)
+        mb = resolve_batch_size(batch_size, m, images, backward=True)
         row = {
             "defense": name,
-            "accuracy": accuracy(m, images, labels),
-            "attack_success_rate": attack_success_rate(m, images, x_adv),
-            "adversarial_accuracy": accuracy(m, x_adv, labels),
+            "accuracy": accuracy(m, images, labels, batch_size=mb),
+            "attack_success_rate": attack_success_rate(m, images, x_adv, batch_size=mb),
+            "adversarial_accuracy": accuracy(m, x_adv, labels, batch_size=mb),
         }
         blackbox.append(_with_intervals(row, len(images)))
-        x_ad = make_attack(attack, m, eps=eps, steps=steps, seed=seed)(images, labels)
+        atk = make_attack(attack, m, eps=eps, steps=steps, seed=seed)
+        x_ad = attack_in_batches(atk, images, labels, mb)
         row = {
             "defense": name,
             "accuracy": blackbox[-1]["accuracy"],
-            "attack_success_rate": attack_success_rate(m, images, x_ad),
-            "adversarial_accuracy": accuracy(m, x_ad, labels),
+            "attack_success_rate": attack_success_rate(m, images, x_ad, batch_size=mb),
+            "adversarial_accuracy": accuracy(m, x_ad, labels, batch_size=mb),
         }
         adaptive.append(_with_intervals(row, len(images)))
     return blackbox, adaptive
@@ -220,6 +230,7 @@ def whitebox_blur_table(
     rp2_steps: int = 50,
     rp2_mask: torch.Tensor | None = None,
     seed: int = 0,
+    batch_size: int | None = None,
     progress: StepProgress = None,
 ) -> list[dict[str, Any]]:
     """Table 2 of the slides: targeted white-box attacks through each defense.
@@ -236,6 +247,9 @@ def whitebox_blur_table(
         rp2_steps: RP2 optimisation steps.
         rp2_mask: RP2 mask ``(H, W)``.
         seed: attack seed.
+        batch_size: images per attack call and per forward pass; None (default) picks
+            one per model from the free memory (:func:`~spectral.metrics.auto_batch_size`).
+            Seeded attacks draw their random starts per batch.
         progress: called with a short label before each model/attack.
 
     Returns:
@@ -282,7 +296,8 @@ def whitebox_blur_table(
     mask = rp2_stickers(*images.shape[-2:]) if rp2_mask is None else rp2_mask
     rows = []
     for name, alpha, model in defenses:
-        acc = accuracy(model, images, labels)
+        mb = resolve_batch_size(batch_size, model, images, backward=True)
+        acc = accuracy(model, images, labels, batch_size=mb)
         for atk_name in attacks:
             if progress:
                 progress(f"{name}: targeted {atk_name}")
@@ -294,7 +309,9 @@ def whitebox_blur_table(
                     m, mask=mask.to(images.device), steps=rp2_steps, n_transforms=4, seed=seed
                 )
 
-            r = targeted_success_rates(model, images, labels, factory, num_classes=num_classes)
+            r = targeted_success_rates(
+                model, images, labels, factory, num_classes=num_classes, batch_size=mb
+            )
             worst = max(r["per_target"], key=r["per_target"].__getitem__)
             col = r["success"][:, worst]
             col = col[~col.isnan()]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from spectral._internal.batching import auto_batch_size, available_memory
 from spectral.metrics.attack import (
     attack_success_rate,
     l2_dissimilarity,
@@ -28,6 +29,8 @@ __all__ = [
     "Interval",
     "accuracy",
     "attack_success_rate",
+    "auto_batch_size",
+    "available_memory",
     "bootstrap_interval",
     "bootstrap_statistic",
     "calibration_bins",

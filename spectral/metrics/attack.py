@@ -9,9 +9,9 @@ from typing import Any
 import torch
 from torch import nn
 
+from spectral._internal.batching import attack_in_batches, resolve_batch_size
 from spectral._internal.modelstate import model_left_as_found
 from spectral._internal.validate import (
-    check_batch_size,
     check_images,
     check_labels,
     check_model,
@@ -28,7 +28,7 @@ def attack_success_rate(
     clean: torch.Tensor,
     adversarial: torch.Tensor,
     *,
-    batch_size: int = 256,
+    batch_size: int | None = None,
 ) -> float:
     """Fraction of predictions altered by an attack, ``mean 1[f(x) != f(x_adv)]``.
 
@@ -39,7 +39,7 @@ def attack_success_rate(
         model: classifier (see :func:`predict`).
         clean: clean images ``(B, C, H, W)``.
         adversarial: their adversarial versions, same shape, dtype and device.
-        batch_size: images per forward pass.
+        batch_size: images per forward pass; None (default) sizes it from free memory.
 
     Returns:
         Success rate in ``[0, 1]`` as a Python float.
@@ -122,7 +122,7 @@ def robust_accuracy(
     x: torch.Tensor,
     y: torch.Tensor,
     *,
-    batch_size: int = 256,
+    batch_size: int | None = None,
 ) -> float:
     """Accuracy of ``model`` on ``attack(x, y)``, attacked in batches of ``batch_size``.
 
@@ -132,7 +132,10 @@ def robust_accuracy(
             torchattacks attack from :func:`spectral.attacks.make_attack`.
         x: clean images ``(B, C, H, W)``.
         y: integer labels ``(B,)``.
-        batch_size: images per attack call and per forward pass.
+        batch_size: images per attack call and per forward pass; None (default) picks
+            one from the free memory (:func:`~spectral.metrics.auto_batch_size`). A
+            seeded attack draws its random starts per batch (reproducible for a given
+            batch size; deterministic attacks give the same result for any size).
 
     Returns:
         Accuracy on the adversarial images, a Python float in ``[0, 1]``.
@@ -162,13 +165,13 @@ def robust_accuracy(
     check_model(model)
     check_images(x, "x", unit_range=True)
     check_labels(y, x, "y")
-    bs = check_batch_size(batch_size)
+    bs = resolve_batch_size(batch_size, model, x, backward=True)
     if not callable(attack):
         raise SpectralTypeError(
             f"attack: expected a callable attack(images, labels), got {type(attack).__name__}"
         )
     with model_left_as_found(model):
-        adv = _attack_in_batches(attack, x, y, bs)
+        adv = attack_in_batches(attack, x, y, bs)
     return accuracy(model, adv, y, batch_size=bs)
 
 
@@ -179,7 +182,7 @@ def targeted_success_rates(
     attack_factory: Callable[[], Any],
     *,
     num_classes: int,
-    batch_size: int = 256,
+    batch_size: int | None = None,
 ) -> dict[str, Any]:
     """Per-target success rates of a targeted attack, their average and the worst case.
 
@@ -200,7 +203,10 @@ def targeted_success_rates(
         attack_factory: zero-argument callable returning a torchattacks-style attack
             (with ``set_mode_targeted_by_label`` and ``__call__(images, labels)``).
         num_classes: number of classes ``K >= 2``; every ``t`` in ``range(K)`` is a target.
-        batch_size: images per attack call and per forward pass.
+        batch_size: images per attack call and per forward pass; None (default) picks
+            one from the free memory (:func:`~spectral.metrics.auto_batch_size`). A
+            seeded attack draws its random starts per batch (reproducible for a given
+            batch size; deterministic attacks give the same result for any size).
 
     Returns:
         ``{"per_target": {t: rate}, "average": mean of the rates, "worst": max of the
@@ -234,7 +240,7 @@ def targeted_success_rates(
     check_model(model)
     check_images(clean, "clean", unit_range=True)
     check_labels(labels, clean, "labels")
-    bs = check_batch_size(batch_size)
+    bs = resolve_batch_size(batch_size, model, clean, backward=True)
     if isinstance(num_classes, bool) or not isinstance(num_classes, int):
         raise SpectralTypeError(
             f"num_classes: expected an int >= 2, got {type(num_classes).__name__}"
@@ -277,7 +283,7 @@ def targeted_success_rates(
         x_t = clean[keep]
         target = torch.full((n,), t, dtype=torch.long, device=clean.device)
         with model_left_as_found(model):
-            adv = _attack_in_batches(atk, x_t, target, bs)
+            adv = attack_in_batches(atk, x_t, target, bs)
         pred = predict(model, adv, batch_size=bs)
         per_target[t] = float((pred == t).double().mean())
         success[keep.cpu(), t] = (pred == t).to("cpu", torch.float64)
@@ -291,23 +297,3 @@ def targeted_success_rates(
         "l2_distortion": math.fsum(l2.values()) / len(l2),
         "success": success,
     }
-
-
-def _attack_in_batches(
-    attack: Callable[[torch.Tensor, torch.Tensor], torch.Tensor],
-    x: torch.Tensor,
-    y: torch.Tensor,
-    batch_size: int,
-) -> torch.Tensor:
-    """Run ``attack`` on consecutive batches and check what it returns."""
-    out = []
-    for start in range(0, x.shape[0], batch_size):
-        xb, yb = x[start : start + batch_size], y[start : start + batch_size]
-        adv = attack(xb, yb)
-        if not isinstance(adv, torch.Tensor) or adv.shape != xb.shape:
-            got = tuple(adv.shape) if isinstance(adv, torch.Tensor) else type(adv).__name__
-            raise SpectralValueError(
-                f"attack: expected adversarial images of shape {tuple(xb.shape)}, got {got}"
-            )
-        out.append(adv.detach().to(device=x.device, dtype=x.dtype))
-    return torch.cat(out)

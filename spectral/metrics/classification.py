@@ -5,20 +5,22 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from spectral._internal.batching import resolve_batch_size
 from spectral._internal.modelstate import model_left_as_found, model_logits, set_eval
-from spectral._internal.validate import check_batch_size, check_images, check_labels, check_model
+from spectral._internal.validate import check_images, check_labels, check_model
 
 __all__ = ["accuracy", "predict"]
 
 
-def predict(model: nn.Module, x: torch.Tensor, *, batch_size: int = 256) -> torch.Tensor:
+def predict(model: nn.Module, x: torch.Tensor, *, batch_size: int | None = None) -> torch.Tensor:
     """Predicted classes ``argmax f(x)``, computed in eval mode without gradients.
 
     Args:
         model: classifier taking ``(B, C, H, W)`` images in ``[0, 1]`` and returning
             logits ``(B, K)``. Its ``training`` flags are restored afterwards.
         x: images ``(B, C, H, W)``, float32/float64, in ``[0, 1]``.
-        batch_size: images per forward pass.
+        batch_size: images per forward pass; None (default) picks one from the free memory
+            (:func:`~spectral.metrics.auto_batch_size`, no backward pass).
 
     Returns:
         ``torch.long`` tensor ``(B,)`` on ``x``'s device.
@@ -41,7 +43,7 @@ def predict(model: nn.Module, x: torch.Tensor, *, batch_size: int = 256) -> torc
     """
     check_model(model)
     check_images(x, "x", unit_range=True)
-    bs = check_batch_size(batch_size)
+    bs = resolve_batch_size(batch_size, model, x, backward=False)
     preds = []
     with model_left_as_found(model), torch.no_grad():
         set_eval(model)
@@ -51,14 +53,16 @@ def predict(model: nn.Module, x: torch.Tensor, *, batch_size: int = 256) -> torc
     return torch.cat(preds).to(device=x.device, dtype=torch.long)
 
 
-def accuracy(model: nn.Module, x: torch.Tensor, y: torch.Tensor, *, batch_size: int = 256) -> float:
+def accuracy(
+    model: nn.Module, x: torch.Tensor, y: torch.Tensor, *, batch_size: int | None = None
+) -> float:
     """Fraction of images whose prediction equals the label, ``mean 1[f(x) == y]``.
 
     Args:
         model: classifier (see :func:`predict`).
         x: images ``(B, C, H, W)``.
         y: integer labels ``(B,)`` on ``x``'s device.
-        batch_size: images per forward pass.
+        batch_size: images per forward pass; None (default) sizes it from free memory.
 
     Returns:
         Accuracy in ``[0, 1]`` as a Python float.
