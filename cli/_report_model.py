@@ -49,13 +49,14 @@ def _feature_section(
     figdir: Path,
     formats: tuple[str, ...],
     bar: Any,
+    batch_size: int | None,
 ) -> None:
     """Figures 2 and 3: feature-map spectra of ``layers``, clean / adversarial / perturbation."""
     from spectral.analysis import feature_spectra
     from spectral.plot import feature_spectra_figure, save_figure
 
     task = bar.add_task("feature-map spectra", total=1)
-    fs = feature_spectra(model, x, x_adv, layers)
+    fs = feature_spectra(model, x, x_adv, layers, batch_size=batch_size)
     bar.advance(task)
     out["feature_spectra"] = {k: v.to_dict() for k, v in fs.items()}
     figs = []
@@ -107,6 +108,7 @@ def model_sections(
     figdir: Path,
     formats: tuple[str, ...],
     bar: Any,
+    batch_size: int | None = None,
 ) -> tuple[dict[str, Any], list[Section], dict[str, Any]]:
     """Run the attack-based analyses.
 
@@ -127,6 +129,7 @@ def model_sections(
         eps=eps,
         steps=steps,
         seed=seed,
+        batch_size=batch_size,
         progress=count_task(bar, f"attack ({attack})"),
     )
     out = analysis.to_dict()
@@ -207,7 +210,9 @@ def model_sections(
 
     # figures 2 and 3: feature-map spectra
     if layers:
-        _feature_section(model, x, x_adv_main, layers, out, sections, figdir, formats, bar)
+        _feature_section(
+            model, x, x_adv_main, layers, out, sections, figdir, formats, bar, batch_size
+        )
 
     # figure 6: blur black-box table (and adaptive)
     if blur_images:
@@ -224,6 +229,7 @@ def model_sections(
             sizes=sizes,
             positions=blur_positions(model),
             seed=seed,
+            batch_size=batch_size,
         )
         bar.advance(task)
         out["blur"] = {"blackbox": bb, "adaptive": ad, "n_images": n, "sizes": sizes}

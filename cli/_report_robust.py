@@ -36,6 +36,7 @@ def robust_sections(
     figdir: Path,
     formats: tuple[str, ...],
     bar: Any,
+    batch_size: int | None = None,
 ) -> tuple[dict[str, Any], list[Section]]:
     """Run the four analyses; return their JSON part and report sections."""
     from spectral.analysis import (
@@ -95,7 +96,15 @@ def robust_sections(
     sections.append(Section(f"3x3 filter statistics: {names}", text, tables, figures))
 
     calibration = calibration_analysis(
-        nets, x, y, adversarial, attack=attack, eps=eps, n_bins=15, seed=seed
+        nets,
+        x,
+        y,
+        adversarial,
+        attack=attack,
+        eps=eps,
+        n_bins=15,
+        seed=seed,
+        batch_size=batch_size,
     )
     save_figure(calibration_figure(calibration), figdir / "calibration.png", formats=formats)
     out["calibration"] = calibration.to_dict()
@@ -125,7 +134,12 @@ def robust_sections(
     if gradient_images:
         n = min(gradient_images, len(x))
         grads = gradient_analysis(
-            nets, x[:n], y[:n], steps=32, progress=count_task(bar, "gradients")
+            nets,
+            x[:n],
+            y[:n],
+            steps=32,
+            batch_size=batch_size,
+            progress=count_task(bar, "gradients"),
         )
         save_figure(
             gradient_figure(x[:n], grads.results, n_images=4),
@@ -152,7 +166,13 @@ def robust_sections(
     if heatmap_images:
         n = min(heatmap_images, len(x))
         heat = heatmap_analysis(
-            nets, x[:n], y[:n], eps=heatmap_eps, seed=seed, progress=count_task(bar, "heat maps")
+            nets,
+            x[:n],
+            y[:n],
+            eps=heatmap_eps,
+            seed=seed,
+            batch_size=batch_size,
+            progress=count_task(bar, "heat maps"),
         )
         fig = heatmap_figure(heat.maps, eps=heatmap_eps, clean_error=heat.clean_error)
         save_figure(fig, figdir / "heatmap.png", formats=formats)

@@ -198,6 +198,7 @@ def blur(
                 sizes=size_list,
                 positions=pos_list,
                 seed=seed,
+                batch_size=batch_size,
                 progress=step,
             )
             wb: list[dict[str, Any]] = []
@@ -211,6 +212,7 @@ def blur(
                     steps=steps,
                     rp2_steps=rp2_steps,
                     seed=seed,
+                    batch_size=batch_size,
                     progress=step,
                 )
         settings = {

@@ -72,6 +72,7 @@ def calibrate(
     """Accuracy, ECE and over-/under-confidence on clean and adversarial data; diagrams."""
     import spectral as sp
     from spectral.analysis import calibration_analysis
+    from spectral.attacks import run_attack
     from spectral.plot import calibration_figure, save_figure
 
     with user_errors(), output_dir(out, force, "calibrate") as tmp:
@@ -94,14 +95,24 @@ def calibrate(
         check_attack(attack, next(iter(nets.values())), eps, steps)
         adversarial = {}
         with progress() as bar:
-            task = bar.add_task(f"attack ({attack})", total=len(nets))
-            for name, net in nets.items():
-                adversarial[name] = sp.make_attack(attack, net, eps=eps, steps=steps, seed=seed)(
-                    x, y
-                )
-                bar.advance(task)
+            task = bar.add_task(f"attack ({attack})", total=len(nets) * len(x))
+            for i, (name, net) in enumerate(nets.items()):
+                atk = sp.make_attack(attack, net, eps=eps, steps=steps, seed=seed)
+
+                def tick(done: int, _total: int, base: int = i * len(x)) -> None:
+                    bar.update(task, completed=base + done)
+
+                adversarial[name] = run_attack(atk, net, x, y, batch_size=batch_size, progress=tick)
         analysis = calibration_analysis(
-            nets, x, y, adversarial, attack=attack, eps=eps, n_bins=n_bins, seed=seed
+            nets,
+            x,
+            y,
+            adversarial,
+            attack=attack,
+            eps=eps,
+            n_bins=n_bins,
+            seed=seed,
+            batch_size=batch_size,
         )
         result = analysis.to_dict()
         fig = calibration_figure(analysis)

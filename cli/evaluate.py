@@ -101,7 +101,9 @@ def evaluate(
         result: dict[str, Any] = {"model": model, "data": test.name, "n": len(test), "seed": seed}
         with progress() as bar:
             task = bar.add_task(f"PGD-{pgd_steps}", total=len(test))
-            pgd = pgd_evaluation(net, test, eps=eps, steps=pgd_steps, seed=seed)
+            pgd = pgd_evaluation(
+                net, test, eps=eps, steps=pgd_steps, seed=seed, batch_size=batch_size
+            )
             bar.update(task, completed=len(test))
             result["clean_accuracy"] = pgd["clean_accuracy"]
             result[f"pgd{pgd_steps}_accuracy"] = pgd[f"pgd{pgd_steps}_accuracy"]
@@ -119,6 +121,7 @@ def evaluate(
                     steps=apgd_steps,
                     n_classes=len(test.classes),
                     seed=seed,
+                    batch_size=batch_size,
                     progress=tick,
                 )
         command = (

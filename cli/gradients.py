@@ -83,7 +83,12 @@ def gradients(
         )
         with progress() as bar:
             analysis = gradient_analysis(
-                nets, x, y, steps=steps, progress=count_task(bar, "gradients")
+                nets,
+                x,
+                y,
+                steps=steps,
+                batch_size=batch_size,
+                progress=count_task(bar, "gradients"),
             )
         result = analysis.to_dict() | {"seed": seed}
         fig = gradient_figure(x, analysis.results, n_images=show)

@@ -206,6 +206,7 @@ def report(
                 figdir=figdir,
                 formats=fmts,
                 bar=bar,
+                batch_size=batch_size,
             )
             result.update(model_part)
             result.update(
@@ -240,6 +241,7 @@ def report(
                 figdir=figdir,
                 formats=fmts,
                 bar=bar,
+                batch_size=batch_size,
             )
             result.update(robust_part)
             sections.extend(robust_secs)

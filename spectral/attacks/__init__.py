@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from spectral.attacks.autoattack import apgd_robust_accuracy
+from spectral.attacks.batched import run_attack
 from spectral.attacks.factory import AttackName, make_attack, parse_attack_name
 from spectral.attacks.pgd import pgd_attack, pgd_evaluation
 from spectral.attacks.transfer import TransferResult, transfer_attack
@@ -15,5 +16,6 @@ __all__ = [
     "parse_attack_name",
     "pgd_attack",
     "pgd_evaluation",
+    "run_attack",
     "transfer_attack",
 ]
