@@ -132,3 +132,45 @@ def test_blur_builds_every_table_from_the_users_model(tmp_path: Path) -> None:
     assert "foreign_models:resnet" in rows and "input blur 3x3" in rows and "conv1 blur 5x5" in rows
     assert not any("linf" in r for r in rows)  # no built-in 32x32 model sneaks in
     assert result["settings"]["sizes"] == [3, 5]
+
+
+@pytest.mark.parametrize("mode", ["resize", "crop"])
+def test_image_size_brings_the_data_to_the_models_size(tmp_path: Path, mode: str) -> None:
+    out = tmp_path / "o"
+    res = runner.invoke(
+        app,
+        ["evaluate", "--model", "foreign_models:vit224", "--image-size", "224",
+         "--resize", mode, "--n-images", "3", "--pgd-steps", "1", "--apgd-steps", "0",
+         "--batch-size", "2", "--out", str(out)],
+    )  # fmt: skip
+    assert res.exit_code == 0, res.output + res.stderr
+    assert json.loads((out / "evaluate.json").read_text())["n"] == 3
+
+
+@pytest.mark.parametrize(
+    ("args", "needle"),
+    [
+        (["--image-size", "0"], "--image-size: expected N or H,W"),
+        (["--image-size", "a,b"], "--image-size: expected N or H,W"),
+        (["--resize", "stretch"], "--resize: expected resize or crop"),
+        (["--batch-size", "0"], "--batch-size: expected >= 1"),
+        (["--class-map", "cat"], "--class-map: expected data_class=model_class"),
+    ],
+)
+def test_bad_shared_options_are_one_line(tmp_path: Path, args: list[str], needle: str) -> None:
+    out = tmp_path / "o"
+    res = runner.invoke(app, ["calibrate", *args, "--n-images", "4", "--out", str(out)])
+    line = _one_line(res)
+    assert needle in line and not out.exists()
+
+
+def test_robustbench_weights_and_model_dir_are_checked(tmp_path: Path) -> None:
+    out = tmp_path / "o"
+    base = ["evaluate", "--model", "robustbench:cifar10/Linf/Carmon2019Unlabeled",
+            "--n-images", "2", "--out", str(out)]  # fmt: skip
+    line = _one_line(runner.invoke(app, [*base, "--weights", str(tmp_path / "w.pt")]))
+    assert "--weights" in line and "RobustBench" in line
+    (tmp_path / "m" / "cifar10" / "Linf").mkdir(parents=True)
+    (tmp_path / "m" / "cifar10" / "Linf" / "Carmon2019Unlabelled.pt").write_bytes(b"")
+    line = _one_line(runner.invoke(app, [*base, "--model-dir", str(tmp_path / "m")]))
+    assert "Carmon2019Unlabelled" in line and "not found" in line and not out.exists()
