@@ -220,9 +220,16 @@ def auto_batch_size(
 
 
 def resolve_batch_size(
-    batch_size: int | None, model: nn.Module, images: torch.Tensor, *, backward: bool
+    batch_size: int | None,
+    model: nn.Module,
+    images: torch.Tensor,
+    *,
+    backward: bool,
+    maximum: int = MAX_AUTO_BATCH,
 ) -> int:
     """``batch_size`` checked (an int >= 1), or :func:`auto_batch_size` for None.
+
+    ``maximum`` caps the automatic size (a caller that knows larger batches are slower).
 
     Raises:
         SpectralTypeError: not an int or None.
@@ -232,7 +239,7 @@ def resolve_batch_size(
         return check_batch_size(batch_size)
     if images.shape[0] == 0:
         return 1
-    return auto_batch_size(model, images, backward=backward)
+    return auto_batch_size(model, images, backward=backward, maximum=maximum)
 
 
 def batched_logits(model: nn.Module, x: torch.Tensor, batch_size: int) -> torch.Tensor:
