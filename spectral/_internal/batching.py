@@ -8,7 +8,12 @@ from typing import Any
 import torch
 from torch import nn
 
-from spectral._internal.modelstate import model_left_as_found, model_logits, set_eval
+from spectral._internal.modelstate import (
+    apply_forward_pre_hooks,
+    model_left_as_found,
+    model_logits,
+    set_eval,
+)
 from spectral._internal.validate import check_batch_size
 from spectral.errors import SpectralTypeError, SpectralValueError
 
@@ -113,17 +118,7 @@ def _graph_bytes(model: torch.fx.GraphModule, one: torch.Tensor) -> int:
 
     with model_left_as_found(model), torch.no_grad():
         set_eval(model)
-        args: tuple[Any, ...] = (one,)
-        kwargs: dict[str, Any] = {}
-        for hook_id, hook in list(model._forward_pre_hooks.items()):  # as nn.Module.__call__
-            if hook_id in model._forward_pre_hooks_with_kwargs:
-                result = hook(model, args, kwargs)
-                if result is not None:
-                    args, kwargs = result
-            else:
-                result = hook(model, args)
-                if result is not None:
-                    args = result if isinstance(result, tuple) else (result,)
+        args, _ = apply_forward_pre_hooks(model, (one,))
         Counter(model).run(*args)
     return total
 

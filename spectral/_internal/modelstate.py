@@ -5,13 +5,20 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
 import torch
 from torch import nn
 
 from spectral.errors import SpectralValueError
 
-__all__ = ["channels_last", "model_left_as_found", "model_logits", "set_eval"]
+__all__ = [
+    "apply_forward_pre_hooks",
+    "channels_last",
+    "model_left_as_found",
+    "model_logits",
+    "set_eval",
+]
 
 
 @contextlib.contextmanager
@@ -90,3 +97,30 @@ def channels_last(model: nn.Module, enable: bool) -> Iterator[None]:
     finally:
         for t, data in saved:
             t.data = data
+
+
+def apply_forward_pre_hooks(
+    model: nn.Module, args: tuple[Any, ...]
+) -> tuple[tuple[Any, ...], dict[str, Any]]:
+    """``(args, kwargs)`` after ``model``'s own forward pre-hooks, as ``nn.Module.__call__``.
+
+    For code that runs a model's graph without calling it (``torch.fx`` interpreters), so
+    hooks such as :func:`spectral.models.with_normalization`'s still apply.
+
+    Examples:
+        >>> net = nn.Identity()
+        >>> _ = net.register_forward_pre_hook(lambda m, a: (a[0] * 2,))
+        >>> apply_forward_pre_hooks(net, (torch.ones(1),))
+        ((tensor([2.]),), {})
+    """
+    kwargs: dict[str, Any] = {}
+    for hook_id, hook in list(model._forward_pre_hooks.items()):
+        if hook_id in model._forward_pre_hooks_with_kwargs:
+            result = hook(model, args, kwargs)
+            if result is not None:
+                args, kwargs = result
+        else:
+            result = hook(model, args)
+            if result is not None:
+                args = result if isinstance(result, tuple) else (result,)
+    return args, kwargs

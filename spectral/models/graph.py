@@ -15,6 +15,8 @@ from typing import Any
 import torch
 from torch import fx
 
+from spectral._internal.modelstate import apply_forward_pre_hooks
+
 __all__ = ["graph_calls", "run_graph"]
 
 
@@ -92,17 +94,7 @@ def run_graph(model: fx.GraphModule, x: torch.Tensor, nodes: set[fx.Node]) -> di
         >>> torch.allclose(run_graph(gm, x, {node})[node], net[0](x))
         True
     """
-    args: tuple[Any, ...] = (x,)
-    kwargs: dict[str, Any] = {}
-    for hook_id, hook in list(model._forward_pre_hooks.items()):  # as nn.Module.__call__
-        if hook_id in model._forward_pre_hooks_with_kwargs:
-            result = hook(model, args, kwargs)
-            if result is not None:
-                args, kwargs = result
-        else:
-            result = hook(model, args)
-            if result is not None:
-                args = result if isinstance(result, tuple) else (result,)
+    args, _ = apply_forward_pre_hooks(model, (x,))
     capture = _Capture(model, nodes)
     capture.run(*args)
     return capture.values
