@@ -6,14 +6,9 @@ from them) and re-exported here.
 
 from __future__ import annotations
 
-from spectral.defenses.blurnet import (
-    BlurEvaluation,
-    blackbox_blur_table,
-    defense_name,
-    rp2_stickers,
-    whitebox_blur_table,
-)
+from spectral.defenses.blurnet import BlurEvaluation, blackbox_blur_table, defense_name
 from spectral.defenses.penalties import linf_penalty, tv_penalty
+from spectral.defenses.whitebox import rp2_stickers, whitebox_blur_table
 from spectral.models.blur import BlurLayer, blur2d, blur_kernel
 from spectral.models.insert import InputBlur, blur_layers, insert_blur
 
