@@ -72,3 +72,24 @@ def test_bad_options_give_one_line(tmp_path: Path, args: list[str], message: str
     assert res.exit_code == 1, res.stdout
     assert message in res.stderr and res.stderr.strip().count("\n") == 0
     assert not (tmp_path / "d").exists()
+
+
+def test_report_section_is_skipped_with_a_note_when_too_few_images_are_correct(
+    tmp_path: Path,
+) -> None:
+    from cli._report_detect import MIN_CORRECT, detect_section
+
+    model = sp.load_model("builtin:standard")
+    x = sp.load_dataset("builtin", "test", n_images=8).images
+    wrong = (sp.predict(model, x) + 1) % 10  # labels the model never predicts
+    part, sections = detect_section(
+        model=model, x=x, y=wrong, n_images=8, eps=8 / 255, steps=2, seed=0,
+        figdir=tmp_path, formats=("png",), bar=None,
+    )  # fmt: skip
+    note = part["detect"]["skipped"]
+    assert note.startswith("0 of 8 images") and f"needs {MIN_CORRECT}" in note
+    assert len(sections) == 1 and sections[0].figures == [] and not list(tmp_path.iterdir())
+    assert detect_section(
+        model=model, x=x, y=wrong, n_images=0, eps=8 / 255, steps=2, seed=0,
+        figdir=tmp_path, formats=("png",), bar=None,
+    ) == ({}, [])  # fmt: skip
