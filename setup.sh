@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Set up .venv on a fresh machine: the pinned stack, torchattacks without its dependencies
+# Set up .venv on a fresh machine: the pinned stack (requirements.txt, scikit-learn included), torchattacks without its dependencies
 # (its metadata pulls torchvision, a multi-GB CUDA build that breaks beside the CPU torch),
 # then this project without dependencies. Idempotent: re-running only installs what is missing.
 set -euo pipefail

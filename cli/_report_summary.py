@@ -139,6 +139,9 @@ def run_info(ctx: Any | None = None) -> dict[str, Any]:
         "versions": {
             "python": platform.python_version(),
             "platform": platform.platform(),
-            **{d: _version(d) for d in ("torch", "numpy", "scipy", "torchattacks", "pyfftw")},
+            **{
+                d: _version(d)
+                for d in ("torch", "numpy", "scipy", "torchattacks", "pyfftw", "scikit-learn")
+            },
         },
     }

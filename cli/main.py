@@ -9,6 +9,7 @@ import typer
 
 from cli.blur import blur
 from cli.calibrate import calibrate
+from cli.detect import detect
 from cli.evaluate import evaluate
 from cli.filters import filters
 from cli.gradients import gradients
@@ -28,6 +29,7 @@ app = typer.Typer(
 app.command("report")(report)
 app.command("blur")(blur)
 app.command("calibrate")(calibrate)
+app.command("detect")(detect)
 app.command("evaluate")(evaluate)
 app.command("filters")(filters)
 app.command("gradients")(gradients)

@@ -12,7 +12,8 @@ Sections:
 4. input spectra of the bundled photographs (BlurNet-style figure, slopes, bands);
 5. the dataset-scale mean power spectrum of the analysed test images (streaming accumulator);
 6. a random +-eps sign-noise baseline: the spectrum a perturbation has when it carries
-   no structure, to hold adversarial perturbations against.
+   no structure, to hold adversarial perturbations against;
+7. Fourier-domain adversarial detection (Harder et al. 2021), plain and adaptive PGD.
 """
 
 from __future__ import annotations
@@ -114,6 +115,12 @@ def report(
             "by side/32).",
         ),
     ] = None,
+    detect_images: Annotated[
+        int,
+        typer.Option(
+            "--detect-images", help="Images for the Fourier detector, PGD only (0: skip)."
+        ),
+    ] = 200,
     backend: Annotated[Backend, typer.Option("--backend", help="FFT backend.")] = Backend.AUTO,
     seed: SeedOpt = 0,
     device: DeviceOpt = "cpu",
@@ -141,6 +148,7 @@ def report(
         check_min("--steps", steps, 1)
         check_min("--blur-images", blur_images, 0)
         check_min("--gradient-images", gradient_images, 0)
+        check_min("--detect-images", detect_images, 0)
         if heatmap_images is not None:
             check_min("--heatmap-images", heatmap_images, 0)
         if heatmap_eps is not None:
@@ -246,6 +254,25 @@ def report(
             result.update(robust_part)
             sections.extend(robust_secs)
 
+            # Fourier-domain adversarial detection (Harder et al. 2021) ---------------------
+            from cli._report_detect import detect_section
+
+            detect_part, detect_secs = detect_section(
+                model=net,
+                x=x,
+                y=y,
+                n_images=detect_images,
+                eps=eps,
+                steps=steps,
+                seed=seed,
+                figdir=figdir,
+                formats=fmts,
+                bar=bar,
+                batch_size=batch_size,
+            )
+            result.update(detect_part)
+            sections.extend(detect_secs)
+
             # references: bundled photographs, the analysed data, random sign noise ------
             from cli._report_reference import reference_sections
 
@@ -276,6 +303,7 @@ def report(
                     ("BlurNet blur table", "--blur-images N (N > 0)", blur_images == 0),
                     ("Input gradients", "--gradient-images N (N > 0)", gradient_images == 0),
                     ("Fourier heat maps", "--heatmap-images N (N > 0)", heatmap_images == 0),
+                    ("Fourier detector", "--detect-images N (N > 0)", detect_images == 0),
                     (
                         "Second model and the papers' claims",
                         "--compare-model MODEL",

@@ -12,7 +12,7 @@ subpackage:
 - :mod:`spectral.models`: the zoo, ``load_model``, layer names, blur layers, feature maps.
 - :mod:`spectral.metrics`: classification, attack and calibration metrics.
 - :mod:`spectral.attacks`: ``make_attack``, APGD, transfer, RP2, a training PGD.
-- :mod:`spectral.defenses`: blur penalties and the BlurNet evaluation.
+- :mod:`spectral.defenses`: blur penalties, the BlurNet evaluation, the Fourier detector.
 - :mod:`spectral.analysis`: the composite analyses the CLI runs.
 - :mod:`spectral.plot`: figures (the only subpackage that imports matplotlib).
 

@@ -27,6 +27,7 @@ RANK = {
 }
 # Imports a function may defer: heavy or optional dependencies, or platform modules.
 DEFERRABLE = {"torchattacks", "matplotlib", "scipy", "pyfftw", "skimage", "PIL", "robustbench"}
+DEFERRABLE |= {"sklearn"}
 DEFERRABLE |= {"fcntl"}
 MAX_LINES = 420
 

@@ -17,6 +17,13 @@ from spectral.analysis.calibration import (
     CalibrationAnalysis,
     calibration_analysis,
 )
+from spectral.analysis.detection import (
+    DETECTION_COLUMNS,
+    DetectionAnalysis,
+    detection_analysis,
+    detection_scores,
+)
+from spectral.analysis.detection_adaptive import detector_aware_pgd
 from spectral.analysis.features import FeatureSpectra, feature_spectra
 from spectral.analysis.filters import (
     FILTER_COLUMNS,
@@ -43,11 +50,13 @@ from spectral.analysis.papers import PaperClaim, PaperComparison, paper_comparis
 
 __all__ = [
     "CALIBRATION_COLUMNS",
+    "DETECTION_COLUMNS",
     "FILTER_COLUMNS",
     "GRADIENT_COLUMNS",
     "AttackAnalysis",
     "CalibrationAnalysis",
     "DatasetSpectrum",
+    "DetectionAnalysis",
     "FeatureSpectra",
     "FilterAnalysis",
     "GradientAnalysis",
@@ -60,6 +69,9 @@ __all__ = [
     "attack_analysis",
     "calibration_analysis",
     "dataset_spectrum",
+    "detection_analysis",
+    "detection_scores",
+    "detector_aware_pgd",
     "edge_correlation",
     "feature_spectra",
     "filter_analysis",

@@ -29,6 +29,7 @@ from spectral.plot.calibration import (
     plot_reliability,
 )
 from spectral.plot.defenses import blur_figure, plot_defense_bars
+from spectral.plot.detection import detection_figure, plot_roc
 from spectral.plot.filters import (
     filter_figure,
     plot_filter_grid,
@@ -54,6 +55,7 @@ __all__ = [
     "calibration_figure",
     "comparison_figure",
     "dataset_spectrum_figure",
+    "detection_figure",
     "feature_spectra_figure",
     "filter_figure",
     "gradient_figure",
@@ -70,6 +72,7 @@ __all__ = [
     "plot_kernel_spectrum",
     "plot_radial_profile",
     "plot_reliability",
+    "plot_roc",
     "plot_spectrum",
     "save_figure",
     "set_suptitle",
