@@ -108,7 +108,8 @@ def test_report_band_section_and_skip(tmp_path: Path) -> None:
     data = json.loads((out / "report.json").read_text())
     part = data["band_robustness"]
     assert part["filtered_accuracy"]["n_images"] == 6
-    assert part["band_attack"]["bands"] == ["low", "mid", "high", "all"]
+    assert part["band_attack"]["bands"] == ["low", "mid", "high"]
+    assert part["filtered_accuracy"]["radii_pixels"] == pytest.approx([1, 2, 4, 8, 12, 16])
     assert (out / "figures" / "bands.png").exists()
     assert "Where in the spectrum the models break" in (out / "report.html").read_text()
     off = tmp_path / "off"
@@ -119,3 +120,23 @@ def test_report_band_section_and_skip(tmp_path: Path) -> None:
     assert {"section": "Where the models break", "enable_with": "--band-images N (N > 0)"} in (
         data["skipped"]
     )
+
+
+def test_report_section_on_images_too_small_for_the_low_band(tmp_path: Path) -> None:
+    import torch
+
+    from cli._progress import progress
+    from cli._report_bands import bands_section
+
+    torch.manual_seed(0)
+    net = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(3 * 8 * 8, 3))
+    x, y = torch.rand(5, 3, 8, 8), torch.tensor([0, 1, 2, 0, 1])
+    with progress() as bar:
+        part, (sec,) = bands_section(
+            nets={"net": net}, x=x, y=y, band_images=4, seed=0, figdir=tmp_path,
+            formats=("png",), bar=bar,
+        )  # fmt: skip
+    # 8x8: the lowest non-zero radius is 1/8, so the low band (r < 1/8) is empty
+    assert part["band_robustness"]["band_attack"]["bands"] == ["mid", "high"]
+    assert any("Not attacked: the low band" in p for p in sec.paragraphs)
+    assert (tmp_path / "bands.png").exists()
