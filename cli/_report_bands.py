@@ -194,9 +194,10 @@ def bands_section(
 ) -> tuple[dict[str, Any], list[Section]]:
     """The report's section: filtered accuracy and band-limited PGD on ``band_images``.
 
-    Kept cheap (about 20 s for 50 images on 2 CPU cores): six radii (1, 2, 4, 8, 12, 16
-    pixels of a 32-pixel spectrum) with the ideal strict mask, and L-inf band-limited
-    PGD-10 at 8/255 in the low, mid and high bands; `spectral bands` runs more.
+    Kept cheap (about 1.3 CPU-seconds per image: 50 CPU-s for the default 40): six
+    radii (1, 2, 4, 8, 12, 16 pixels of a 32-pixel spectrum) with the ideal strict
+    mask, and L-inf band-limited PGD-10 at 8/255 in the low, mid and high bands;
+    `spectral bands` runs more.
     """
     from cli._progress import count_task
     from spectral.plot import bands_figure, save_figure

@@ -114,7 +114,7 @@ def report(
             "--band-images",
             help="Images for the filtered-accuracy curves and band-limited PGD (0: skip).",
         ),
-    ] = 50,
+    ] = 40,
     heatmap_eps: Annotated[
         float | None,
         typer.Option(
