@@ -17,6 +17,11 @@ __all__ = ["bands_figure", "plot_band_attack", "plot_filtered_accuracy"]
 _STYLE = {"lowpass": "-", "highpass": "--"}
 
 
+def _ncols(labels: list[str], most: int) -> int:
+    """Legend columns: ``most`` unless the labels are too long to sit side by side."""
+    return most if sum(len(t) for t in labels[:most]) <= 56 else 1
+
+
 def plot_filtered_accuracy(
     ax: Axes, result: FilteredAccuracy, *, kind: str = "ideal", title: str | None = None
 ) -> list[Any]:
@@ -60,7 +65,7 @@ def plot_filtered_accuracy(
     ax.set_ylabel("accuracy (%)")
     ax.set_ylim(0, 100)
     ax.grid(True, alpha=0.3)
-    legend_below(ax, 2)
+    legend_below(ax, _ncols([ln.get_label() for ln in lines], 2))
     boundary = f", {result.boundary} mask" if kind == "ideal" else ""
     set_title(ax, title or f"{kind} filter{boundary} (n = {result.n_images})")
     return lines
@@ -103,7 +108,7 @@ def plot_band_attack(
     ax.set_ylim(0, 100)
     ax.set_ylabel("accuracy (%)")
     ax.grid(True, axis="y", alpha=0.3)
-    legend_below(ax, n)
+    legend_below(ax, _ncols(list(result.robust_accuracy), n))
     eps = result.eps[eps_index]
     shown = f"{eps * 255:.3g}/255" if result.norm == "Linf" else f"{eps:.3g}"
     set_title(ax, title or f"band-limited PGD-{result.steps}, {result.norm} eps = {shown}")
