@@ -65,7 +65,7 @@ def plot_filtered_accuracy(
     ax.set_ylabel("accuracy (%)")
     ax.set_ylim(0, 100)
     ax.grid(True, alpha=0.3)
-    legend_below(ax, _ncols([ln.get_label() for ln in lines], 2))
+    legend_below(ax, _ncols([str(ln.get_label()) for ln in lines], 2))
     boundary = f", {result.boundary} mask" if kind == "ideal" else ""
     set_title(ax, title or f"{kind} filter{boundary} (n = {result.n_images})")
     return lines
