@@ -7,6 +7,7 @@ import sys
 
 import typer
 
+from cli.bands import bands
 from cli.blur import blur
 from cli.calibrate import calibrate
 from cli.detect import detect
@@ -27,6 +28,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 app.command("report")(report)
+app.command("bands")(bands)
 app.command("blur")(blur)
 app.command("calibrate")(calibrate)
 app.command("detect")(detect)

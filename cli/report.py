@@ -9,6 +9,8 @@ Sections:
 3. the BlurNet black-box table with adaptive attacks (figure 6);
    robust vs normal: 3x3 filter statistics, confidence and calibration (clean and
    adversarial), input and integrated gradients with their spectra, Fourier heat maps;
+   where in the spectrum the models break: accuracy on low-/high-pass filtered images
+   and under band-limited PGD (``--band-images``);
 4. input spectra of the bundled photographs (BlurNet-style figure, slopes, bands);
 5. the dataset-scale mean power spectrum of the analysed test images (streaming accumulator);
 6. a random +-eps sign-noise baseline: the spectrum a perturbation has when it carries
@@ -107,6 +109,13 @@ def report(
             "0 above: a map costs H*W/2 passes per image).",
         ),
     ] = None,
+    band_images: Annotated[
+        int,
+        typer.Option(
+            "--band-images",
+            help="Images for the filtered-accuracy curves and band-limited PGD (0: skip).",
+        ),
+    ] = 40,
     heatmap_eps: Annotated[
         float | None,
         typer.Option(
@@ -149,6 +158,7 @@ def report(
         check_min("--blur-images", blur_images, 0)
         check_min("--gradient-images", gradient_images, 0)
         check_min("--detect-images", detect_images, 0)
+        check_min("--band-images", band_images, 0)
         if heatmap_images is not None:
             check_min("--heatmap-images", heatmap_images, 0)
         if heatmap_eps is not None:
@@ -254,6 +264,23 @@ def report(
             result.update(robust_part)
             sections.extend(robust_secs)
 
+            # where in the spectrum the models break: filtered accuracy, band-limited PGD
+            from cli._report_bands import bands_section
+
+            bands_part, bands_secs = bands_section(
+                nets=nets,
+                x=x,
+                y=y,
+                band_images=band_images,
+                seed=seed,
+                figdir=figdir,
+                formats=fmts,
+                bar=bar,
+                batch_size=batch_size,
+            )
+            result.update(bands_part)
+            sections.extend(bands_secs)
+
             # Fourier-domain adversarial detection (Harder et al. 2021) ---------------------
             from cli._report_detect import detect_section
 
@@ -304,6 +331,7 @@ def report(
                     ("Input gradients", "--gradient-images N (N > 0)", gradient_images == 0),
                     ("Fourier heat maps", "--heatmap-images N (N > 0)", heatmap_images == 0),
                     ("Fourier detector", "--detect-images N (N > 0)", detect_images == 0),
+                    ("Where the models break", "--band-images N (N > 0)", band_images == 0),
                     (
                         "Second model and the papers' claims",
                         "--compare-model MODEL",

@@ -4,6 +4,12 @@ from __future__ import annotations
 
 from spectral.analysis.attack import AttackAnalysis, attack_analysis
 from spectral.analysis.attribution import input_gradients, integrated_gradients
+from spectral.analysis.band_attack import (
+    DEFAULT_ATTACK_BANDS,
+    BandAttackAnalysis,
+    band_attack_analysis,
+    band_label,
+)
 from spectral.analysis.baselines import (
     DatasetSpectrum,
     NoiseBaseline,
@@ -25,6 +31,7 @@ from spectral.analysis.detection import (
 )
 from spectral.analysis.detection_adaptive import detector_aware_pgd
 from spectral.analysis.features import FeatureSpectra, feature_spectra
+from spectral.analysis.filtered import DEFAULT_RADII, FilteredAccuracy, filtered_accuracy
 from spectral.analysis.filters import (
     FILTER_COLUMNS,
     FilterAnalysis,
@@ -50,15 +57,19 @@ from spectral.analysis.papers import PaperClaim, PaperComparison, paper_comparis
 
 __all__ = [
     "CALIBRATION_COLUMNS",
+    "DEFAULT_ATTACK_BANDS",
+    "DEFAULT_RADII",
     "DETECTION_COLUMNS",
     "FILTER_COLUMNS",
     "GRADIENT_COLUMNS",
     "AttackAnalysis",
+    "BandAttackAnalysis",
     "CalibrationAnalysis",
     "DatasetSpectrum",
     "DetectionAnalysis",
     "FeatureSpectra",
     "FilterAnalysis",
+    "FilteredAccuracy",
     "GradientAnalysis",
     "GradientSpectra",
     "HeatmapAnalysis",
@@ -67,6 +78,8 @@ __all__ = [
     "PaperComparison",
     "PhotoSpectra",
     "attack_analysis",
+    "band_attack_analysis",
+    "band_label",
     "calibration_analysis",
     "dataset_spectrum",
     "detection_analysis",
@@ -76,6 +89,7 @@ __all__ = [
     "feature_spectra",
     "filter_analysis",
     "filter_metrics",
+    "filtered_accuracy",
     "fourier_basis",
     "fourier_heatmap",
     "gradient_analysis",

@@ -1,8 +1,9 @@
-"""Attacks: make_attack (torchattacks by name), APGD-CE + APGD-T, transfer, RP2, a training PGD."""
+"""Attacks: make_attack (torchattacks by name), band-limited PGD, APGD, transfer, RP2."""
 
 from __future__ import annotations
 
 from spectral.attacks.autoattack import apgd_robust_accuracy
+from spectral.attacks.band import BandPGD
 from spectral.attacks.batched import run_attack
 from spectral.attacks.factory import AttackName, make_attack, parse_attack_name
 from spectral.attacks.pgd import pgd_attack, pgd_evaluation
@@ -13,6 +14,7 @@ from spectral.attacks.transfer import TransferResult, transfer_attack
 __all__ = [
     "RP2",
     "AttackName",
+    "BandPGD",
     "TransferResult",
     "UniversalRP2",
     "apgd_robust_accuracy",

@@ -27,7 +27,10 @@ from spectral._internal.validate import (
     parse_enum,
 )
 from spectral.attacks._wrap import _left_as_found_class
+from spectral.attacks.band import BandPGD
 from spectral.errors import SpectralTypeError, SpectralValueError
+from spectral.fourier.bandpass import parse_band
+from spectral.fourier.bands import DEFAULT_CUTOFFS, check_cutoffs
 
 __all__ = ["AttackName", "make_attack", "parse_attack_name"]
 
@@ -47,6 +50,7 @@ class AttackName(str, Enum):
     BIM = "bim"
     MIFGSM = "mifgsm"
     FAB = "fab"
+    BANDPGD = "bandpgd"
 
 
 def _bool(name: str) -> Callable[[Any], bool]:
@@ -70,6 +74,12 @@ def _choice(name: str, *choices: str) -> Callable[[Any], str]:
     return lambda value: check_choice(value, name, choices)
 
 
+def _band(value: Any) -> Any:
+    """Check a band (name or annulus); BandPGD resolves a name with its own cutoffs."""
+    parse_band(value)
+    return value
+
+
 @dataclass(frozen=True)
 class _Option:
     """One attack-specific keyword: its default (``None``: required) and its parser."""
@@ -87,7 +97,7 @@ class _Spec:
     ``set_mode_targeted_by_label``; ``requires`` a message for a missing required option.
     """
 
-    cls: str
+    cls: str | type
     core: tuple[str, ...]
     options: dict[str, _Option]
     targeted: bool = False
@@ -171,6 +181,18 @@ _SPECS: dict[AttackName, _Spec] = {
             "multi_targeted": _Option(False, _bool("multi_targeted")),
             "n_classes": _Option(10, _int("n_classes", 2)),
         },
+    ),
+    AttackName.BANDPGD: _Spec(
+        BandPGD,
+        _STEPPED,
+        {
+            **_START,
+            "band": _Option("low", _band),
+            "norm": _NORM,
+            "cutoffs": _Option(DEFAULT_CUTOFFS, check_cutoffs),
+            "box": _Option("none", _choice("box", "none", "clip")),
+        },
+        targeted=True,
     ),
 }
 
@@ -257,6 +279,11 @@ def make_attack(
     fab        ``eps``, ``steps``, ``norm`` ("Linf"), ``n_restarts`` (1), ``alpha_max``
                (0.1), ``eta`` (1.05), ``beta`` (0.9), ``multi_targeted`` (False),
                ``n_classes`` (required when ``multi_targeted``), ``seed``
+    bandpgd    PGD with the perturbation kept in a frequency band (:class:`BandPGD`):
+               ``eps``, ``step_size`` (default ``eps / 4``), ``steps``, ``band`` ("low";
+               "mid", "high", "all" or ``(lo, hi)`` cycles/pixel), ``norm`` ("Linf" or
+               "L2"), ``cutoffs`` (those of ``band_energy``), ``random_start``, ``box``
+               ("none": ``x + delta`` unclipped; "clip")
     ========== ===================================================================
 
     Every call of the returned attack runs with the global torch RNG seeded with ``seed``
@@ -277,7 +304,7 @@ def make_attack(
             (In spectral, ``alpha`` always names the BlurNet penalty weight.)
         targeted: put the attack in ``set_mode_targeted_by_label`` mode: ``atk(images,
             target_labels)`` then pushes each image towards the label given with it.
-            Supported by fgsm, pgd, pgdl2, cw, square, bim and mifgsm.
+            Supported by fgsm, pgd, pgdl2, cw, square, bim, mifgsm and bandpgd.
         seed: seed of the global RNG during each call (and of apgd/square/fab/autoattack);
             ``None`` leaves the RNG alone (not deterministic).
         **kwargs: the attack-specific options above.
@@ -347,7 +374,7 @@ def make_attack(
             f"{key.value}: expected n_classes=<number of classes> with multi_targeted=True, "
             "got none"
         )
-    cls = getattr(torchattacks, spec.cls)
+    cls = spec.cls if isinstance(spec.cls, type) else getattr(torchattacks, spec.cls)
     # torchattacks prints when a model has no parameters; keep stdout clean.
     with contextlib.redirect_stdout(io.StringIO()):
         atk = _left_as_found_class(cls)(model, **params)

@@ -15,6 +15,7 @@ from spectral.fourier.backends import (
     save_wisdom,
     set_auto_order,
 )
+from spectral.fourier.bandpass import band_mask, band_project, parse_band
 from spectral.fourier.bands import (
     BAND_NAMES,
     DEFAULT_CUTOFFS,
@@ -37,7 +38,7 @@ from spectral.fourier.engine import (
     fft2,
     map_half_spectra,
 )
-from spectral.fourier.filters import FilterKind, highpass, lowpass
+from spectral.fourier.filters import Boundary, FilterKind, highpass, lowpass
 from spectral.fourier.radial import frequency_radius, powerlaw_slope, radial_profile
 from spectral.fourier.spectra import (
     benchmark_backends,
@@ -50,6 +51,7 @@ __all__ = [
     "BAND_NAMES",
     "DEFAULT_CUTOFFS",
     "Backend",
+    "Boundary",
     "FilterKind",
     "SpectrumAccumulator",
     "SpectrumComparison",
@@ -58,6 +60,8 @@ __all__ = [
     "available_backends",
     "band_energy",
     "band_fractions",
+    "band_mask",
+    "band_project",
     "band_weights",
     "benchmark_backends",
     "channel_names",
@@ -75,6 +79,7 @@ __all__ = [
     "map_half_spectra",
     "n_workers",
     "parse_backend",
+    "parse_band",
     "phase_spectrum",
     "power_spectrum",
     "powerlaw_slope",

@@ -12,6 +12,7 @@ import matplotlib
 matplotlib.use("Agg", force=False)
 
 from spectral.plot.attack import attack_figures, comparison_figure, feature_spectra_figure
+from spectral.plot.bands import bands_figure, plot_band_attack, plot_filtered_accuracy
 from spectral.plot.base import (
     FIGURE_FORMATS,
     as_2d_array,
@@ -51,6 +52,7 @@ __all__ = [
     "MAGNITUDE_LABEL",
     "as_2d_array",
     "attack_figures",
+    "bands_figure",
     "blur_figure",
     "calibration_figure",
     "comparison_figure",
@@ -64,11 +66,13 @@ __all__ = [
     "new_figure",
     "noise_figures",
     "plot_attribution",
+    "plot_band_attack",
     "plot_band_energy",
     "plot_confidence_histogram",
     "plot_defense_bars",
     "plot_filter_grid",
     "plot_filter_metric",
+    "plot_filtered_accuracy",
     "plot_kernel_spectrum",
     "plot_radial_profile",
     "plot_reliability",

@@ -39,6 +39,10 @@ COMMANDS = {
     "calibrate": ["--vs", "", "--steps", "1"],
     "gradients": ["--vs", "", "--steps", "2", "--show", "2"],
     "heatmap": ["--vs", ""],
+    "bands": [
+        "--vs", "", "--attack-images", "2", "--steps", "1", "--radii", "0.25",
+        "--kinds", "ideal", "--bands", "low", "--eps", "8/255",
+    ],
     "filters": ["--vs", ""],
     "blur": ["--steps", "1", "--whitebox-images", "2", "--rp2-steps", "1", "--sizes", "3"],
     "report": [
@@ -58,7 +62,7 @@ def _run(cmd: str, spec: str, out: Path) -> tuple[int, str]:
 
 
 @pytest.mark.parametrize("label", LABELS)
-@pytest.mark.parametrize("cmd", ["evaluate", "calibrate", "gradients", "heatmap"])
+@pytest.mark.parametrize("cmd", ["evaluate", "calibrate", "gradients", "heatmap", "bands"])
 def test_io_only_commands_run_on_every_format(
     saved: dict[str, str], tmp_path: Path, cmd: str, label: str
 ) -> None:

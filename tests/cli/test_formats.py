@@ -66,7 +66,7 @@ def test_spectrum_default_is_png_and_pdf_and_one_format_is_honoured(
 
 
 @pytest.mark.parametrize(
-    "command", ["spectrum", "filters", "calibrate", "gradients", "heatmap", "blur"]
+    "command", ["spectrum", "filters", "calibrate", "gradients", "heatmap", "blur", "bands"]
 )
 @pytest.mark.parametrize("value", ["png,jpg", "", ","])
 def test_bad_format_is_one_line(tmp_path: Path, image: Path, command: str, value: str) -> None:
