@@ -22,7 +22,68 @@ from spectral.attacks._wrap import _LeftAsFound
 from spectral.errors import SpectralTypeError, SpectralValueError
 
 
-class RP2(_LeftAsFound):
+class _StickerAttack(_LeftAsFound):
+    """What RP2 and UniversalRP2 share: option checks, the mask, the attacked batch."""
+
+    def _setup(
+        self,
+        name: str,
+        model: nn.Module,
+        mask: torch.Tensor | None,
+        *,
+        eps: float | None,
+        lam: float,
+        p: float,
+        steps: int,
+        lr: float,
+        n_transforms: int,
+        seed: int,
+    ) -> None:
+        check_model(model)
+        self.mask = _check_mask(mask)
+        self.eps = None if eps is None else check_float(eps, "eps")
+        self.lam = check_float(lam, "lam", strict=False)
+        self.p = check_float(p, "p", minimum=1.0, strict=False) if p != math.inf else math.inf
+        self.steps = check_int(steps, "steps", 1)
+        self.lr = check_float(lr, "lr")
+        self.n_transforms = check_int(n_transforms, "n_transforms", 1)
+        self.seed = check_int(seed, "seed", 0)
+        with contextlib.redirect_stdout(io.StringIO()):
+            super().__init__(name, model)
+        self.supported_mode = ["default", "targeted"]
+        self.set_mode_targeted_by_label(quiet=True)
+
+    def _victims(
+        self, images: torch.Tensor, labels: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """The checked images and the labels to optimise for (the targets in targeted mode)."""
+        check_images(images, "images", unit_range=True)
+        check_labels(labels, images, "labels")
+        device = self.device if self.device is not None else images.device
+        x = images.detach().to(device)
+        y = labels.detach().to(device)
+        return x, (self.get_target_label(x, y) if self.targeted else y)
+
+    def _mask_for(self, x: torch.Tensor) -> torch.Tensor:
+        """The mask broadcast to ``x``'s shape, in ``x``'s dtype and device."""
+        if self.mask is None:
+            return torch.ones_like(x)
+        m = self.mask
+        if m.ndim == 2:
+            m = m[None, None]
+        elif m.ndim == 3:
+            m = m[None]
+        mb, mc, mh, mw = m.shape
+        b, c, h, w = x.shape
+        if (mh, mw) != (h, w) or mc not in (1, c) or mb not in (1, b):
+            raise SpectralValueError(
+                f"mask: expected a shape broadcastable to the images {tuple(x.shape)} "
+                f"((H, W), (1|C, H, W) or (1|B, 1|C, H, W)), got {tuple(self.mask.shape)}"
+            )
+        return m.to(device=x.device, dtype=x.dtype).expand(b, c, h, w)
+
+
+class RP2(_StickerAttack):
     r"""Robust Physical Perturbations (Eykholt et al., CVPR 2018), as in the BlurNet slides.
 
     Finds a perturbation ``delta`` confined to a mask ``M`` (a "sticker") that makes the
@@ -97,34 +158,18 @@ class RP2(_LeftAsFound):
         brightness: float = 0.1,
         seed: int = 0,
     ) -> None:
-        check_model(model)
-        self.mask = _check_mask(mask)
-        self.eps = None if eps is None else check_float(eps, "eps")
-        self.lam = check_float(lam, "lam", strict=False)
-        p_f = check_float(p, "p", minimum=1.0, strict=False) if p != math.inf else math.inf
-        self.p = p_f
-        self.steps = check_int(steps, "steps", 1)
-        self.lr = check_float(lr, "lr")
-        self.n_transforms = check_int(n_transforms, "n_transforms", 1)
         self.max_rotation = check_float(max_rotation, "max_rotation", strict=False)
         self.max_scale = _check_unit(max_scale, "max_scale")
         self.max_translate = check_float(max_translate, "max_translate", strict=False)
         self.brightness = _check_unit(brightness, "brightness")
-        self.seed = check_int(seed, "seed", 0)
-        with contextlib.redirect_stdout(io.StringIO()):
-            super().__init__("RP2", model)
-        self.supported_mode = ["default", "targeted"]
-        self.set_mode_targeted_by_label(quiet=True)
+        self._setup(
+            "RP2", model, mask, eps=eps, lam=lam, p=p, steps=steps, lr=lr,
+            n_transforms=n_transforms, seed=seed,
+        )  # fmt: skip
 
     def forward(self, images: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
         """Run the attack (called by ``atk(images, labels)``; labels are the targets)."""
-        check_images(images, "images", unit_range=True)
-        check_labels(labels, images, "labels")
-        device = self.device if self.device is not None else images.device
-        x = images.detach().to(device)
-        y = labels.detach().to(device)
-        if self.targeted:
-            y = self.get_target_label(x, y)
+        x, y = self._victims(images, labels)
         m = self._mask_for(x)
         keep = m.bool()
         b = x.shape[0]
@@ -157,24 +202,6 @@ class RP2(_LeftAsFound):
                 delta.copy_(torch.clamp(x + delta, 0.0, 1.0) - x)
         adv = torch.where(keep, torch.clamp(x + delta.detach(), 0.0, 1.0), x)
         return adv.to(images.device)
-
-    def _mask_for(self, x: torch.Tensor) -> torch.Tensor:
-        """The mask broadcast to ``x``'s shape, in ``x``'s dtype and device."""
-        if self.mask is None:
-            return torch.ones_like(x)
-        m = self.mask
-        if m.ndim == 2:
-            m = m[None, None]
-        elif m.ndim == 3:
-            m = m[None]
-        mb, mc, mh, mw = m.shape
-        b, c, h, w = x.shape
-        if (mh, mw) != (h, w) or mc not in (1, c) or mb not in (1, b):
-            raise SpectralValueError(
-                f"mask: expected a shape broadcastable to the images {tuple(x.shape)} "
-                f"((H, W), (1|C, H, W) or (1|B, 1|C, H, W)), got {tuple(self.mask.shape)}"
-            )
-        return m.to(device=x.device, dtype=x.dtype).expand(b, c, h, w)
 
     def _random_affine(self, n: int, h: int, w: int, gen: torch.Generator) -> torch.Tensor:
         """``n`` random affine matrices ``(n, 2, 3)`` for ``F.affine_grid``.

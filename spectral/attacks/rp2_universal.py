@@ -2,16 +2,12 @@
 
 from __future__ import annotations
 
-import contextlib
-import io
-
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from spectral._internal.validate import check_float, check_images, check_int, check_labels
-from spectral.attacks._wrap import _LeftAsFound
-from spectral.attacks.rp2 import RP2, _check_mask, _check_unit
+from spectral._internal.validate import check_float
+from spectral.attacks.rp2 import _check_unit, _StickerAttack
 from spectral.errors import SpectralValueError
 
 __all__ = ["PRINTABLE_PALETTE", "UniversalRP2", "non_printability", "total_variation"]
@@ -64,7 +60,7 @@ def total_variation(x: torch.Tensor) -> torch.Tensor:
     return dx + dy
 
 
-class UniversalRP2(_LeftAsFound):
+class UniversalRP2(_StickerAttack):
     r"""RP2 (Eykholt et al., CVPR 2018) as in the authors' code: one sticker for all images.
 
     :class:`~spectral.attacks.RP2` optimises a sticker per image and moves only the
@@ -148,18 +144,9 @@ class UniversalRP2(_LeftAsFound):
         perspective: float = 0.1,
         seed: int = 0,
     ) -> None:
-        # the shared checks (model, mask, norm, steps, ...) are RP2's
-        checked = RP2(
-            model, mask, eps=eps, lam=lam, p=p, steps=steps, lr=lr, n_transforms=n_transforms,
-            seed=seed,
-        )  # fmt: skip
-        self.eps, self.lam, self.p = checked.eps, checked.lam, checked.p
-        self.steps, self.lr, self.n_transforms = checked.steps, checked.lr, checked.n_transforms
-        del checked
         if mode not in ("add", "replace"):
             raise SpectralValueError(f"mode: expected 'add' or 'replace', got {mode!r}")
         self.mode = mode
-        self.mask = _check_mask(mask)
         self.nps_weight = check_float(nps_weight, "nps_weight", strict=False)
         self.tv_weight = check_float(tv_weight, "tv_weight", strict=False)
         pal = PRINTABLE_PALETTE if palette is None else palette
@@ -170,29 +157,22 @@ class UniversalRP2(_LeftAsFound):
         self.color_shift = _check_unit(color_shift, "color_shift")
         self.max_crop = _check_unit(max_crop, "max_crop")
         self.perspective = _check_unit(perspective, "perspective")
-        self.seed = check_int(seed, "seed", 0)
         self.perturbation: torch.Tensor | None = None
-        with contextlib.redirect_stdout(io.StringIO()):
-            super().__init__("UniversalRP2", model)
-        self.supported_mode = ["default", "targeted"]
-        self.set_mode_targeted_by_label(quiet=True)
+        self._setup(
+            "UniversalRP2", model, mask, eps=eps, lam=lam, p=p, steps=steps, lr=lr,
+            n_transforms=n_transforms, seed=seed,
+        )  # fmt: skip
 
     def forward(self, images: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
         """Run the attack on the victim set (called by ``atk(images, labels)``)."""
-        check_images(images, "images", unit_range=True)
-        check_labels(labels, images, "labels")
-        device = self.device if self.device is not None else images.device
-        x = images.detach().to(device)
-        y = labels.detach().to(device)
-        if self.targeted:
-            y = self.get_target_label(x, y)
-        m = RP2._mask_for(self, x)[:1]  # (1, C, H, W): one sticker
+        x, y = self._victims(images, labels)
+        m = self._mask_for(x)[:1]  # (1, C, H, W): one sticker
         _, c, h, w = x.shape
         n = self.n_transforms
         gen = torch.Generator().manual_seed(self.seed)
-        param = torch.zeros(1, c, h, w, device=device, requires_grad=True)
+        param = torch.zeros(1, c, h, w, device=x.device, requires_grad=True)
         opt = torch.optim.Adam([param], lr=self.lr)
-        x_rep, y_rep = x.repeat(n, 1, 1, 1), y.repeat(n)
+        y_rep = y.repeat(n)
         for _ in range(self.steps):
             comp = self._composite(x, m, param)
             moved = self._transform(comp.repeat(n, 1, 1, 1), gen)
@@ -215,7 +195,6 @@ class UniversalRP2(_LeftAsFound):
                     if self.eps is not None:
                         param.clamp_(-self.eps, self.eps)
                     param.clamp_(-1.0, 1.0)
-        del x_rep
         with torch.no_grad():
             adv = self._composite(x, m, param)
             shared = torch.sigmoid(param) if self.mode == "replace" else param
