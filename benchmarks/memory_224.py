@@ -53,45 +53,14 @@ def peak_rss_mib() -> float:
 
 
 def resnet18(num_classes: int = 1000):  # type: ignore[no-untyped-def]
-    """A standard ResNet-18 (He et al. 2016) for 224x224 inputs, random weights."""
-    from torch import nn
+    """A standard ResNet-18 (He et al. 2016) for 224x224 inputs, random weights.
 
-    class BasicBlock(nn.Module):
-        def __init__(self, cin: int, cout: int, stride: int) -> None:
-            super().__init__()
-            self.conv1 = nn.Conv2d(cin, cout, 3, stride, 1, bias=False)
-            self.bn1 = nn.BatchNorm2d(cout)
-            self.relu = nn.ReLU(inplace=True)
-            self.conv2 = nn.Conv2d(cout, cout, 3, 1, 1, bias=False)
-            self.bn2 = nn.BatchNorm2d(cout)
-            self.downsample = None
-            if stride != 1 or cin != cout:
-                self.downsample = nn.Sequential(
-                    nn.Conv2d(cin, cout, 1, stride, bias=False), nn.BatchNorm2d(cout)
-                )
+    The one in tests/foreign_models.py (torchvision's layout and shapes), with 1000 classes.
+    """
+    sys.path.insert(0, str(ROOT / "tests"))
+    import foreign_models
 
-        def forward(self, x):  # type: ignore[no-untyped-def]
-            identity = x if self.downsample is None else self.downsample(x)
-            out = self.relu(self.bn1(self.conv1(x)))
-            out = self.bn2(self.conv2(out))
-            return self.relu(out + identity)
-
-    def layer(cin: int, cout: int, stride: int) -> nn.Sequential:
-        return nn.Sequential(BasicBlock(cin, cout, stride), BasicBlock(cout, cout, 1))
-
-    return nn.Sequential(
-        nn.Conv2d(3, 64, 7, 2, 3, bias=False),
-        nn.BatchNorm2d(64),
-        nn.ReLU(inplace=True),
-        nn.MaxPool2d(3, 2, 1),
-        layer(64, 64, 1),
-        layer(64, 128, 2),
-        layer(128, 256, 2),
-        layer(256, 512, 2),
-        nn.AdaptiveAvgPool2d(1),
-        nn.Flatten(),
-        nn.Linear(512, num_classes),
-    ).eval()
+    return foreign_models.ResNet(width=64, blocks=(2, 2, 2, 2), num_classes=num_classes).eval()
 
 
 def make_data(root: Path, n_folder: int, n_npz: int) -> None:
