@@ -63,7 +63,8 @@ def _checked(parse: Any, name: str, option: str) -> str:
     try:
         return str(parse(name).value)
     except SpectralError as err:
-        raise UserError(f"{option}: {str(err).splitlines()[0]}") from None
+        first = str(err).splitlines()[0]  # "<parameter>: ...": the option replaces the name
+        raise UserError(f"{option}: {first.split(': ', 1)[-1]}") from None
 
 
 def detect(
