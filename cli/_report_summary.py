@@ -63,9 +63,9 @@ def definitions_section(cutoffs: tuple[float, float] | list[float]) -> Section:
     lo, hi = cutoffs
     rows = [
         ["frequency radius r", "sqrt(fx^2 + fy^2) in cycles/pixel; 0.5 is Nyquist on an axis"],
-        ["low band", f"0 < r <= {lo:g} cycles/pixel (DC excluded)"],
-        ["mid band", f"{lo:g} < r <= {hi:g} cycles/pixel"],
-        ["high band", f"r > {hi:g} cycles/pixel (up to sqrt(2)/2 in the corners)"],
+        ["low band", f"0 < r < {lo:g} cycles/pixel (DC excluded)"],
+        ["mid band", f"{lo:g} <= r < {hi:g} cycles/pixel"],
+        ["high band", f"r >= {hi:g} cycles/pixel (up to sqrt(2)/2 in the corners)"],
         ["band energy", "sum of |F|^2 over the band / sum over all non-DC bins, per channel"],
         ["power spectrum", "|F(x)|^2 / (H W), so it sums to sum(x^2) (Parseval)"],
         ["radial slope", "least-squares slope of log power vs log r over the rings"],
