@@ -51,7 +51,7 @@ from spectral.analysis.gradients import (
     gradient_analysis,
     gradient_spectra,
 )
-from spectral.analysis.heatmap import fourier_basis, fourier_heatmap
+from spectral.analysis.heatmap import fourier_basis, fourier_heatmap, heatmap_cells
 from spectral.analysis.heatmap_summary import HeatmapAnalysis, heatmap_analysis, heatmap_bands
 from spectral.analysis.papers import PaperClaim, PaperComparison, paper_comparison
 
@@ -97,6 +97,7 @@ __all__ = [
     "has_3x3_conv",
     "heatmap_analysis",
     "heatmap_bands",
+    "heatmap_cells",
     "input_gradients",
     "integrated_gradients",
     "kernel_frequencies",

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import hashlib
 import math
-from collections.abc import Callable
+import os
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -18,11 +22,13 @@ from spectral._internal.validate import (
     check_labels,
     check_model,
 )
+from spectral.distributed import all_reduce_sum, rank_and_size, shard
 from spectral.errors import SpectralTypeError, SpectralValueError
 
 __all__ = [
     "fourier_basis",
     "fourier_heatmap",
+    "heatmap_cells",
 ]
 
 
@@ -121,8 +127,146 @@ def _unique_frequencies(h: int, w: int) -> tuple[np.ndarray, np.ndarray, np.ndar
     return r[keep], c[keep], mr[keep], mc[keep]
 
 
+def _check_subset(
+    size: tuple[int, int], step: Any, max_radius: Any, frequencies: Any
+) -> np.ndarray:
+    """``(H, W)`` bool mask of the centred cells a subset keeps (mirror-symmetric)."""
+    h, w = size
+    if isinstance(step, bool) or not isinstance(step, int | np.integer) or step < 1:
+        raise SpectralValueError(f"step: expected an int >= 1, got {step!r}")
+    r, c = np.meshgrid(np.arange(h), np.arange(w), indexing="ij")
+    ky, kx = r - h // 2, c - w // 2
+    keep = (ky % int(step) == 0) & (kx % int(step) == 0)
+    if max_radius is not None:
+        if (
+            isinstance(max_radius, bool)
+            or not isinstance(max_radius, int | float | np.integer | np.floating)
+            or not 0 <= float(max_radius) < math.inf
+        ):
+            raise SpectralValueError(
+                f"max_radius: expected a number >= 0 (cycles per image), got {max_radius!r}"
+            )
+        keep &= ky**2 + kx**2 <= float(max_radius) ** 2
+    if frequencies is not None:
+        listed = np.zeros((h, w), dtype=bool)
+        try:
+            pairs = [(int(a), int(b)) for a, b in frequencies]
+            ok = all(
+                isinstance(v, int | np.integer) and not isinstance(v, bool)
+                for pair in frequencies
+                for v in pair
+            )
+        except (TypeError, ValueError):
+            ok, pairs = False, []
+        if not ok or not pairs:
+            raise SpectralValueError(
+                "frequencies: expected a non-empty list of (k_y, k_x) int pairs, "
+                f"got {frequencies!r}"
+            )
+        for a, b in pairs:  # +Nyquist (k = H / 2 on an even side) is the cell of -H / 2
+            if not (abs(a) <= h // 2 and abs(b) <= w // 2):
+                raise SpectralValueError(
+                    f"frequencies: ({a}, {b}) is outside the {h}x{w} map "
+                    f"(|k_y| <= {h // 2}, |k_x| <= {w // 2})"
+                )
+            listed[(a + h // 2) % h, (b + w // 2) % w] = True
+            listed[(h // 2 - a) % h, (w // 2 - b) % w] = True  # the mirror (-k_y, -k_x)
+        keep &= listed
+    if not keep.any():
+        raise SpectralValueError("the frequency subset keeps no frequency of the map")
+    return keep
+
+
+def heatmap_cells(
+    size: tuple[int, int],
+    *,
+    step: int = 1,
+    max_radius: float | None = None,
+    frequencies: Sequence[tuple[int, int]] | None = None,
+) -> np.ndarray:
+    """Which cells of a centred ``(H, W)`` heat map a frequency subset evaluates.
+
+    A cell ``(row, col)`` holds frequency ``k_y = row - H // 2``, ``k_x = col - W // 2``
+    (cycles per image). The subset keeps the cells that pass every criterion given:
+
+    * ``step``: ``k_y`` and ``k_x`` both multiples of ``step`` (every k-th frequency on
+      each axis, DC included);
+    * ``max_radius``: ``sqrt(k_y^2 + k_x^2) <= max_radius`` (cycles per image; a
+      224-pixel image has Nyquist 112);
+    * ``frequencies``: the listed ``(k_y, k_x)`` and their mirrors ``(-k_y, -k_x)``.
+
+    Every criterion is symmetric under ``k -> -k``, like the map itself (a basis and its
+    mirror are the same image).
+
+    Args:
+        size: ``(H, W)``.
+        step: keep every ``step``-th frequency on each axis (>= 1).
+        max_radius: largest radius kept, or None.
+        frequencies: an explicit list, or None.
+
+    Returns:
+        ``(H, W)`` bool mask.
+
+    Raises:
+        SpectralValueError: a bad size, ``step < 1``, a negative or non-finite radius, a
+            listed frequency outside the map, or a subset that keeps nothing.
+
+    Examples:
+        >>> heatmap_cells((8, 8), step=4).sum()  # k in {-4, 0} on each axis
+        4
+        >>> heatmap_cells((8, 8), frequencies=[(0, 1)]).nonzero()
+        (array([4, 4]), array([3, 5]))
+    """
+    return _check_subset(_check_size(size), step, max_radius, frequencies)
+
+
 #: Largest automatic batch of perturbed images per forward pass (see fourier_heatmap).
 HEATMAP_MAX_BATCH = 64
+
+
+def _fingerprint(model: nn.Module, *parts: Any) -> str:
+    """A digest of the model's state, the images and the options: what a checkpoint is of."""
+    digest = hashlib.sha256()
+    for t in list(model.state_dict().values()) + [p for p in parts if isinstance(p, torch.Tensor)]:
+        if isinstance(t, torch.Tensor):
+            digest.update(
+                t.detach().cpu().contiguous().reshape(-1).view(torch.uint8).numpy().tobytes()
+            )
+    digest.update(repr([p for p in parts if not isinstance(p, torch.Tensor)]).encode())
+    return digest.hexdigest()
+
+
+class _Checkpoint:
+    """Periodic, atomic saves of a heat map's counts so far (one file per rank)."""
+
+    def __init__(self, path: Path, key: str, total: int, every: float) -> None:
+        self.path, self.key, self.every = path, key, every
+        self.done = np.zeros(total, dtype=bool)
+        self.wrong = torch.zeros(total, dtype=torch.int64)
+        self.saved = time.monotonic()
+        if path.exists():
+            try:
+                state = torch.load(path, weights_only=True)
+                ok = state["key"] == key and state["wrong"].shape == (total,)
+            except Exception:  # any unreadable file is refused the same way
+                ok = False
+            if not ok:
+                raise SpectralValueError(
+                    f"checkpoint: {path} holds another heat map (other model, images, eps, "
+                    "seed, frequencies or number of ranks); remove it or start afresh"
+                )
+            self.done = state["done"].numpy().astype(bool)
+            self.wrong = state["wrong"]
+
+    def save(self, force: bool = False) -> None:
+        if not force and time.monotonic() - self.saved < self.every:
+            return
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = self.path.with_name(self.path.name + ".tmp")
+        state = {"key": self.key, "done": torch.from_numpy(self.done), "wrong": self.wrong}
+        torch.save(state, tmp)
+        os.replace(tmp, self.path)
+        self.saved = time.monotonic()
 
 
 def fourier_heatmap(
@@ -134,6 +278,11 @@ def fourier_heatmap(
     batch_size: int | None = None,
     seed: int = 0,
     progress: Callable[[int, int], None] | None = None,
+    step: int = 1,
+    max_radius: float | None = None,
+    frequencies: Sequence[tuple[int, int]] | None = None,
+    checkpoint: str | Path | None = None,
+    checkpoint_every: float = 60.0,
 ) -> torch.Tensor:
     """Error rate of ``model`` under each Fourier basis perturbation (Yin et al. 2019).
 
@@ -142,6 +291,23 @@ def fourier_heatmap(
     image and channel; the map holds the fraction of perturbed images whose prediction is
     not their label. ``eps`` is the L2 norm of the perturbation of one channel (before
     clipping): Yin et al. use 4 on CIFAR-10-sized images.
+
+    A frequency subset (``step``, ``max_radius``, ``frequencies``; see
+    :func:`heatmap_cells`) evaluates only some cells, for maps of large images (a
+    224x224 map has 25,090 mirror pairs): the others are NaN. The random signs of a
+    frequency do not depend on the subset, so a subsampled map equals the full map (same
+    seed) at the kept cells.
+
+    Under ``torch.distributed`` (see :mod:`spectral.distributed`) each rank evaluates
+    its shard of the images and the error counts are summed; every rank returns the map,
+    equal to a one-process run's (the signs are drawn per image).
+
+    With ``checkpoint``, the counts so far are saved to that file every
+    ``checkpoint_every`` seconds and when the run is interrupted (an exception, Ctrl-C,
+    SIGTERM turned into ``SystemExit``); a later call with the same file, model, images
+    and options continues from it and returns the map an uninterrupted run returns. The
+    file is removed when the map is complete. Under several ranks each rank keeps its own
+    file (``.rank{r}of{n}`` appended).
 
     Args:
         model: classifier on ``(B, C, H, W)`` images in ``[0, 1]`` returning logits
@@ -154,21 +320,29 @@ def fourier_heatmap(
             (:func:`~spectral.metrics.auto_batch_size`, forward passes only), at most
             :data:`HEATMAP_MAX_BATCH` (larger batches measured slower on the CPU: 100
             32x32 images, builtin:standard, 36-50 s at 64 against 60-65 s at 256).
-        seed: seed (>= 0) of the random signs; each frequency draws its own from
-            ``numpy.random.default_rng([seed, index])``, so the map does not depend on
-            ``batch_size``.
+        seed: seed (>= 0) of the random signs; frequency ``k`` (its index among the
+            mirror pairs of the full map, row-major) draws the signs of all ``N`` images
+            from ``numpy.random.default_rng([seed, k])``, so the map does not depend on
+            ``batch_size``, the subset or the number of ranks.
         progress: called with ``(done, total)`` frequency pairs after each pass.
+        step: evaluate every ``step``-th frequency on each axis.
+        max_radius: evaluate only frequencies with ``|k| <= max_radius`` (cycles per
+            image).
+        frequencies: evaluate only these ``(k_y, k_x)`` (and their mirrors).
+        checkpoint: file for resumable runs, or None.
+        checkpoint_every: seconds between saves (>= 0; 0 saves after every pass).
 
     Returns:
-        ``(H, W)`` error rates in ``[0, 1]`` on ``images``' device, centred like
-        :func:`spectral.magnitude_spectrum` (``k_y = row - H // 2``,
+        ``(H, W)`` error rates in ``[0, 1]`` (NaN outside the subset) on ``images``'
+        device, centred like :func:`spectral.magnitude_spectrum` (``k_y = row - H // 2``,
         ``k_x = col - W // 2``; DC at ``(H // 2, W // 2)``).
 
     Raises:
         SpectralTypeError: not a model, not float images, non-integer labels, a non-int
             ``batch_size``, or a ``progress`` that is not callable.
         SpectralValueError: bad shapes, NaN, labels out of the model's range, bad eps,
-            a ``seed`` that is not an int >= 0, ``batch_size < 1``.
+            a ``seed`` that is not an int >= 0, ``batch_size < 1``, a bad subset, a
+            ``checkpoint`` of another run, more ranks than images.
 
     Shape:
         - images: :math:`(N, C, H, W)`
@@ -180,6 +354,8 @@ def fourier_heatmap(
         >>> x, y = torch.rand(5, 3, 8, 8), torch.zeros(5, dtype=torch.long)
         >>> fourier_heatmap(net, x, y, eps=1.0).shape
         torch.Size([8, 8])
+        >>> int(fourier_heatmap(net, x, y, eps=1.0, step=2).isnan().sum())  # 16 of 64 kept
+        48
     """
     check_model(model)
     check_images(images, "images", unit_range=True)
@@ -192,59 +368,95 @@ def fourier_heatmap(
         raise SpectralValueError(f"seed: expected an int >= 0, got {seed!r}")
     if progress is not None and not callable(progress):
         raise SpectralTypeError(f"progress: expected a callable, got {type(progress).__name__}")
-    bs = resolve_batch_size(batch_size, model, images, backward=False, maximum=HEATMAP_MAX_BATCH)
-    n, c, h, w = images.shape
-    dev, dtype = images.device, images.dtype
+    if (
+        isinstance(checkpoint_every, bool)
+        or not isinstance(checkpoint_every, int | float)
+        or not 0 <= checkpoint_every < math.inf
+    ):
+        raise SpectralValueError(
+            f"checkpoint_every: expected seconds >= 0, got {checkpoint_every!r}"
+        )
+    n_all, c, h, w = images.shape
+    keep = _check_subset((h, w), step, max_radius, frequencies)
+    mine = shard(n_all)
+    rank, world = rank_and_size()
     rows, cols, mrows, mcols = _unique_frequencies(h, w)
-    total = len(rows)
+    chosen = np.flatnonzero(keep[rows, cols])  # indices k into the full list of pairs
+    total = len(chosen)
+    dev, dtype = images.device, images.dtype
+    idx = torch.from_numpy(mine).to(dev)
+    x_mine, y_mine = images.index_select(0, idx), labels.index_select(0, idx)
+    n = len(mine)
+    ckpt = None
+    if checkpoint is not None:
+        path = Path(checkpoint)
+        if world > 1:
+            path = path.with_name(f"{path.name}.rank{rank}of{world}")
+        key = _fingerprint(model, x_mine, y_mine, float(eps), seed, chosen.tolist(), rank, world)
+        ckpt = _Checkpoint(path, key, total, float(checkpoint_every))
+    wrong = ckpt.wrong if ckpt is not None else torch.zeros(total, dtype=torch.int64)
+    done = ckpt.done if ckpt is not None else np.zeros(total, dtype=bool)
+    bs = resolve_batch_size(batch_size, model, images, backward=False, maximum=HEATMAP_MAX_BATCH)
     ky_all = torch.from_numpy(rows - h // 2).to(dev)
     kx_all = torch.from_numpy(cols - w // 2).to(dev)
     per_image = min(n, bs)
     per_pass = max(1, bs // per_image)
-    errors = torch.zeros(total, dtype=torch.float64)
 
     def wrong_counts(u: torch.Tensor, signs: torch.Tensor, fast: bool) -> torch.Tensor:
         fmt = torch.channels_last if fast else torch.contiguous_format
-        wrong = torch.zeros(u.shape[0], dtype=torch.float64)
+        counts = torch.zeros(u.shape[0], dtype=torch.int64)
         for i0 in range(0, n, per_image):
             i1 = min(n, i0 + per_image)
             pert = signs[:, i0:i1, :, None, None] * u[:, None, None]
-            batch = (images[None, i0:i1] + pert).clamp_(0, 1).reshape(-1, c, h, w)
-            logits = model_logits(model, batch.contiguous(memory_format=fmt), labels)
+            batch = (x_mine[None, i0:i1] + pert).clamp_(0, 1).reshape(-1, c, h, w)
+            logits = model_logits(model, batch.contiguous(memory_format=fmt), y_mine)
             pred = logits.argmax(1).reshape(u.shape[0], i1 - i0)
-            wrong += (pred != labels[None, i0:i1]).sum(1).cpu().double()
-        return wrong
+            counts += (pred != y_mine[None, i0:i1]).sum(1).cpu()
+        return counts
 
-    def chunk(k0: int, k1: int) -> tuple[torch.Tensor, torch.Tensor]:
-        u = _bases((h, w), ky_all[k0:k1], kx_all[k0:k1], dtype) * float(eps)
-        draws = [np.random.default_rng([seed, k]).integers(0, 2, (n, c)) for k in range(k0, k1)]
+    def chunk(ks: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
+        kt = torch.from_numpy(ks).to(dev)
+        u = _bases((h, w), ky_all[kt], kx_all[kt], dtype) * float(eps)
+        draws = [np.random.default_rng([seed, int(k)]).integers(0, 2, (n_all, c))[mine] for k in ks]
         signs = torch.from_numpy(np.stack(draws)).to(device=dev, dtype=dtype).mul_(2).sub_(1)
         return u, signs
 
-    starts = range(0, total, per_pass)
-    with model_left_as_found(model), torch.no_grad():
-        set_eval(model)
-        # channels-last is a CPU speed-up; a model it breaks (e.g. one that flattens with
-        # .view) fails on the first pass and then runs in the default layout
-        fast, k1 = dev.type == "cpu", min(total, per_pass)
-        u, signs = chunk(0, k1)
-        first = None
-        if fast:
-            try:
-                with channels_last(model, True):
-                    first = wrong_counts(u, signs, True)
-            except (RuntimeError, SpectralValueError):
-                fast = False
-        errors[:k1] = (first if first is not None else wrong_counts(u, signs, False)) / n
-        if progress is not None:
-            progress(k1, total)
-        with channels_last(model, fast):
-            for k0 in starts[1:]:
-                k1 = min(total, k0 + per_pass)
-                errors[k0:k1] = wrong_counts(*chunk(k0, k1), fast) / n
+    todo = np.flatnonzero(~done)
+    passes = [todo[i : i + per_pass] for i in range(0, len(todo), per_pass)]
+    try:
+        with model_left_as_found(model), torch.no_grad():
+            set_eval(model)
+            # channels-last is a CPU speed-up; a model it breaks (e.g. one that flattens
+            # with .view) fails on the first pass and then runs in the default layout
+            fast = dev.type == "cpu"
+
+            def run(sel: np.ndarray, first: torch.Tensor | None = None) -> None:
+                wrong[sel] = wrong_counts(*chunk(chosen[sel]), fast) if first is None else first
+                done[sel] = True
+                if ckpt is not None:
+                    ckpt.save()
                 if progress is not None:
-                    progress(k1, total)
-    heat = torch.zeros(h, w, dtype=torch.float64)
-    heat[rows, cols] = errors
-    heat[mrows, mcols] = errors
+                    progress(int(done.sum()), total)
+
+            first = None
+            if fast and passes:
+                try:
+                    with channels_last(model, True):
+                        first = wrong_counts(*chunk(chosen[passes[0]]), True)
+                except (RuntimeError, SpectralValueError):
+                    fast = False
+            with channels_last(model, fast):
+                for i, sel in enumerate(passes):
+                    run(sel, first if i == 0 else None)
+    except BaseException:
+        if ckpt is not None:
+            ckpt.save(force=True)
+        raise
+    counts = all_reduce_sum(wrong)
+    errors = counts.double() / n_all
+    heat = torch.full((h, w), math.nan, dtype=torch.float64)
+    heat[rows[chosen], cols[chosen]] = errors
+    heat[mrows[chosen], mcols[chosen]] = errors
+    if ckpt is not None:
+        ckpt.path.unlink(missing_ok=True)
     return heat.to(device=dev, dtype=dtype)

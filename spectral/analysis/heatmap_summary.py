@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -35,8 +36,9 @@ def heatmap_bands(
         cutoffs: band cutoffs ``(low/mid, mid/high)`` in cycles/pixel.
 
     Returns:
-        ``{"low", "mid", "high", "dc"}`` -> mean error; NaN for a band with no cell (a map
-        too small to reach it).
+        ``{"low", "mid", "high", "dc"}`` -> mean error over the band's evaluated cells
+        (NaN cells, left out by a frequency subset, are skipped); NaN for a band with no
+        such cell (a map too small to reach it, or a subset that skips it).
 
     Raises:
         SpectralValueError: not a 2-D map, or bad cutoffs.
@@ -59,7 +61,8 @@ def heatmap_bands(
     h, w = heat.shape
     r = torch.from_numpy(frequency_radius(h, w))
     v = heat.detach().to("cpu", torch.float64)
-    masks = [(r > 0) & (r < c1), (r >= c1) & (r < c2), r >= c2]
+    known = ~v.isnan()  # cells a frequency subset left out are NaN
+    masks = [known & m for m in ((r > 0) & (r < c1), (r >= c1) & (r < c2), r >= c2)]
     out = {
         name: float(v[m].mean()) if bool(m.any()) else math.nan
         for name, m in zip(BAND_NAMES, masks, strict=True)
@@ -77,19 +80,24 @@ class HeatmapAnalysis:
         n_images: images per map.
         maps: model -> ``(H, W)`` error rate per frequency, DC in the centre.
         clean_error: model -> error rate on the unperturbed images.
+        subset: the frequency subset (``step``, ``max_radius``, ``frequencies``;
+            :func:`~spectral.analysis.heatmap_cells`); cells outside it are NaN.
     """
 
     eps: float
     n_images: int
     maps: dict[str, torch.Tensor] = field(repr=False)
     clean_error: dict[str, float]
+    subset: dict[str, Any] = field(
+        default_factory=lambda: {"step": 1, "max_radius": None, "frequencies": None}
+    )
 
     def rows(self) -> list[list[Any]]:
         """Table rows ``[model, clean error, mean error, low, mid, high]``."""
         rows = []
         for name, heat in self.maps.items():
             bands = heatmap_bands(heat)
-            mean = float(heat.double().mean())
+            mean = float(heat.double().nanmean())
             rows.append([name, self.clean_error[name], mean, *(bands[b] for b in BAND_NAMES)])
         return rows
 
@@ -124,11 +132,13 @@ class HeatmapAnalysis:
             "eps": self.eps,
             "n_images": self.n_images,
             "layout": "centred: row - H//2 = k_y, col - W//2 = k_x (cycles per image)",
+            "subset": self.subset,
             "models": {
                 name: {
                     "clean_error": self.clean_error[name],
                     "intervals": {"clean_error": self.clean_error_interval(name).to_dict()},
-                    "mean_error": float(heat.double().mean()),
+                    "mean_error": float(heat.double().nanmean()),
+                    "cells_evaluated": int((~heat.isnan()).sum()),
                     "band_error": heatmap_bands(heat),
                     "map": json_list(heat),
                 }
@@ -146,6 +156,11 @@ def heatmap_analysis(
     seed: int = 0,
     batch_size: int | None = None,
     progress: Callable[[int, int], None] | None = None,
+    step: int = 1,
+    max_radius: float | None = None,
+    frequencies: Sequence[tuple[int, int]] | None = None,
+    checkpoint_dir: str | Path | None = None,
+    checkpoint_every: float = 60.0,
 ) -> HeatmapAnalysis:
     """:func:`fourier_heatmap` and the clean error of every model, on the same images.
 
@@ -158,6 +173,12 @@ def heatmap_analysis(
         batch_size: perturbed images per forward pass; ``None`` picks 64 on the CPU
             (channels-last small convolutions are fastest there) and 4096 on a GPU.
         progress: called with ``(done, total)`` over all models together.
+        step: evaluate every ``step``-th frequency per axis (:func:`fourier_heatmap`).
+        max_radius: evaluate only ``|k| <= max_radius`` (cycles per image), or None.
+        frequencies: evaluate only these ``(k_y, k_x)`` and their mirrors, or None.
+        checkpoint_dir: folder for resumable runs: model number ``i`` checkpoints to
+            ``heatmap-{i}.pt`` in it (see :func:`fourier_heatmap`); None: no checkpoints.
+        checkpoint_every: seconds between checkpoints.
 
     Returns:
         A :class:`HeatmapAnalysis`.
@@ -191,9 +212,29 @@ def heatmap_analysis(
                 progress(i * total + done, total * len(models))
 
         maps[name] = fourier_heatmap(
-            net, images, labels, eps=eps, seed=seed, batch_size=batch_size, progress=tick
+            net,
+            images,
+            labels,
+            eps=eps,
+            seed=seed,
+            batch_size=batch_size,
+            progress=tick,
+            step=step,
+            max_radius=max_radius,
+            frequencies=frequencies,
+            checkpoint=None if checkpoint_dir is None else Path(checkpoint_dir) / f"heatmap-{i}.pt",
+            checkpoint_every=checkpoint_every,
         )
         clean_error[name] = 1.0 - accuracy(net, images, labels)
+    subset = {
+        "step": step,
+        "max_radius": max_radius,
+        "frequencies": None if frequencies is None else [list(map(int, f)) for f in frequencies],
+    }
     return HeatmapAnalysis(
-        eps=float(eps), n_images=int(images.shape[0]), maps=maps, clean_error=clean_error
+        eps=float(eps),
+        n_images=int(images.shape[0]),
+        maps=maps,
+        clean_error=clean_error,
+        subset=subset,
     )

@@ -1,0 +1,204 @@
+"""Runs sharded over ``torch.distributed`` (launched with ``torchrun``).
+
+The analyses that loop over images (:func:`spectral.fourier_heatmap`,
+:func:`spectral.analysis.gradient_spectra` and what builds on them) look at the default
+process group: when one is initialised with more than one rank, each rank takes a
+disjoint, deterministic shard of the images (:func:`shard`: contiguous blocks in image
+order, as ``numpy.array_split`` cuts them), and the per-rank results are combined with
+collectives: counts are summed (:func:`all_reduce_sum`, exact), per-image tensors are
+gathered back into image order (:func:`gather_rows`). Every rank returns the whole
+result. Random streams are keyed by image (and frequency), never by rank, so a sharded
+run equals a one-process run with the same seed: counts exactly, floating-point results
+to round-off (a batch of another size may sum in another order).
+
+:func:`init_from_env` starts the group the way ``torchrun`` expects (``RANK``,
+``WORLD_SIZE``, ``LOCAL_RANK``, ``MASTER_ADDR``/``MASTER_PORT`` in the environment):
+backend ``gloo`` on the CPU, ``nccl`` on CUDA with one GPU per rank (``cuda:LOCAL_RANK``).
+The ``spectral`` command calls it itself, so ``torchrun --nproc-per-node N -m cli.main
+heatmap ...`` needs nothing else; library users call it (or
+``torch.distributed.init_process_group``) before the analysis.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import numpy as np
+import torch
+import torch.distributed as dist
+
+from spectral.errors import SpectralValueError
+
+__all__ = [
+    "all_reduce_sum",
+    "describe",
+    "gather_rows",
+    "init_from_env",
+    "is_main",
+    "launched",
+    "rank_and_size",
+    "shard",
+    "shutdown",
+]
+
+#: How :func:`shard` cuts the images; recorded in the outputs as ``"sharding"``.
+SHARDING = "contiguous blocks of the images in order, one per rank (numpy.array_split)"
+
+
+def launched() -> bool:
+    """Whether the process was started by ``torchrun`` (or another launcher) with > 1 rank."""
+    try:
+        return int(os.environ.get("WORLD_SIZE", "1")) > 1
+    except ValueError:
+        return False
+
+
+def rank_and_size() -> tuple[int, int]:
+    """``(rank, world_size)`` of the default group; ``(0, 1)`` when none is initialised.
+
+    Examples:
+        >>> rank_and_size()
+        (0, 1)
+    """
+    if dist.is_available() and dist.is_initialized():
+        return dist.get_rank(), dist.get_world_size()
+    return 0, 1
+
+
+def is_main() -> bool:
+    """True on rank 0 (and in a process that is not part of a group)."""
+    return rank_and_size()[0] == 0
+
+
+def describe() -> dict[str, Any]:
+    """``{"world_size": N, "sharding": ...}`` for an output's JSON.
+
+    Examples:
+        >>> describe()["world_size"]
+        1
+    """
+    _, size = rank_and_size()
+    return {"world_size": size, "sharding": SHARDING if size > 1 else "none (one process)"}
+
+
+def shard(n: int, what: str = "images") -> np.ndarray:
+    """Indices (into ``range(n)``) of this rank's share: a contiguous block.
+
+    Blocks are those of ``numpy.array_split(range(n), world_size)``: the first
+    ``n % world_size`` ranks get one item more. With no group, all of ``range(n)``.
+
+    Args:
+        n: number of items.
+        what: their name, for the error message.
+
+    Returns:
+        int64 indices, sorted.
+
+    Raises:
+        SpectralValueError: more ranks than items (a rank would have nothing to do).
+
+    Examples:
+        >>> shard(5).tolist()
+        [0, 1, 2, 3, 4]
+    """
+    rank, size = rank_and_size()
+    if size > n:
+        raise SpectralValueError(
+            f"{size} processes were launched but there are only {n} {what}; "
+            f"launch at most {n} (torchrun --nproc-per-node / --nnodes)"
+        )
+    return np.array_split(np.arange(n, dtype=np.int64), size)[rank]
+
+
+def _comm_device(t: torch.Tensor) -> torch.device:
+    """Where a collective must run: the rank's GPU under NCCL, the CPU under gloo."""
+    if dist.get_backend() == "nccl":
+        return torch.device("cuda", torch.cuda.current_device())
+    return torch.device("cpu")
+
+
+def all_reduce_sum(t: torch.Tensor) -> torch.Tensor:
+    """The element-wise sum of ``t`` over all ranks (``t`` itself with no group).
+
+    Integer tensors sum exactly; that is what counts (errors, correct predictions) use.
+
+    Args:
+        t: the same shape and dtype on every rank.
+
+    Returns:
+        A new tensor on ``t``'s device.
+    """
+    if rank_and_size()[1] == 1:
+        return t.clone()
+    buf = t.detach().to(_comm_device(t)).contiguous().clone()
+    dist.all_reduce(buf, op=dist.ReduceOp.SUM)
+    return buf.to(t.device)
+
+
+def gather_rows(part: torch.Tensor, n: int) -> torch.Tensor:
+    """Put each rank's rows (its :func:`shard` of ``n``) back together in order.
+
+    Args:
+        part: this rank's rows, ``(len(shard(n)), ...)``, the same trailing shape and
+            dtype on every rank.
+        n: the total number of rows.
+
+    Returns:
+        ``(n, ...)`` on ``part``'s device, equal on every rank.
+    """
+    _, size = rank_and_size()
+    if size == 1:
+        return part
+    sizes = [len(s) for s in np.array_split(np.arange(n), size)]
+    longest = max(sizes)
+    dev = _comm_device(part)
+    pad = torch.zeros((longest, *part.shape[1:]), dtype=part.dtype, device=dev)
+    pad[: part.shape[0]] = part.detach().to(dev)
+    bufs = [torch.empty_like(pad) for _ in range(size)]
+    dist.all_gather(bufs, pad)
+    return torch.cat([b[:k] for b, k in zip(bufs, sizes, strict=True)]).to(part.device)
+
+
+def init_from_env(device: str | torch.device = "cpu") -> torch.device:
+    """Join the group ``torchrun`` set up; return this rank's device.
+
+    Does nothing (and returns ``device``) when the process was not launched with more
+    than one rank or the group already exists.
+
+    Args:
+        device: ``"cpu"`` (backend gloo) or ``"cuda"`` (backend nccl, one GPU per rank:
+            ``cuda:LOCAL_RANK``; a ``cuda:N`` index is replaced by ``LOCAL_RANK``).
+
+    Returns:
+        The device this rank computes on.
+
+    Raises:
+        SpectralValueError: CUDA asked for without a GPU, or fewer GPUs on the node than
+            ranks on it.
+    """
+    dev = torch.device(device)
+    if not launched():
+        return dev
+    local = int(os.environ.get("LOCAL_RANK", "0"))
+    if dev.type == "cuda":
+        if not torch.cuda.is_available():
+            raise SpectralValueError(
+                "device: CUDA was asked for but no GPU is visible; launch with --device cpu"
+            )
+        if local >= torch.cuda.device_count():
+            raise SpectralValueError(
+                f"device: local rank {local} needs a GPU of its own but the node has "
+                f"{torch.cuda.device_count()}; launch at most that many processes per node"
+            )
+        dev = torch.device("cuda", local)
+        torch.cuda.set_device(dev)
+    if not dist.is_initialized():
+        dist.init_process_group(backend="nccl" if dev.type == "cuda" else "gloo")
+    return dev
+
+
+def shutdown() -> None:
+    """Leave the group (if this process joined one)."""
+    if dist.is_available() and dist.is_initialized():
+        dist.destroy_process_group()
