@@ -118,9 +118,24 @@ def check_l2_eps(eps: float, option: str) -> None:
         raise UserError(f"{option}: expected an L2 norm > 0 (Yin et al. use 4 on 32x32), got {eps}")
 
 
+def launch_rank() -> int:
+    """This process's rank under ``torchrun`` (``RANK``), 0 when not launched that way."""
+    import os
+
+    try:
+        return int(os.environ.get("RANK", "0")) if int(os.environ.get("WORLD_SIZE", "1")) > 1 else 0
+    except ValueError:
+        return 0
+
+
 def fail(message: str, code: int = 1) -> NoReturn:
-    """Print ``error: message`` as one line on stderr and exit with ``code``."""
-    typer.echo(f"error: {message}", err=True)
+    """Print ``error: message`` as one line on stderr and exit with ``code``.
+
+    Under ``torchrun`` only rank 0 prints (every rank meets the same input errors), except
+    for a message about one rank (``rank N: ...``), which that rank prints.
+    """
+    if launch_rank() == 0 or message.startswith("rank "):
+        typer.echo(f"error: {message}", err=True)
     raise typer.Exit(code)
 
 
@@ -160,6 +175,14 @@ def parse_device(name: str) -> Any:
             )
     elif dev.type != "cpu":
         raise UserError(f"--device: expected cpu, cuda or cuda:N, got {name!r}")
+    from spectral.distributed import init_from_env, launched
+    from spectral.errors import SpectralValueError
+
+    if launched():  # under torchrun: join the group; one GPU per rank (LOCAL_RANK)
+        try:
+            dev = init_from_env(dev)
+        except SpectralValueError as err:
+            raise UserError(f"rank {launch_rank()}: {err}") from None
     return dev
 
 

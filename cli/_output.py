@@ -13,13 +13,15 @@ from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any
 
-from cli._common import Interrupted, UserError, write_json
+from cli._common import Interrupted, UserError, launch_rank, write_json
 
-__all__ = ["LOCK", "MARKER", "check_out", "output_dir"]
+__all__ = ["LOCK", "MARKER", "WORK", "check_out", "output_dir", "work_dir"]
 
 
 MARKER = ".spectral-output"
 LOCK = ".spectral-lock"
+#: Hidden folder in ``--out`` with an interrupted run's checkpoints (``--resume``).
+WORK = ".spectral-work"
 
 
 def check_out(out: Path, force: bool) -> None:
@@ -57,7 +59,7 @@ def _check_contents(out: Path, force: bool) -> None:
         UserError: As described; also when ``out`` cannot be listed.
     """
     try:
-        entries = [e for e in os.listdir(out) if e != LOCK]
+        entries = [e for e in os.listdir(out) if e not in (LOCK, WORK)]
     except OSError as err:
         raise UserError(f"--out {out}: cannot read ({err.strerror or err})") from None
     if not entries:
@@ -93,8 +95,15 @@ def _busy(out: Path) -> str:
     )
 
 
+def work_dir(out: Path, command: str) -> Path:
+    """Where ``command`` keeps its checkpoints for ``--resume``: ``out/.spectral-work/command``."""
+    return out / WORK / command
+
+
 @contextmanager
-def output_dir(out: Path, force: bool, command: str = "spectral") -> Iterator[Path]:
+def output_dir(
+    out: Path, force: bool, command: str = "spectral", resume: bool | None = None
+) -> Iterator[Path]:
     """Claim ``out`` now, yield a hidden stage inside it, and move the stage into place.
 
     On entry ``out`` is created if missing (``os.mkdir`` is atomic) and a lock file is
@@ -111,6 +120,10 @@ def output_dir(out: Path, force: bool, command: str = "spectral") -> Iterator[Pa
         out: The ``--out`` folder.
         force: Replace an existing spectral output folder (one with the marker) as a whole.
         command: The subcommand (``report``, ...), named in the marker and in messages.
+        resume: For a command with checkpoints (:func:`work_dir`): True continues from
+            an interrupted run's; False refuses a folder that holds some (unless
+            ``force``, which deletes them); None: the command keeps none. On success the
+            checkpoints are deleted; on an error or interruption they stay.
 
     Yields:
         The stage folder to write the output into.
@@ -120,8 +133,19 @@ def output_dir(out: Path, force: bool, command: str = "spectral") -> Iterator[Pa
             output cannot be moved into place (``out`` is then as before).
         Interrupted: Ctrl-C (``KeyboardInterrupt``) while the command ran.
     """
+    if launch_rank() != 0:  # under torchrun, rank 0 alone writes; the others' files are dropped
+        with tempfile.TemporaryDirectory(prefix="spectral-rank-") as scratch:
+            yield Path(scratch)
+        return
     check_out(out, force)
+    if resume is False and (out / WORK).is_dir() and not force:
+        raise UserError(
+            f"--out {out}: holds an interrupted run's checkpoints ({WORK}); pass --resume to "
+            "continue it, or --force to start over"
+        )
     created = _claim(out, force, command)
+    if resume is False and force:
+        shutil.rmtree(out / WORK, ignore_errors=True)
     try:
         stage = Path(tempfile.mkdtemp(prefix=".partial-", dir=out))
     except OSError as err:
@@ -145,6 +169,8 @@ def output_dir(out: Path, force: bool, command: str = "spectral") -> Iterator[Pa
     except BaseException:
         _release(out, stage, created)
         raise
+    if resume is not None:
+        shutil.rmtree(out / WORK, ignore_errors=True)
     _release(out, stage, created=False)
 
 
@@ -227,7 +253,9 @@ def _move_into_place(stage: Path, out: Path) -> None:
     Raises:
         OSError: A rename failed; every entry moved so far has been moved back.
     """
-    old = sorted((e for e in os.listdir(out) if e not in (LOCK, stage.name)), key=_marker_last)
+    old = sorted(
+        (e for e in os.listdir(out) if e not in (LOCK, WORK, stage.name)), key=_marker_last
+    )
     new = sorted(os.listdir(stage), key=_marker_last, reverse=True)
     trash = Path(tempfile.mkdtemp(prefix=".old-", dir=out)) if old else None
     moved: list[tuple[Path, Path]] = []

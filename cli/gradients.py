@@ -63,6 +63,7 @@ def gradients(
 ) -> None:
     """Input and integrated gradients: figure next to the images, spectra and smoothness."""
     from spectral.analysis import gradient_analysis
+    from spectral.distributed import describe
     from spectral.plot import gradient_figure, save_figure
 
     with user_errors(), output_dir(out, force, "gradients") as tmp:
@@ -90,7 +91,7 @@ def gradients(
                 batch_size=batch_size,
                 progress=count_task(bar, "gradients"),
             )
-        result = analysis.to_dict() | {"seed": seed}
+        result = analysis.to_dict() | {"seed": seed} | describe()
         fig = gradient_figure(x, analysis.results, n_images=show)
         write_json(tmp / "gradients.json", result)
         save_figure(fig, tmp / "gradients.png", formats=fmts)

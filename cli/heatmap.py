@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import math
+import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -37,8 +39,81 @@ from cli._inputs import (
     load_compared,
     scaled_heatmap_eps,
 )
-from cli._output import output_dir
+from cli._output import output_dir, work_dir
 from cli._progress import count_task, progress
+from spectral.errors import SpectralValueError
+
+
+def parse_freqs(text: str | None) -> list[tuple[int, int]] | None:
+    """``'ky,kx;ky,kx'`` -> ``[(ky, kx), ...]``; None stays None.
+
+    Raises:
+        UserError: not pairs of integers.
+    """
+    if text is None:
+        return None
+    try:
+        pairs = [tuple(int(v) for v in part.split(",")) for part in text.split(";") if part.strip()]
+    except ValueError:
+        pairs = []
+    if not pairs or any(len(p) != 2 for p in pairs):
+        raise UserError(f"--freqs: expected 'ky,kx;ky,kx;...' with integers, got {text!r}")
+    return [(p[0], p[1]) for p in pairs]
+
+
+def work_estimate(cells: Any, n_images: int, n_models: int) -> str:
+    """One line: how many frequency pairs, images and model passes the maps will take."""
+    import numpy as np
+
+    h, w = cells.shape
+    full = int(np.count_nonzero(_pair_mask(h, w)))
+    pairs = int(np.count_nonzero(cells & _pair_mask(h, w)))
+    passes = pairs * n_images * n_models
+    return (
+        f"heat map: {pairs:,} of {full:,} frequency pairs ({int(cells.sum()):,} of {h * w:,} "
+        f"cells) x {n_images:,} images x {n_models} model(s) = {passes:,} image evaluations"
+    )
+
+
+def _pair_mask(h: int, w: int) -> Any:
+    """Cells that stand for their mirror pair (one per pair), as the heat map runs them."""
+    import numpy as np
+
+    r, c = np.meshgrid(np.arange(h), np.arange(w), indexing="ij")
+    mr, mc = (h // 2 - (r - h // 2)) % h, (w // 2 - (c - w // 2)) % w
+    return (r * w + c) <= (mr * w + mc)
+
+
+def projected(tick: Callable[[int, int], None]) -> Callable[[int, int], None]:
+    """Wrap a progress callback: after the first two passes, print the projected time left.
+
+    The rate is measured between the first and second callbacks, so pairs already done
+    in a resumed run and the start-up do not count.
+    """
+    first: list[float] = []
+
+    def wrapped(done: int, total: int) -> None:
+        tick(done, total)
+        now = time.monotonic()
+        if not first:
+            first.extend((done, now))
+        elif len(first) == 2 and done > first[0]:
+            rate = (now - first[1]) / (done - first[0])
+            first.append(rate)
+            stdout.print(
+                f"projected: about {_duration(rate * (total - done))} left for "
+                f"{total - done:,} of {total:,} frequency pairs ({rate * 1000:.0f} ms a pair)",
+                soft_wrap=True,
+            )
+
+    return wrapped
+
+
+def _duration(seconds: float) -> str:
+    s = round(seconds)
+    if s >= 3600:
+        return f"{s // 3600} h {s % 3600 // 60:02d} min"
+    return f"{s // 60} min {s % 60:02d} s" if s >= 60 else f"{s} s"
 
 
 def heatmap(
@@ -67,20 +142,65 @@ def heatmap(
     resize: ResizeOpt = "resize",
     class_map: ClassMapOpt = None,
     batch_size: BatchSizeOpt = None,
+    step: Annotated[
+        int,
+        typer.Option(
+            "--step", help="Evaluate every k-th frequency on each axis (others left blank)."
+        ),
+    ] = 1,
+    max_radius: Annotated[
+        float | None,
+        typer.Option(
+            "--max-radius",
+            help="Evaluate only frequencies with |k| <= R (cycles per image; Nyquist is side/2).",
+        ),
+    ] = None,
+    freqs: Annotated[
+        str | None,
+        typer.Option(
+            "--freqs",
+            help="Evaluate only these frequencies (and their mirrors): 'ky,kx;ky,kx;...'.",
+        ),
+    ] = None,
+    resume: Annotated[
+        bool,
+        typer.Option(
+            "--resume",
+            help="Continue an interrupted run on the same --out from its checkpoints.",
+        ),
+    ] = False,
+    checkpoint_every: Annotated[
+        float,
+        typer.Option(
+            "--checkpoint-every", help="Seconds between checkpoints (0: after every pass)."
+        ),
+    ] = 60.0,
     force: ForceOpt = False,
     figure_format: FormatOpt = "png,pdf",
 ) -> None:
-    """Error rate under each Fourier basis perturbation, for --model and --vs side by side."""
-    from spectral.analysis import heatmap_analysis
+    """Error rate under each Fourier basis perturbation, for --model and --vs side by side.
+
+    Runs sharded under torchrun (each rank takes a block of the images, error counts are
+    summed); an interrupted run continues with --resume.
+    """
+    from spectral.analysis import heatmap_analysis, heatmap_cells
+    from spectral.distributed import describe
     from spectral.metrics import format_interval
     from spectral.plot import heatmap_figure, save_figure
 
-    with user_errors(), output_dir(out, force, "heatmap") as tmp:
+    with user_errors(), output_dir(out, force, "heatmap", resume=resume) as tmp:
         fmts = parse_formats(figure_format)
         if eps is not None:
             check_l2_eps(eps, "--eps")
         if n_images < 1:
             raise UserError(f"--n-images: expected >= 1, got {n_images}")
+        if step < 1:
+            raise UserError(f"--step: expected >= 1, got {step}")
+        if max_radius is not None and not 0 <= max_radius < math.inf:
+            raise UserError(f"--max-radius: expected a number >= 0, got {max_radius}")
+        if not 0 <= checkpoint_every < math.inf:
+            raise UserError(f"--checkpoint-every: expected seconds >= 0, got {checkpoint_every}")
+        listed = parse_freqs(freqs)
         _, nets, x, y = load_compared(
             model=model,
             vs=vs,
@@ -93,6 +213,12 @@ def heatmap(
             inputs=Inputs(normalize, model_dir, image_size, resize, class_map, batch_size),
         )
         eps = scaled_heatmap_eps(x) if eps is None else eps
+        h, w = (int(v) for v in x.shape[-2:])
+        try:
+            cells = heatmap_cells((h, w), step=step, max_radius=max_radius, frequencies=listed)
+        except SpectralValueError as err:
+            raise UserError(f"--step/--max-radius/--freqs: {err}") from None
+        stdout.print(work_estimate(cells, len(x), len(nets)), soft_wrap=True)
         with progress() as bar:
             analysis = heatmap_analysis(
                 nets,
@@ -101,9 +227,14 @@ def heatmap(
                 eps=eps,
                 seed=seed,
                 batch_size=batch_size,
-                progress=count_task(bar, "heat maps"),
+                progress=projected(count_task(bar, "heat maps")),
+                step=step,
+                max_radius=max_radius,
+                frequencies=listed,
+                checkpoint_dir=work_dir(out, "heatmap"),
+                checkpoint_every=checkpoint_every,
             )
-        result = analysis.to_dict() | {"seed": seed, "eps": eps}
+        result = analysis.to_dict() | {"seed": seed, "eps": eps} | describe()
         fig = heatmap_figure(analysis.maps, eps=eps, clean_error=analysis.clean_error)
         write_json(tmp / "heatmap.json", result)
         save_figure(fig, tmp / "heatmap.png", formats=fmts)

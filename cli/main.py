@@ -7,6 +7,7 @@ import sys
 
 import typer
 
+from cli._common import launch_rank, stderr, stdout
 from cli.bands import bands
 from cli.blur import blur
 from cli.calibrate import calibrate
@@ -49,6 +50,8 @@ def _terminate(signum: int, _frame: object) -> None:
 def main() -> None:
     """Console-script entry point: usage errors become one ``error:`` line on stderr."""
     signal.signal(signal.SIGTERM, _terminate)
+    if launch_rank() != 0:  # under torchrun, rank 0 alone talks (and writes the output)
+        stdout.quiet = stderr.quiet = True
     try:
         rv = app(standalone_mode=False)
     except typer.Abort:
@@ -62,6 +65,10 @@ def main() -> None:
     except KeyboardInterrupt:
         typer.echo("error: interrupted", err=True)
         sys.exit(130)
+    finally:
+        from spectral.distributed import shutdown
+
+        shutdown()
     sys.exit(rv if isinstance(rv, int) else 0)
 
 

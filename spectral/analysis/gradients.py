@@ -20,6 +20,7 @@ from spectral.analysis.gradient_stats import (
     _power_without_dc,
     edge_correlation,
 )
+from spectral.distributed import gather_rows, shard
 from spectral.errors import SpectralValueError
 from spectral.fourier.bands import BAND_NAMES, DEFAULT_CUTOFFS, band_energy, check_cutoffs
 from spectral.fourier.radial import powerlaw_slope, radial_profile
@@ -157,7 +158,7 @@ def gradient_spectra(
     """
     cut = check_cutoffs(cutoffs)
     _check(model, images, labels, batch_size, progress)
-    _check_path(images, baseline, steps)
+    x0 = _check_path(images, baseline, steps)
     if min(images.shape[-2:]) < 2:
         raise SpectralValueError(
             f"images: expected H and W >= 2 for spectra, got {tuple(images.shape[-2:])}"
@@ -174,16 +175,22 @@ def gradient_spectra(
         if progress is not None:
             progress(n + done * steps, work)
 
-    grads = input_gradients(model, images, labels, batch_size=bs, progress=grad_tick)
+    # under torch.distributed each rank attributes its shard of the images; the maps are
+    # gathered back in image order, and everything after is computed on all of them
+    mine = torch.from_numpy(shard(n)).to(images.device)
+    x_mine, y_mine = images.index_select(0, mine), labels.index_select(0, mine)
+    base = x0.index_select(0, mine)  # the baseline broadcast to the images, sharded too
+    grads = input_gradients(model, x_mine, y_mine, batch_size=bs, progress=grad_tick)
     ig = integrated_gradients(
         model,
-        images,
-        labels,
-        baseline=baseline,
+        x_mine,
+        y_mine,
+        baseline=base,
         steps=steps,
         batch_size=bs,
         progress=ig_tick,
     )
+    grads, ig = gather_rows(grads, n), gather_rows(ig, n)
     maps = {"gradient": grads, "integrated": ig, "image": images}
     radii = torch.empty(0)
     radial: dict[str, torch.Tensor] = {}

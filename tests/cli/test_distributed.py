@@ -1,0 +1,126 @@
+"""`spectral` under torchrun (2 ranks on the CPU, gloo) and interrupted runs that resume.
+
+Each sharded run is compared with a one-process run of the same command and seed: heat-map
+counts must be equal, gradient statistics equal to round-off.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+TORCHRUN = Path(sys.executable).with_name("torchrun")
+
+pytestmark = pytest.mark.skipif(not TORCHRUN.exists(), reason="torchrun is not installed")
+
+
+def _env() -> dict[str, str]:
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join([str(ROOT), env.get("PYTHONPATH", "")])
+    for k in ("RANK", "WORLD_SIZE", "LOCAL_RANK", "MASTER_ADDR", "MASTER_PORT"):
+        env.pop(k, None)
+    return env
+
+
+def _spectral(args: list[str], ranks: int = 1, **kw: Any) -> subprocess.CompletedProcess[str]:
+    if ranks > 1:
+        cmd = [str(TORCHRUN), "--standalone", "--nproc-per-node", str(ranks), "-m", "cli.main"]
+    else:
+        cmd = [sys.executable, "-m", "cli.main"]
+    return subprocess.run(
+        cmd + args, cwd=ROOT, env=_env(), capture_output=True, text=True, timeout=300, **kw
+    )
+
+
+def _close(a: Any, b: Any, path: str = "") -> None:
+    """Equal JSON, floats to round-off."""
+    if isinstance(a, dict):
+        assert a.keys() == b.keys(), path
+        for k in a:
+            _close(a[k], b[k], f"{path}.{k}")
+    elif isinstance(a, list):
+        assert len(a) == len(b), path
+        for i, (u, v) in enumerate(zip(a, b, strict=True)):
+            _close(u, v, f"{path}[{i}]")
+    elif isinstance(a, float) and isinstance(b, float):
+        assert b == pytest.approx(a, rel=1e-4, abs=1e-6), path
+    else:
+        assert a == b, path
+
+
+def test_heatmap_on_two_ranks_equals_one_process(tmp_path: Path) -> None:
+    args = ["heatmap", "--n-images", "7", "--step", "8", "--seed", "3", "--format", "png"]
+    one = _spectral([*args, "--out", str(tmp_path / "one")])
+    two = _spectral([*args, "--out", str(tmp_path / "two")], ranks=2)
+    assert one.returncode == 0, one.stderr
+    assert two.returncode == 0, two.stderr
+    a = json.loads((tmp_path / "one" / "heatmap.json").read_text())
+    b = json.loads((tmp_path / "two" / "heatmap.json").read_text())
+    assert (a.pop("world_size"), b.pop("world_size")) == (1, 2)
+    assert "contiguous blocks" in b.pop("sharding") and a.pop("sharding")
+    assert a == b  # error counts k / n: exactly equal
+    assert two.stdout.count("wrote ") == 1  # rank 0 alone talks and writes
+
+
+def test_gradients_on_two_ranks_equal_one_process(tmp_path: Path) -> None:
+    args = ["gradients", "--n-images", "5", "--format", "png"]
+    one = _spectral([*args, "--out", str(tmp_path / "one")])
+    two = _spectral([*args, "--out", str(tmp_path / "two")], ranks=2)
+    assert one.returncode == 0, one.stderr
+    assert two.returncode == 0, two.stderr
+    a = json.loads((tmp_path / "one" / "gradients.json").read_text())
+    b = json.loads((tmp_path / "two" / "gradients.json").read_text())
+    assert (a.pop("world_size"), b.pop("world_size")) == (1, 2)
+    a.pop("sharding"), b.pop("sharding")
+    _close(a, b)
+
+
+def test_more_ranks_than_images_is_one_clear_error(tmp_path: Path) -> None:
+    res = _spectral(
+        ["heatmap", "--n-images", "1", "--step", "8", "--out", str(tmp_path / "o")], ranks=2
+    )
+    assert res.returncode != 0
+    lines = [ln for ln in res.stderr.splitlines() if ln.startswith("error:")]
+    assert lines == [
+        "error: 2 processes were launched but there are only 1 images; launch at most 1 "
+        "(torchrun --nproc-per-node / --nnodes)"
+    ]
+    assert not (tmp_path / "o").exists()
+
+
+def test_a_killed_heatmap_resumes_to_the_uninterrupted_result(tmp_path: Path) -> None:
+    args = ["heatmap", "--n-images", "24", "--step", "2", "--format", "png", "--seed", "1"]
+    full = _spectral([*args, "--out", str(tmp_path / "full")])
+    assert full.returncode == 0, full.stderr
+    out = tmp_path / "run"
+    cmd = [sys.executable, "-m", "cli.main", *args, "--out", str(out), "--checkpoint-every", "0"]
+    proc = subprocess.Popen(cmd, cwd=ROOT, env=_env(), stdout=subprocess.PIPE, text=True)
+    work = out / ".spectral-work" / "heatmap"
+    deadline = time.monotonic() + 240
+    while not list(work.glob("heatmap-*.pt")) and time.monotonic() < deadline:
+        assert proc.poll() is None, "the run ended before its first checkpoint"
+        time.sleep(0.05)
+    time.sleep(0.3)
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(timeout=60) != 0
+    assert not (out / "heatmap.json").exists()  # nothing half-written as the output
+    assert list(work.glob("heatmap-*.pt"))
+    refused = _spectral([*args, "--out", str(out)])
+    assert refused.returncode != 0 and "pass --resume" in refused.stderr
+    resumed = _spectral([*args, "--out", str(out), "--resume"])
+    assert resumed.returncode == 0, resumed.stderr
+    a = json.loads((tmp_path / "full" / "heatmap.json").read_text())
+    b = json.loads((out / "heatmap.json").read_text())
+    assert a == b
+    assert not (out / ".spectral-work").exists()  # checkpoints go once the output is in place
+    shutil.rmtree(out)
