@@ -158,11 +158,14 @@ def bands(
                 batch_size=batch_size,
                 progress=lambda what: count_task(bar, what),
             )
+        from spectral.distributed import describe
+
         result = {
             "seed": seed,
             "filtered_accuracy": filtered.to_dict(),
             "band_attack": attacked.to_dict() if attacked is not None else None,
-        }
+            # the filtered accuracy is sharded; the band attack runs whole on every rank
+        } | describe()
         write_json(tmp / "bands.json", result)
         save_figure(bands_figure(filtered, attacked), tmp / "bands.png", formats=fmts)
     for line in summary_lines(filtered, attacked):

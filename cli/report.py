@@ -129,7 +129,7 @@ def report(
         typer.Option(
             "--detect-images", help="Images for the Fourier detector, PGD only (0: skip)."
         ),
-    ] = 128,
+    ] = 200,
     backend: Annotated[Backend, typer.Option("--backend", help="FFT backend.")] = Backend.AUTO,
     seed: SeedOpt = 0,
     device: DeviceOpt = "cpu",

@@ -1,7 +1,7 @@
 """Regenerate the README's figures from the built-in default (CIFAR-10 subset, photos, zoo).
 
 Usage: .venv/bin/python figures/readme_figures.py   (writes figures/*.png next to this file;
-about 5 min on 2 cores, most of it the Fourier heat maps)
+about 8 min on 2 cores, most of it the Fourier heat maps)
 """
 
 from __future__ import annotations
@@ -86,6 +86,35 @@ def robust_figures(n_gradients: int = 256, n_heatmap: int = 300, seed: int = 0) 
     return paths
 
 
+def band_and_detector_figures(
+    n_filtered: int = 200, n_attacked: int = 100, n_detect: int = 250, seed: int = 0
+) -> list[Path]:
+    """Filtered accuracy and band-limited PGD (both zoo models); the detector's ROC curves."""
+    from spectral.analysis import band_attack_analysis, detection_analysis, filtered_accuracy
+    from spectral.plot import bands_figure, detection_figure
+
+    test = sp.load_dataset("builtin", "test", seed=seed)
+    models = {k: sp.load_model(f"builtin:{k}") for k in ("standard", "adversarial")}
+    f = test.subset(n_filtered, seed=seed)
+    filtered = filtered_accuracy(models, f.images, f.labels)
+    a = test.subset(n_attacked, seed=seed)
+    attacked = band_attack_analysis(models, a.images, a.labels, eps=(8 / 255,), seed=seed)
+    paths = [save_figure(bands_figure(filtered, attacked), HERE / "bands.png", dpi=DPI)]
+    d = test.subset(n_detect, seed=seed)
+    det = detection_analysis(
+        models["standard"],
+        d.images,
+        d.labels,
+        attacks=("fgsm", "pgd"),
+        features=("InputMFS", "InputPFS", "LayerMFS", "LayerPFS"),
+        adaptive=False,
+        seed=seed,
+    )
+    paths.append(save_figure(detection_figure(det.roc, det.results), HERE / "detect.png", dpi=DPI))
+    return paths
+
+
 if __name__ == "__main__":
-    for p in [input_spectra(), *noise_baseline(), *attack_figures(), *robust_figures()]:
+    figures = [input_spectra(), *noise_baseline(), *attack_figures(), *robust_figures()]
+    for p in [*figures, *band_and_detector_figures()]:
         print(f"wrote {p.relative_to(HERE.parent)} ({p.stat().st_size // 1024} KiB)")

@@ -11,6 +11,7 @@ from torch import nn
 
 from spectral._internal.batching import batched_logits, resolve_batch_size
 from spectral._internal.validate import check_images, check_labels, check_model, parse_enum
+from spectral.distributed import all_reduce_sum, shard
 from spectral.errors import SpectralTypeError, SpectralValueError
 from spectral.fourier.filters import Boundary, FilterKind, highpass, lowpass
 from spectral.metrics.uncertainty import proportion_interval
@@ -175,26 +176,30 @@ def filtered_accuracy(
     clean: dict[str, float] = {}
     acc: dict[str, dict[str, dict[str, list[float]]]] = {}
     filters = {"lowpass": lowpass, "highpass": highpass}
-    for name, net in models.items():
+    # under torch.distributed each rank scores its shard of the images; the correct
+    # counts (clean first, then every curve point in order) are summed over the ranks
+    mine = torch.from_numpy(shard(n)).to(images.device)
+    x_mine, y_mine = images.index_select(0, mine), labels.index_select(0, mine)
+    counts: list[int] = []
+    for net in models.values():
         check_model(net)
-        bs = resolve_batch_size(batch_size, net, images, backward=False)
+        bs = resolve_batch_size(batch_size, net, x_mine, backward=False)
 
-        def score(x: torch.Tensor, net: nn.Module = net, bs: int = bs) -> float:
-            pred = batched_logits(net, x, bs).argmax(1)
-            return int((pred == labels).sum()) / n
+        def score(x: torch.Tensor, net: nn.Module = net, bs: int = bs) -> int:
+            return int((batched_logits(net, x, bs).argmax(1) == y_mine).sum())
 
-        clean[name] = score(images)
-        acc[name] = {}
+        counts.append(score(x_mine))
         for p in PASSES:
-            acc[name][p] = {}
             for k in kind_list:
-                curve = []
                 for r in rads:
-                    curve.append(score(filters[p](images, r, kind=k, boundary=edge)))
+                    counts.append(score(filters[p](x_mine, r, kind=k, boundary=edge)))
                     done += 1
                     if progress is not None:
                         progress(done, total)
-                acc[name][p][k] = curve
+    rates = iter((all_reduce_sum(torch.tensor(counts, dtype=torch.int64)).double() / n).tolist())
+    for name in models:
+        clean[name] = next(rates)
+        acc[name] = {p: {k: [next(rates) for _ in rads] for k in kind_list} for p in PASSES}
     h, w = (int(v) for v in images.shape[-2:])
     return FilteredAccuracy(
         radii=rads,

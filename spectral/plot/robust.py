@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from typing import Any
 
@@ -31,6 +32,10 @@ def heatmap_figure(
     With two maps a third panel shows their difference (second minus first) on a
     symmetric diverging scale: red where the second model errs more.
 
+    Maps of a frequency subset (NaN outside it, :func:`spectral.fourier_heatmap`): cells
+    of a ``step`` lattice are drawn as ``step x step`` blocks around each evaluated
+    frequency; cells outside a ``max_radius`` or an explicit list stay blank.
+
     Args:
         maps: label -> centred ``(H, W)`` error map from :func:`spectral.fourier_heatmap`.
         eps: the perturbation norm, for the title.
@@ -52,8 +57,8 @@ def heatmap_figure(
         >>> fig.axes[0].get_title().splitlines()
         ['normal', '(clean error 10.0%)']
     """
-    items = list(maps.items())
-    vmax = max((float(m.max()) for _, m in items), default=1.0) or 1.0
+    items = [(label, _blocks(m.detach().double().cpu())) for label, m in maps.items()]
+    vmax = max((float(m.nan_to_num(0.0).max()) for _, m in items), default=1.0) or 1.0
     panels = len(items) + (1 if len(items) == 2 else 0)
     fig, axes = new_figure(1, max(1, panels), size=(3.9, 3.4))
     for j, (label, heat) in enumerate(items):
@@ -73,7 +78,7 @@ def heatmap_figure(
     if len(items) == 2:
         (a_label, a), (b_label, b) = items
         diff = b.detach().double().cpu() - a.detach().double().cpu()
-        lim = float(diff.abs().max()) or 1.0
+        lim = float(diff.abs().nan_to_num(0.0).max()) or 1.0
         im = plot_spectrum(
             axes[0, 2],
             diff,
@@ -88,6 +93,30 @@ def heatmap_figure(
         fig, "error rate under Fourier basis perturbations" + (f", eps = {eps:g}" if eps else "")
     )
     return fig
+
+
+def _blocks(heat: torch.Tensor) -> torch.Tensor:
+    """A subset map with each NaN cell given its nearest lattice frequency's value.
+
+    The lattice step ``g`` is the gcd of the evaluated frequencies' coordinates; a cell
+    ``k`` takes the value at ``g * round(k / g)`` when that frequency was evaluated.
+    Maps without NaN, or whose evaluated cells are no coarser lattice, are returned as is.
+    """
+    known = ~heat.isnan()
+    if bool(known.all()) or not bool(known.any()):
+        return heat
+    h, w = heat.shape
+    rows, cols = known.nonzero(as_tuple=True)
+    ks = torch.cat([(rows - h // 2).abs(), (cols - w // 2).abs()]).tolist()
+    g = math.gcd(*ks) if any(ks) else 0
+    if g <= 1:
+        return heat
+    ky = torch.arange(h) - h // 2
+    kx = torch.arange(w) - w // 2
+    ny = ((torch.round(ky / g) * g).long() + h // 2) % h  # frequencies are periodic
+    nx = ((torch.round(kx / g) * g).long() + w // 2) % w
+    filled = heat[ny[:, None], nx[None, :]]
+    return torch.where(known, heat, filled)
 
 
 def plot_attribution(ax: Axes, attribution: torch.Tensor, *, title: str | None = None) -> Any:

@@ -18,7 +18,14 @@ import torch.distributed as dist
 import torch.multiprocessing as mp
 from torch import nn
 
-from spectral.analysis import fourier_heatmap, heatmap_analysis, heatmap_bands, heatmap_cells
+from spectral.analysis import (
+    filtered_accuracy,
+    fourier_heatmap,
+    gradient_spectra,
+    heatmap_analysis,
+    heatmap_bands,
+    heatmap_cells,
+)
 from spectral.errors import SpectralValueError
 
 
@@ -204,17 +211,47 @@ def _rank_main(rank: int, world: int, init: str, out: str) -> None:
     try:
         net, (x, y) = _net(), _data(n=11)
         heat = fourier_heatmap(net, x, y, eps=2.0, seed=7, step=1)
-        torch.save(heat, os.path.join(out, f"heat{rank}.pt"))
+        filt = filtered_accuracy({"net": net}, x, y, radii=(0.1, 0.3))
+        grads = gradient_spectra(net, x, y, steps=4)
+        torch.save(
+            {"heat": heat, "filtered": filt.to_dict(), "ig": grads.integrated},
+            os.path.join(out, f"ranks{rank}.pt"),
+        )
     finally:
         dist.destroy_process_group()
 
 
-def test_two_ranks_give_the_one_process_map() -> None:
+def test_two_ranks_give_the_one_process_results() -> None:
     net, (x, y) = _net(), _data(n=11)
     single = fourier_heatmap(net, x, y, eps=2.0, seed=7)
+    filt = filtered_accuracy({"net": net}, x, y, radii=(0.1, 0.3)).to_dict()
+    ig = gradient_spectra(net, x, y, steps=4).integrated
     with tempfile.TemporaryDirectory() as tmp:
         init = "file://" + os.path.join(tmp, "store")
         mp.spawn(_rank_main, args=(2, init, tmp), nprocs=2, join=True)
-        maps = [torch.load(os.path.join(tmp, f"heat{r}.pt")) for r in range(2)]
-    for m in maps:  # 11 images: ranks hold 6 and 5; counts are summed exactly
-        assert torch.equal(m, single)
+        got = [torch.load(os.path.join(tmp, f"ranks{r}.pt")) for r in range(2)]
+    for g in got:  # 11 images: ranks hold 6 and 5; counts are summed exactly
+        assert torch.equal(g["heat"], single)
+        assert g["filtered"] == filt
+        torch.testing.assert_close(g["ig"], ig)  # gathered back in image order
+
+
+def test_figure_draws_a_step_subset_as_blocks_and_leaves_a_radius_blank() -> None:
+    from spectral.plot import heatmap_figure
+
+    net, (x, y) = _net(), _data(n=6)
+    stepped = fourier_heatmap(net, x, y, eps=2.0, step=2)
+    fig = heatmap_figure({"net": stepped})
+    shown = torch.as_tensor(np.asarray(fig.axes[0].images[0].get_array(), dtype=np.float64))
+    assert not shown.isnan().any()
+    # each cell shows the evaluated frequency at its lattice point (k rounded to even)
+    for r in range(8):
+        for c in range(8):
+            ky, kx = r - 4, c - 4
+            ly, lx = (2 * round(ky / 2) + 4) % 8, (2 * round(kx / 2) + 4) % 8
+            assert float(shown[r, c]) == pytest.approx(float(stepped[ly, lx]))
+    ringed = fourier_heatmap(net, x, y, eps=2.0, max_radius=2)
+    fig = heatmap_figure({"net": ringed})
+    data = np.ma.getdata(fig.axes[0].images[0].get_array()).astype(np.float64)
+    mask = np.ma.getmaskarray(fig.axes[0].images[0].get_array()) | np.isnan(data)
+    np.testing.assert_array_equal(~mask, heatmap_cells((8, 8), max_radius=2))

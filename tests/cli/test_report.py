@@ -188,7 +188,7 @@ def test_html_reads_in_order_and_says_how_it_was_made(report_dir: Path) -> None:
     assert f"clean accuracy {100 * main['estimate']:.1f}% (95% CI" in html
     # bands defined with the cutoffs used, the exact command and versions recorded
     lo, hi = data["cutoffs"]
-    assert f"0 &lt; r &lt;= {lo:g} cycles/pixel" in html and f"r &gt; {hi:g}" in html
+    assert f"0 &lt; r &lt; {lo:g} cycles/pixel" in html and f"r &gt;= {hi:g}" in html
     assert data["command"].startswith("spectral ") and "--n-images 8" in data["command"]
     assert data["versions"]["torch"] == torch.__version__
     assert data["skipped"] == []
