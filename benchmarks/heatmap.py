@@ -22,10 +22,13 @@ Fourier basis perturbation.
   ``np.clip``) and fed to the model as one batch (``batch_size=-1``, its default), as
   its TensorFlow session would be fed; the model runs under ``torch.no_grad``.
 
-Ports are written from the references' published logic, not copied. The three run
+* ``library_bf16`` (only where bfloat16 is fast: a CPU with AMX, or ``--bf16 yes``):
+  the library with ``precision="bfloat16"`` (autocast).
+
+Ports are written from the references' published logic, not copied. They run
 alternately (``--repeats`` rounds; medians quoted) on the same ``--n-images`` images.
 
-Usage: .venv/bin/python benchmarks/heatmap.py [--n-images 20] [--repeats 3]
+Usage: .venv/bin/python benchmarks/heatmap.py [--n-images 20] [--repeats 3] [--bf16 auto]
 """
 
 from __future__ import annotations
@@ -133,12 +136,22 @@ def google_heatmap(
     return torch.from_numpy(heat)
 
 
+def has_amx() -> bool:
+    """Whether this CPU advertises AMX bfloat16 tiles (``amx_bf16`` in /proc/cpuinfo)."""
+    try:
+        with open("/proc/cpuinfo") as f:
+            return "amx_bf16" in f.read()
+    except OSError:
+        return False
+
+
 def main() -> None:
     """Time the three, print JSON."""
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--n-images", type=int, default=20)
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--eps", type=float, default=4.0)
+    ap.add_argument("--bf16", choices=("auto", "yes", "no"), default="auto")
     args = ap.parse_args()
     model = sp.load_model("builtin:standard")
     test = sp.load_dataset("builtin", "test", seed=0)
@@ -150,6 +163,10 @@ def main() -> None:
         "gatheluck": lambda: gatheluck_heatmap(model, x, y, args.eps),
         "google": lambda: google_heatmap(model, x, y, args.eps),
     }
+    if args.bf16 == "yes" or (args.bf16 == "auto" and has_amx()):
+        runs["library_bf16"] = lambda: fourier_heatmap(
+            model, x, y, eps=args.eps, precision="bfloat16"
+        )
     times: dict[str, list[float]] = {k: [] for k in runs}
     maps: dict[str, torch.Tensor] = {}
     for _ in range(args.repeats):
@@ -163,6 +180,7 @@ def main() -> None:
             {
                 "machine": platform.processor() or platform.machine(),
                 "cpu_capability": torch.backends.cpu.get_cpu_capability(),
+                "amx_bf16": has_amx(),
                 "threads": torch.get_num_threads(),
                 "n_images": args.n_images,
                 "repeats": args.repeats,
@@ -170,6 +188,14 @@ def main() -> None:
                 "all_s": times,
                 "speedup_over_gatheluck": med["gatheluck"] / med["library"],
                 "speedup_over_google": med["google"] / med["library"],
+                **(
+                    {
+                        "bf16_speedup_over_gatheluck": med["gatheluck"] / med["library_bf16"],
+                        "bf16_speedup_over_google": med["google"] / med["library_bf16"],
+                    }
+                    if "library_bf16" in med
+                    else {}
+                ),
                 # over the cells all three have (gatheluck's map drops the -Nyquist row and
                 # column): each draws its own signs, so they agree only statistically
                 "mean_error_common_cells": {

@@ -175,6 +175,13 @@ def heatmap(
             "--checkpoint-every", help="Seconds between checkpoints (0: after every pass)."
         ),
     ] = 60.0,
+    precision: Annotated[
+        str,
+        typer.Option(
+            "--precision",
+            help="float32, or bfloat16 (autocast: fast on GPUs and AMX CPUs, slow elsewhere).",
+        ),
+    ] = "float32",
     force: ForceOpt = False,
     figure_format: FormatOpt = "png,pdf",
 ) -> None:
@@ -201,6 +208,8 @@ def heatmap(
         if not 0 <= checkpoint_every < math.inf:
             raise UserError(f"--checkpoint-every: expected seconds >= 0, got {checkpoint_every}")
         listed = parse_freqs(freqs)
+        if precision not in ("float32", "bfloat16"):
+            raise UserError(f"--precision: expected float32 or bfloat16, got {precision!r}")
         _, nets, x, y = load_compared(
             model=model,
             vs=vs,
@@ -233,6 +242,7 @@ def heatmap(
                 frequencies=listed,
                 checkpoint_dir=work_dir(out, "heatmap"),
                 checkpoint_every=checkpoint_every,
+                precision=precision,
             )
         result = analysis.to_dict() | {"seed": seed, "eps": eps} | describe()
         fig = heatmap_figure(analysis.maps, eps=eps, clean_error=analysis.clean_error)

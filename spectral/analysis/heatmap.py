@@ -283,6 +283,7 @@ def fourier_heatmap(
     frequencies: Sequence[tuple[int, int]] | None = None,
     checkpoint: str | Path | None = None,
     checkpoint_every: float = 60.0,
+    precision: str = "float32",
 ) -> torch.Tensor:
     """Error rate of ``model`` under each Fourier basis perturbation (Yin et al. 2019).
 
@@ -331,6 +332,11 @@ def fourier_heatmap(
         frequencies: evaluate only these ``(k_y, k_x)`` (and their mirrors).
         checkpoint: file for resumable runs, or None.
         checkpoint_every: seconds between saves (>= 0; 0 saves after every pass).
+        precision: ``"float32"`` (default) or ``"bfloat16"``: the model runs under
+            ``torch.autocast`` in bfloat16 (the perturbed images are made in the images'
+            dtype). Several times faster on GPUs and on CPUs with AMX, much slower on
+            CPUs without it; a prediction near a tie may flip, so cells can differ from
+            the float32 map by a few images.
 
     Returns:
         ``(H, W)`` error rates in ``[0, 1]`` (NaN outside the subset) on ``images``'
@@ -376,6 +382,9 @@ def fourier_heatmap(
         raise SpectralValueError(
             f"checkpoint_every: expected seconds >= 0, got {checkpoint_every!r}"
         )
+    if precision not in ("float32", "bfloat16"):
+        raise SpectralValueError(f"precision: expected 'float32' or 'bfloat16', got {precision!r}")
+    low = precision == "bfloat16"
     n_all, c, h, w = images.shape
     keep = _check_subset((h, w), step, max_radius, frequencies)
     mine = shard(n_all)
@@ -392,7 +401,9 @@ def fourier_heatmap(
         path = Path(checkpoint)
         if world > 1:
             path = path.with_name(f"{path.name}.rank{rank}of{world}")
-        key = _fingerprint(model, x_mine, y_mine, float(eps), seed, chosen.tolist(), rank, world)
+        key = _fingerprint(
+            model, x_mine, y_mine, float(eps), seed, chosen.tolist(), rank, world, precision
+        )
         ckpt = _Checkpoint(path, key, total, float(checkpoint_every))
     wrong = ckpt.wrong if ckpt is not None else torch.zeros(total, dtype=torch.int64)
     done = ckpt.done if ckpt is not None else np.zeros(total, dtype=bool)
@@ -409,7 +420,8 @@ def fourier_heatmap(
             i1 = min(n, i0 + per_image)
             pert = signs[:, i0:i1, :, None, None] * u[:, None, None]
             batch = (x_mine[None, i0:i1] + pert).clamp_(0, 1).reshape(-1, c, h, w)
-            logits = model_logits(model, batch.contiguous(memory_format=fmt), y_mine)
+            with torch.autocast(dev.type, dtype=torch.bfloat16, enabled=low):
+                logits = model_logits(model, batch.contiguous(memory_format=fmt), y_mine)
             pred = logits.argmax(1).reshape(u.shape[0], i1 - i0)
             counts += (pred != y_mine[None, i0:i1]).sum(1).cpu()
         return counts

@@ -82,6 +82,7 @@ class HeatmapAnalysis:
         clean_error: model -> error rate on the unperturbed images.
         subset: the frequency subset (``step``, ``max_radius``, ``frequencies``;
             :func:`~spectral.analysis.heatmap_cells`); cells outside it are NaN.
+        precision: the model's arithmetic (``float32``, or ``bfloat16`` autocast).
     """
 
     eps: float
@@ -91,6 +92,7 @@ class HeatmapAnalysis:
     subset: dict[str, Any] = field(
         default_factory=lambda: {"step": 1, "max_radius": None, "frequencies": None}
     )
+    precision: str = "float32"
 
     def rows(self) -> list[list[Any]]:
         """Table rows ``[model, clean error, mean error, low, mid, high]``."""
@@ -133,6 +135,7 @@ class HeatmapAnalysis:
             "n_images": self.n_images,
             "layout": "centred: row - H//2 = k_y, col - W//2 = k_x (cycles per image)",
             "subset": self.subset,
+            "precision": self.precision,
             "models": {
                 name: {
                     "clean_error": self.clean_error[name],
@@ -161,6 +164,7 @@ def heatmap_analysis(
     frequencies: Sequence[tuple[int, int]] | None = None,
     checkpoint_dir: str | Path | None = None,
     checkpoint_every: float = 60.0,
+    precision: str = "float32",
 ) -> HeatmapAnalysis:
     """:func:`fourier_heatmap` and the clean error of every model, on the same images.
 
@@ -179,6 +183,7 @@ def heatmap_analysis(
         checkpoint_dir: folder for resumable runs: model number ``i`` checkpoints to
             ``heatmap-{i}.pt`` in it (see :func:`fourier_heatmap`); None: no checkpoints.
         checkpoint_every: seconds between checkpoints.
+        precision: ``"float32"`` or ``"bfloat16"`` (autocast; see :func:`fourier_heatmap`).
 
     Returns:
         A :class:`HeatmapAnalysis`.
@@ -224,6 +229,7 @@ def heatmap_analysis(
             frequencies=frequencies,
             checkpoint=None if checkpoint_dir is None else Path(checkpoint_dir) / f"heatmap-{i}.pt",
             checkpoint_every=checkpoint_every,
+            precision=precision,
         )
         clean_error[name] = 1.0 - accuracy(net, images, labels)
     subset = {
@@ -237,4 +243,5 @@ def heatmap_analysis(
         maps=maps,
         clean_error=clean_error,
         subset=subset,
+        precision=precision,
     )

@@ -255,3 +255,21 @@ def test_figure_draws_a_step_subset_as_blocks_and_leaves_a_radius_blank() -> Non
     data = np.ma.getdata(fig.axes[0].images[0].get_array()).astype(np.float64)
     mask = np.ma.getmaskarray(fig.axes[0].images[0].get_array()) | np.isnan(data)
     np.testing.assert_array_equal(~mask, heatmap_cells((8, 8), max_radius=2))
+
+
+def test_bfloat16_runs_the_model_in_bfloat16_and_stays_close() -> None:
+    dtypes: list[torch.dtype] = []
+    net = _net().float()
+    net[0].register_forward_hook(lambda m, i, o: dtypes.append(o.dtype))
+    x, y = _data(n=16)
+    x = x.float()
+    full = fourier_heatmap(net, x, y, eps=2.0, batch_size=64)
+    assert set(dtypes) == {torch.float32}
+    dtypes.clear()
+    low = fourier_heatmap(net, x, y, eps=2.0, batch_size=64, precision="bfloat16")
+    assert set(dtypes) == {torch.bfloat16} and low.dtype == torch.float32
+    # a prediction flips only near a tie: most cells agree, none by much
+    assert float((low - full).abs().max()) <= 0.25
+    assert float((low == full).double().mean()) >= 0.5
+    with pytest.raises(SpectralValueError, match="precision"):
+        fourier_heatmap(net, x, y, precision="float16")
