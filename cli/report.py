@@ -352,6 +352,11 @@ def report(
             ]
             result["skipped"] = [{"section": t, "enable_with": o} for t, o in skipped]
             result.update(run_info(ctx))
+            from spectral.distributed import describe
+
+            # under torchrun the gradient, heat-map and filtered-accuracy passes are
+            # sharded; the attacks (random starts drawn per batch) run whole on every rank
+            result.update(describe())
             sections.append(definitions_section(DEFAULT_CUTOFFS))
             skipped_sec = skipped_section(skipped)
             if skipped_sec is not None:

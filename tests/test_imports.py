@@ -15,6 +15,7 @@ ROOT = Path(__file__).resolve().parents[1]
 RANK = {
     "errors": 0,
     "_internal": 1,
+    "distributed": 1,
     "fourier": 2,
     "data": 3,
     "models": 3,

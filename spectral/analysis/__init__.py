@@ -51,7 +51,8 @@ from spectral.analysis.gradients import (
     gradient_analysis,
     gradient_spectra,
 )
-from spectral.analysis.heatmap import fourier_basis, fourier_heatmap, heatmap_cells
+from spectral.analysis.heatmap import fourier_basis, fourier_heatmap
+from spectral.analysis.heatmap_cells import heatmap_cells
 from spectral.analysis.heatmap_summary import HeatmapAnalysis, heatmap_analysis, heatmap_bands
 from spectral.analysis.papers import PaperClaim, PaperComparison, paper_comparison
 
