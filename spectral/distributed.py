@@ -31,6 +31,7 @@ import torch.distributed as dist
 from spectral.errors import SpectralValueError
 
 __all__ = [
+    "all_reduce_max",
     "all_reduce_sum",
     "describe",
     "gather_rows",
@@ -133,6 +134,22 @@ def all_reduce_sum(t: torch.Tensor) -> torch.Tensor:
         return t.clone()
     buf = t.detach().to(_comm_device(t)).contiguous().clone()
     dist.all_reduce(buf, op=dist.ReduceOp.SUM)
+    return buf.to(t.device)
+
+
+def all_reduce_max(t: torch.Tensor) -> torch.Tensor:
+    """The element-wise maximum of ``t`` over all ranks (``t`` itself with no group).
+
+    Args:
+        t: the same shape and dtype on every rank.
+
+    Returns:
+        A new tensor on ``t``'s device.
+    """
+    if rank_and_size()[1] == 1:
+        return t.clone()
+    buf = t.detach().to(_comm_device(t)).contiguous().clone()
+    dist.all_reduce(buf, op=dist.ReduceOp.MAX)
     return buf.to(t.device)
 
 

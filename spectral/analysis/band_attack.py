@@ -19,6 +19,7 @@ from spectral._internal.validate import (
     check_labels,
     check_model,
 )
+from spectral.distributed import all_reduce_max, all_reduce_sum, shard
 from spectral.errors import SpectralTypeError, SpectralValueError
 from spectral.fourier.bandpass import band_mask, parse_band
 from spectral.fourier.bands import DEFAULT_CUTOFFS, check_cutoffs
@@ -212,13 +213,19 @@ def band_attack_analysis(
     clean: dict[str, float] = {}
     robust: dict[str, dict[str, list[float]]] = {}
     leak: dict[str, dict[str, float]] = {}
-    for name, net in models.items():
+    # under torch.distributed each rank attacks its shard of the images (the seeded
+    # BandPGD draws each image's start from the image itself); correct counts are summed
+    # and the out-of-band energy is the largest over the ranks
+    mine = torch.from_numpy(shard(n)).to(images.device)
+    x_mine, y_mine = images.index_select(0, mine), labels.index_select(0, mine)
+    counts: list[int] = []
+    worsts: list[float] = []
+    for net in models.values():
         check_model(net)
-        bs = resolve_batch_size(batch_size, net, images, backward=True)
-        clean[name] = int((batched_logits(net, images, bs).argmax(1) == labels).sum()) / n
-        robust[name], leak[name] = {}, {}
-        for label, band in zip(labels_, ranges, strict=True):
-            accs, worst = [], 0.0
+        bs = resolve_batch_size(batch_size, net, x_mine, backward=True)
+        counts.append(int((batched_logits(net, x_mine, bs).argmax(1) == y_mine).sum()))
+        for band in ranges:
+            worst = 0.0
             for e in budgets:
                 atk = make_attack(
                     "bandpgd",
@@ -232,14 +239,20 @@ def band_attack_analysis(
                     cutoffs=cut,
                     box=box,
                 )
-                adv = attack_in_batches(atk, images, labels, bs)
+                adv = attack_in_batches(atk, x_mine, y_mine, bs)
                 pred = batched_logits(net, adv, bs).argmax(1)
-                accs.append(int((pred == labels).sum()) / n)
-                worst = max(worst, _outside(adv - images, band))
+                counts.append(int((pred == y_mine).sum()))
+                worst = max(worst, _outside(adv - x_mine, band))
                 done += 1
                 if progress is not None:
                     progress(done, total)
-            robust[name][label], leak[name][label] = accs, worst
+            worsts.append(worst)
+    rates = iter((all_reduce_sum(torch.tensor(counts, dtype=torch.int64)).double() / n).tolist())
+    leaks = iter(all_reduce_max(torch.tensor(worsts, dtype=torch.float64)).tolist())
+    for name in models:
+        clean[name] = next(rates)
+        robust[name] = {label: [next(rates) for _ in budgets] for label in labels_}
+        leak[name] = {label: next(leaks) for label in labels_}
     return BandAttackAnalysis(
         bands=labels_,
         ranges=ranges,

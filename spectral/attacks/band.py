@@ -6,6 +6,7 @@ of frequencies; this is that PGD as a torchattacks attack, ``atk(images, labels)
 
 from __future__ import annotations
 
+import hashlib
 from typing import Any
 
 import torch
@@ -22,6 +23,30 @@ __all__ = ["BandPGD"]
 _TINY = 1e-12
 
 
+def _image_keyed_start(x: torch.Tensor, seed: int, norm: str) -> tuple[torch.Tensor, torch.Tensor]:
+    """Random-start noise and radius fractions drawn per image, keyed by its content.
+
+    Image ``i`` draws from a CPU ``torch.Generator`` seeded with the BLAKE2 digest of its
+    bytes keyed by ``seed``: the start does not depend on the batch it is in, its position,
+    the number of ranks or the device.
+    """
+    noise = torch.empty(x.shape, dtype=x.dtype)
+    u = torch.empty(len(x), dtype=x.dtype)
+    host = x.detach().cpu().contiguous()
+    seed_key = int(seed).to_bytes(8, "big")
+    for i in range(len(x)):
+        digest = hashlib.blake2b(host[i].numpy().tobytes(), digest_size=8, key=seed_key)
+        # the whole key goes through the hash: torch's CPU generator keeps 32 bits of a seed
+        g = torch.Generator().manual_seed(int.from_bytes(digest.digest(), "big"))
+        if norm == "Linf":
+            noise[i] = torch.rand(x.shape[1:], generator=g, dtype=x.dtype) * 2 - 1
+        else:
+            noise[i] = torch.randn(x.shape[1:], generator=g, dtype=x.dtype)
+        u[i] = torch.rand((), generator=g, dtype=x.dtype)
+    shape = (len(x), *([1] * (x.ndim - 1)))
+    return noise.to(x.device), u.reshape(shape).to(x.device)
+
+
 class BandPGD(Attack):
     """PGD whose perturbation stays in one frequency band, under an L-inf or L2 budget.
 
@@ -30,7 +55,9 @@ class BandPGD(Attack):
 
     1. start: ``delta = 0``, or with ``random_start`` the band projection of uniform
        noise (L-inf) / Gaussian noise (L2), scaled to a norm of ``eps * u``, ``u ~ U(0, 1)``
-       per image;
+       per image; built with a ``seed`` (:func:`spectral.make_attack`), each image draws
+       its start from a generator keyed by the seed and the image's bytes, so an image
+       gets the same start in any batch, on any rank and device;
     2. step: ``g`` = gradient of the cross-entropy at ``x + delta``; ``d = P(g)`` (the band
        projection of the gradient: ``<g, P(g)> = ||P(g)||^2 >= 0``, an ascent direction
        inside the band), normalised per image to unit L-inf norm (``max |d| = 1``) or unit
@@ -151,9 +178,13 @@ class BandPGD(Attack):
         sign = -1.0 if self.targeted else 1.0
         delta = torch.zeros_like(x)
         if self.random_start:
-            noise = torch.rand_like(x) * 2 - 1 if self.norm == "Linf" else torch.randn_like(x)
+            seed = getattr(self, "_spectral_seed", None)
+            if seed is None:  # unseeded: the global RNG, like torchattacks
+                noise = torch.rand_like(x) * 2 - 1 if self.norm == "Linf" else torch.randn_like(x)
+                u = torch.rand(len(x), *([1] * (x.ndim - 1)), device=x.device, dtype=x.dtype)
+            else:
+                noise, u = _image_keyed_start(x, seed, self.norm)
             noise = self.project(noise)
-            u = torch.rand(len(x), *([1] * (x.ndim - 1)), device=x.device, dtype=x.dtype)
             delta = noise * (self.eps * u / self._size(noise).clamp_min(_TINY))
         for _ in range(self.steps):
             delta.requires_grad_(True)

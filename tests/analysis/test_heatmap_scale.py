@@ -19,6 +19,7 @@ import torch.multiprocessing as mp
 from torch import nn
 
 from spectral.analysis import (
+    band_attack_analysis,
     filtered_accuracy,
     fourier_heatmap,
     gradient_spectra,
@@ -213,8 +214,9 @@ def _rank_main(rank: int, world: int, init: str, out: str) -> None:
         heat = fourier_heatmap(net, x, y, eps=2.0, seed=7, step=1)
         filt = filtered_accuracy({"net": net}, x, y, radii=(0.1, 0.3))
         grads = gradient_spectra(net, x, y, steps=4)
+        band = band_attack_analysis({"net": net}, x, y, bands=("mid", "high"), steps=2, seed=2)
         torch.save(
-            {"heat": heat, "filtered": filt.to_dict(), "ig": grads.integrated},
+            {"heat": heat, "filtered": filt.to_dict(), "ig": grads.integrated, "band": band},
             os.path.join(out, f"ranks{rank}.pt"),
         )
     finally:
@@ -226,14 +228,22 @@ def test_two_ranks_give_the_one_process_results() -> None:
     single = fourier_heatmap(net, x, y, eps=2.0, seed=7)
     filt = filtered_accuracy({"net": net}, x, y, radii=(0.1, 0.3)).to_dict()
     ig = gradient_spectra(net, x, y, steps=4).integrated
+    band = band_attack_analysis({"net": net}, x, y, bands=("mid", "high"), steps=2, seed=2)
     with tempfile.TemporaryDirectory() as tmp:
         init = "file://" + os.path.join(tmp, "store")
         mp.spawn(_rank_main, args=(2, init, tmp), nprocs=2, join=True)
-        got = [torch.load(os.path.join(tmp, f"ranks{r}.pt")) for r in range(2)]
+        got = [torch.load(os.path.join(tmp, f"ranks{r}.pt"), weights_only=False) for r in range(2)]
     for g in got:  # 11 images: ranks hold 6 and 5; counts are summed exactly
         assert torch.equal(g["heat"], single)
         assert g["filtered"] == filt
         torch.testing.assert_close(g["ig"], ig)  # gathered back in image order
+        # per-image random starts: the band attack's counts are those of one process
+        assert g["band"].robust_accuracy == band.robust_accuracy
+        assert g["band"].clean_accuracy == band.clean_accuracy
+        for b in ("mid", "high"):
+            assert g["band"].out_of_band["net"][b] == pytest.approx(
+                band.out_of_band["net"][b], abs=1e-12
+            )
 
 
 def test_figure_draws_a_step_subset_as_blocks_and_leaves_a_radius_blank() -> None:

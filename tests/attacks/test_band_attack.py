@@ -138,3 +138,28 @@ def test_model_left_as_found(gen: torch.Generator) -> None:
     x, y = _data(gen, n=4)
     make_attack("bandpgd", net, steps=2)(x, y)
     assert net.training and all(p.grad is None for p in net.parameters())
+
+
+@pytest.mark.parametrize("norm", ["Linf", "L2"])
+def test_seeded_random_starts_are_per_image(norm: str) -> None:
+    # an image's start is drawn from the image itself: the same adversarial whatever batch
+    # it is in, wherever in the batch; another seed gives another start
+    gen = torch.Generator().manual_seed(4)
+    x, y = _data(gen, n=6)
+    atk = make_attack(
+        "bandpgd",
+        _model(),
+        eps=8 / 255 if norm == "Linf" else 0.5,
+        steps=2,
+        band="mid",
+        norm=norm,
+        seed=3,
+    )
+    whole = atk(x, y)
+    halves = torch.cat([atk(x[:2], y[:2]), atk(x[2:], y[2:])])
+    flipped = atk(x.flip(0), y.flip(0)).flip(0)
+    torch.testing.assert_close(halves, whole, rtol=0, atol=1e-6)
+    torch.testing.assert_close(flipped, whole, rtol=0, atol=1e-6)
+    start = make_attack("bandpgd", _model(), steps=1, step_size=1e-9, band="mid", norm=norm, seed=3)
+    other = make_attack("bandpgd", _model(), steps=1, step_size=1e-9, band="mid", norm=norm, seed=4)
+    assert not torch.equal(start(x, y), other(x, y))  # the start itself depends on the seed
