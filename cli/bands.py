@@ -164,7 +164,6 @@ def bands(
             "seed": seed,
             "filtered_accuracy": filtered.to_dict(),
             "band_attack": attacked.to_dict() if attacked is not None else None,
-            # the filtered accuracy is sharded; the band attack runs whole on every rank
         } | describe()
         write_json(tmp / "bands.json", result)
         save_figure(bands_figure(filtered, attacked), tmp / "bands.png", formats=fmts)

@@ -354,8 +354,8 @@ def report(
             result.update(run_info(ctx))
             from spectral.distributed import describe
 
-            # under torchrun the gradient, heat-map and filtered-accuracy passes are
-            # sharded; the attacks (random starts drawn per batch) run whole on every rank
+            # under torchrun the gradient, heat-map and band passes are sharded; the
+            # torchattacks attacks (random starts drawn per batch) run whole on every rank
             result.update(describe())
             sections.append(definitions_section(DEFAULT_CUTOFFS))
             skipped_sec = skipped_section(skipped)

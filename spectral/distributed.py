@@ -1,8 +1,9 @@
 """Runs sharded over ``torch.distributed`` (launched with ``torchrun``).
 
 The analyses that loop over images (:func:`spectral.fourier_heatmap`,
-:func:`spectral.analysis.gradient_spectra` and what builds on them) look at the default
-process group: when one is initialised with more than one rank, each rank takes a
+:func:`spectral.analysis.gradient_spectra`, :func:`spectral.analysis.filtered_accuracy`,
+:func:`spectral.analysis.band_attack_analysis` and what builds on them) look at the
+default process group: when one is initialised with more than one rank, each rank takes a
 disjoint, deterministic shard of the images (:func:`shard`: contiguous blocks in image
 order, as ``numpy.array_split`` cuts them), and the per-rank results are combined with
 collectives: counts are summed (:func:`all_reduce_sum`, exact), per-image tensors are
