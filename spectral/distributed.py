@@ -120,6 +120,15 @@ def _comm_device(t: torch.Tensor) -> torch.device:
     return torch.device("cpu")
 
 
+def _all_reduce(t: torch.Tensor, op: Any) -> torch.Tensor:
+    """``t`` reduced with ``op`` over all ranks, as a new tensor on ``t``'s device."""
+    if rank_and_size()[1] == 1:
+        return t.clone()
+    buf = t.detach().to(_comm_device(t)).contiguous().clone()
+    dist.all_reduce(buf, op=op)
+    return buf.to(t.device)
+
+
 def all_reduce_sum(t: torch.Tensor) -> torch.Tensor:
     """The element-wise sum of ``t`` over all ranks (``t`` itself with no group).
 
@@ -131,11 +140,7 @@ def all_reduce_sum(t: torch.Tensor) -> torch.Tensor:
     Returns:
         A new tensor on ``t``'s device.
     """
-    if rank_and_size()[1] == 1:
-        return t.clone()
-    buf = t.detach().to(_comm_device(t)).contiguous().clone()
-    dist.all_reduce(buf, op=dist.ReduceOp.SUM)
-    return buf.to(t.device)
+    return _all_reduce(t, dist.ReduceOp.SUM)
 
 
 def all_reduce_max(t: torch.Tensor) -> torch.Tensor:
@@ -147,11 +152,7 @@ def all_reduce_max(t: torch.Tensor) -> torch.Tensor:
     Returns:
         A new tensor on ``t``'s device.
     """
-    if rank_and_size()[1] == 1:
-        return t.clone()
-    buf = t.detach().to(_comm_device(t)).contiguous().clone()
-    dist.all_reduce(buf, op=dist.ReduceOp.MAX)
-    return buf.to(t.device)
+    return _all_reduce(t, dist.ReduceOp.MAX)
 
 
 def gather_rows(part: torch.Tensor, n: int) -> torch.Tensor:

@@ -58,30 +58,30 @@ def _close(a: Any, b: Any, path: str = "") -> None:
         assert a == b, path
 
 
-def test_heatmap_on_two_ranks_equals_one_process(tmp_path: Path) -> None:
-    args = ["heatmap", "--n-images", "7", "--step", "8", "--seed", "3", "--format", "png"]
+def _one_and_two(tmp_path: Path, args: list[str], name: str) -> tuple[Any, Any, str]:
+    """Run ``args`` in one process and on two ranks; both JSONs without the launch fields."""
     one = _spectral([*args, "--out", str(tmp_path / "one")])
     two = _spectral([*args, "--out", str(tmp_path / "two")], ranks=2)
     assert one.returncode == 0, one.stderr
     assert two.returncode == 0, two.stderr
-    a = json.loads((tmp_path / "one" / "heatmap.json").read_text())
-    b = json.loads((tmp_path / "two" / "heatmap.json").read_text())
+    a = json.loads((tmp_path / "one" / name).read_text())
+    b = json.loads((tmp_path / "two" / name).read_text())
     assert (a.pop("world_size"), b.pop("world_size")) == (1, 2)
     assert "contiguous blocks" in b.pop("sharding") and a.pop("sharding")
+    return a, b, two.stdout
+
+
+def test_heatmap_on_two_ranks_equals_one_process(tmp_path: Path) -> None:
+    args = ["heatmap", "--n-images", "7", "--step", "8", "--seed", "3", "--format", "png"]
+    a, b, stdout = _one_and_two(tmp_path, args, "heatmap.json")
     assert a == b  # error counts k / n: exactly equal
-    assert two.stdout.count("wrote ") == 1  # rank 0 alone talks and writes
+    assert stdout.count("wrote ") == 1  # rank 0 alone talks and writes
 
 
 def test_gradients_on_two_ranks_equal_one_process(tmp_path: Path) -> None:
-    args = ["gradients", "--n-images", "5", "--format", "png"]
-    one = _spectral([*args, "--out", str(tmp_path / "one")])
-    two = _spectral([*args, "--out", str(tmp_path / "two")], ranks=2)
-    assert one.returncode == 0, one.stderr
-    assert two.returncode == 0, two.stderr
-    a = json.loads((tmp_path / "one" / "gradients.json").read_text())
-    b = json.loads((tmp_path / "two" / "gradients.json").read_text())
-    assert (a.pop("world_size"), b.pop("world_size")) == (1, 2)
-    a.pop("sharding"), b.pop("sharding")
+    a, b, _ = _one_and_two(
+        tmp_path, ["gradients", "--n-images", "5", "--format", "png"], "gradients.json"
+    )
     _close(a, b)
 
 
