@@ -174,8 +174,9 @@ def heatmap_analysis(
         labels: their labels.
         eps: L2 norm of each basis perturbation per channel.
         seed: seed of the random signs (the same for every model).
-        batch_size: perturbed images per forward pass; ``None`` picks 64 on the CPU
-            (channels-last small convolutions are fastest there) and 4096 on a GPU.
+        batch_size: perturbed images per forward pass; ``None`` sizes it from the free
+            memory, at most 64 on the CPU (channels-last small convolutions are fastest
+            there) and 4096 on a GPU (:func:`fourier_heatmap`).
         progress: called with ``(done, total)`` over all models together.
         step: evaluate every ``step``-th frequency per axis (:func:`fourier_heatmap`).
         max_radius: evaluate only ``|k| <= max_radius`` (cycles per image), or None.
@@ -205,8 +206,6 @@ def heatmap_analysis(
     """
     if not models:
         raise SpectralValueError("models: expected at least one model, got none")
-    if batch_size is None:
-        batch_size = 64 if images.device.type == "cpu" else 4096
     maps: dict[str, torch.Tensor] = {}
     clean_error: dict[str, float] = {}
     for i, (name, net) in enumerate(models.items()):
