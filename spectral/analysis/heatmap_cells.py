@@ -124,9 +124,9 @@ def heatmap_cells(
             listed frequency outside the map, or a subset that keeps nothing.
 
     Examples:
-        >>> heatmap_cells((8, 8), step=4).sum()  # k in {-4, 0} on each axis
+        >>> int(heatmap_cells((8, 8), step=4).sum())  # k in {-4, 0} on each axis
         4
-        >>> heatmap_cells((8, 8), frequencies=[(0, 1)]).nonzero()
-        (array([4, 4]), array([3, 5]))
+        >>> [c.tolist() for c in heatmap_cells((8, 8), frequencies=[(0, 1)]).nonzero()]
+        [[4, 4], [3, 5]]
     """
     return _check_subset(_check_size(size), step, max_radius, frequencies)
