@@ -65,23 +65,16 @@ def work_estimate(cells: Any, n_images: int, n_models: int) -> str:
     """One line: how many frequency pairs, images and model passes the maps will take."""
     import numpy as np
 
+    from spectral.analysis import heatmap_pairs
+
     h, w = cells.shape
-    full = int(np.count_nonzero(_pair_mask(h, w)))
-    pairs = int(np.count_nonzero(cells & _pair_mask(h, w)))
+    full = heatmap_pairs(np.ones((h, w), dtype=bool))
+    pairs = heatmap_pairs(cells)
     passes = pairs * n_images * n_models
     return (
         f"heat map: {pairs:,} of {full:,} frequency pairs ({int(cells.sum()):,} of {h * w:,} "
         f"cells) x {n_images:,} images x {n_models} model(s) = {passes:,} image evaluations"
     )
-
-
-def _pair_mask(h: int, w: int) -> Any:
-    """Cells that stand for their mirror pair (one per pair), as the heat map runs them."""
-    import numpy as np
-
-    r, c = np.meshgrid(np.arange(h), np.arange(w), indexing="ij")
-    mr, mc = (h // 2 - (r - h // 2)) % h, (w // 2 - (c - w // 2)) % w
-    return (r * w + c) <= (mr * w + mc)
 
 
 def projected(tick: Callable[[int, int], None]) -> Callable[[int, int], None]:

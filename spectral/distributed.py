@@ -41,7 +41,9 @@ __all__ = [
     "launched",
     "rank_and_size",
     "shard",
+    "shard_of",
     "shutdown",
+    "summed_fractions",
 ]
 
 #: How :func:`shard` cuts the images; recorded in the outputs as ``"sharding"``.
@@ -111,6 +113,42 @@ def shard(n: int, what: str = "images") -> np.ndarray:
             f"launch at most {n} (torchrun --nproc-per-node / --nnodes)"
         )
     return np.array_split(np.arange(n, dtype=np.int64), size)[rank]
+
+
+def shard_of(
+    images: torch.Tensor, labels: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """This rank's :func:`shard` of ``images`` and ``labels``, with its indices.
+
+    Args:
+        images: ``(N, ...)``.
+        labels: ``(N,)``.
+
+    Returns:
+        ``(indices, images[indices], labels[indices])``, the indices an int64 tensor on
+        ``images``' device.
+
+    Raises:
+        SpectralValueError: more ranks than images.
+
+    Examples:
+        >>> idx, x, y = shard_of(torch.zeros(3, 2), torch.arange(3))
+        >>> idx.tolist(), y.tolist()
+        ([0, 1, 2], [0, 1, 2])
+    """
+    idx = torch.from_numpy(shard(len(images))).to(images.device)
+    return idx, images.index_select(0, idx), labels.index_select(0, idx.to(labels.device))
+
+
+def summed_fractions(counts: list[int], n: int) -> list[float]:
+    """Per-rank counts summed over all ranks (exactly, as int64), each divided by ``n``.
+
+    Examples:
+        >>> summed_fractions([1, 3], 4)
+        [0.25, 0.75]
+    """
+    total = all_reduce_sum(torch.tensor(counts, dtype=torch.int64))
+    return (total.double() / n).tolist()
 
 
 def _comm_device(t: torch.Tensor) -> torch.device:

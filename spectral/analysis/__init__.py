@@ -52,7 +52,7 @@ from spectral.analysis.gradients import (
     gradient_spectra,
 )
 from spectral.analysis.heatmap import fourier_basis, fourier_heatmap
-from spectral.analysis.heatmap_cells import heatmap_cells
+from spectral.analysis.heatmap_subset import heatmap_cells, heatmap_pairs
 from spectral.analysis.heatmap_summary import HeatmapAnalysis, heatmap_analysis, heatmap_bands
 from spectral.analysis.papers import PaperClaim, PaperComparison, paper_comparison
 
@@ -99,6 +99,7 @@ __all__ = [
     "heatmap_analysis",
     "heatmap_bands",
     "heatmap_cells",
+    "heatmap_pairs",
     "input_gradients",
     "integrated_gradients",
     "kernel_frequencies",

@@ -19,7 +19,7 @@ from spectral._internal.validate import (
     check_labels,
     check_model,
 )
-from spectral.distributed import all_reduce_max, all_reduce_sum, shard
+from spectral.distributed import all_reduce_max, shard_of, summed_fractions
 from spectral.errors import SpectralTypeError, SpectralValueError
 from spectral.fourier.bandpass import band_mask, parse_band
 from spectral.fourier.bands import DEFAULT_CUTOFFS, check_cutoffs
@@ -216,8 +216,7 @@ def band_attack_analysis(
     # under torch.distributed each rank attacks its shard of the images (the seeded
     # BandPGD draws each image's start from the image itself); correct counts are summed
     # and the out-of-band energy is the largest over the ranks
-    mine = torch.from_numpy(shard(n)).to(images.device)
-    x_mine, y_mine = images.index_select(0, mine), labels.index_select(0, mine)
+    _, x_mine, y_mine = shard_of(images, labels)
     counts: list[int] = []
     worsts: list[float] = []
     for net in models.values():
@@ -247,7 +246,7 @@ def band_attack_analysis(
                 if progress is not None:
                     progress(done, total)
             worsts.append(worst)
-    rates = iter((all_reduce_sum(torch.tensor(counts, dtype=torch.int64)).double() / n).tolist())
+    rates = iter(summed_fractions(counts, n))
     leaks = iter(all_reduce_max(torch.tensor(worsts, dtype=torch.float64)).tolist())
     for name in models:
         clean[name] = next(rates)

@@ -11,7 +11,7 @@ from torch import nn
 
 from spectral._internal.batching import batched_logits, resolve_batch_size
 from spectral._internal.validate import check_images, check_labels, check_model, parse_enum
-from spectral.distributed import all_reduce_sum, shard
+from spectral.distributed import shard_of, summed_fractions
 from spectral.errors import SpectralTypeError, SpectralValueError
 from spectral.fourier.filters import Boundary, FilterKind, highpass, lowpass
 from spectral.metrics.uncertainty import proportion_interval
@@ -178,8 +178,7 @@ def filtered_accuracy(
     filters = {"lowpass": lowpass, "highpass": highpass}
     # under torch.distributed each rank scores its shard of the images; the correct
     # counts (clean first, then every curve point in order) are summed over the ranks
-    mine = torch.from_numpy(shard(n)).to(images.device)
-    x_mine, y_mine = images.index_select(0, mine), labels.index_select(0, mine)
+    _, x_mine, y_mine = shard_of(images, labels)
     counts: list[int] = []
     for net in models.values():
         check_model(net)
@@ -196,7 +195,7 @@ def filtered_accuracy(
                     done += 1
                     if progress is not None:
                         progress(done, total)
-    rates = iter((all_reduce_sum(torch.tensor(counts, dtype=torch.int64)).double() / n).tolist())
+    rates = iter(summed_fractions(counts, n))
     for name in models:
         clean[name] = next(rates)
         acc[name] = {p: {k: [next(rates) for _ in rads] for k in kind_list} for p in PASSES}

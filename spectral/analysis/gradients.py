@@ -20,7 +20,7 @@ from spectral.analysis.gradient_stats import (
     _power_without_dc,
     edge_correlation,
 )
-from spectral.distributed import gather_rows, shard
+from spectral.distributed import gather_rows, shard_of
 from spectral.errors import SpectralValueError
 from spectral.fourier.bands import BAND_NAMES, DEFAULT_CUTOFFS, band_energy, check_cutoffs
 from spectral.fourier.radial import powerlaw_slope, radial_profile
@@ -177,8 +177,7 @@ def gradient_spectra(
 
     # under torch.distributed each rank attributes its shard of the images; the maps are
     # gathered back in image order, and everything after is computed on all of them
-    mine = torch.from_numpy(shard(n)).to(images.device)
-    x_mine, y_mine = images.index_select(0, mine), labels.index_select(0, mine)
+    mine, x_mine, y_mine = shard_of(images, labels)
     base = x0.index_select(0, mine)  # the baseline broadcast to the images, sharded too
     grads = input_gradients(model, x_mine, y_mine, batch_size=bs, progress=grad_tick)
     ig = integrated_gradients(

@@ -19,8 +19,8 @@ from spectral._internal.validate import (
     check_labels,
     check_model,
 )
-from spectral.analysis.heatmap_cells import _check_size, _check_subset, _unique_frequencies
-from spectral.distributed import all_reduce_sum, rank_and_size, shard
+from spectral.analysis.heatmap_subset import _check_size, _check_subset, _unique_frequencies
+from spectral.distributed import all_reduce_sum, rank_and_size, shard_of
 from spectral.errors import SpectralTypeError, SpectralValueError
 
 __all__ = [
@@ -223,14 +223,13 @@ def fourier_heatmap(
     low = precision == "bfloat16"
     n_all, c, h, w = images.shape
     keep = _check_subset((h, w), step, max_radius, frequencies)
-    mine = shard(n_all)
+    idx, x_mine, y_mine = shard_of(images, labels)
+    mine = idx.cpu().numpy()
     rank, world = rank_and_size()
     rows, cols, mrows, mcols = _unique_frequencies(h, w)
     chosen = np.flatnonzero(keep[rows, cols])  # indices k into the full list of pairs
     total = len(chosen)
     dev, dtype = images.device, images.dtype
-    idx = torch.from_numpy(mine).to(dev)
-    x_mine, y_mine = images.index_select(0, idx), labels.index_select(0, idx)
     n = len(mine)
     ckpt = None
     if checkpoint is not None:

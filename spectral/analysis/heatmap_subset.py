@@ -10,7 +10,7 @@ import numpy as np
 
 from spectral.errors import SpectralValueError
 
-__all__ = ["heatmap_cells"]
+__all__ = ["heatmap_cells", "heatmap_pairs"]
 
 
 def _check_size(size: Any) -> tuple[int, int]:
@@ -130,3 +130,23 @@ def heatmap_cells(
         [[4, 4], [3, 5]]
     """
     return _check_subset(_check_size(size), step, max_radius, frequencies)
+
+
+def heatmap_pairs(cells: np.ndarray) -> int:
+    """How many frequency pairs ``{k, -k}`` a cell mask holds: one model pass per image each.
+
+    Args:
+        cells: ``(H, W)`` bool mask, e.g. from :func:`heatmap_cells` (a full map:
+            ``numpy.ones``).
+
+    Returns:
+        The number of mirror pairs with a kept cell.
+
+    Examples:
+        >>> heatmap_pairs(np.ones((32, 32), dtype=bool))
+        514
+        >>> heatmap_pairs(heatmap_cells((8, 8), step=4))  # four self-mirrored cells
+        4
+    """
+    rows, cols, _, _ = _unique_frequencies(*cells.shape)
+    return int(np.count_nonzero(cells[rows, cols]))
