@@ -130,6 +130,7 @@ def blur(
 ) -> None:
     """Evaluate blur defenses: black-box and white-box tables plus adaptive attacks."""
     from spectral.defenses import BlurEvaluation, blackbox_blur_table, whitebox_blur_table
+    from spectral.distributed import describe
     from spectral.plot import blur_figure, new_figure, plot_defense_bars, save_figure
 
     with user_errors(), output_dir(out, force, "blur") as tmp:
@@ -234,7 +235,7 @@ def blur(
             "device": str(dev),
         }
         result = BlurEvaluation(blackbox=bb, adaptive=ad, whitebox=wb, settings=settings)
-        write_json(tmp / "blur.json", result.to_dict())
+        write_json(tmp / "blur.json", result.to_dict() | describe("batches"))
         (tmp / "blur.md").write_text(result.markdown())
         fig = blur_figure(bb, ad)
         save_figure(fig, tmp / "blur.png", formats=fmts)

@@ -73,6 +73,7 @@ def calibrate(
     import spectral as sp
     from spectral.analysis import calibration_analysis
     from spectral.attacks import run_attack
+    from spectral.distributed import describe
     from spectral.plot import calibration_figure, save_figure
 
     with user_errors(), output_dir(out, force, "calibrate") as tmp:
@@ -114,7 +115,7 @@ def calibrate(
             seed=seed,
             batch_size=batch_size,
         )
-        result = analysis.to_dict()
+        result = analysis.to_dict() | describe("batches")
         fig = calibration_figure(analysis)
         write_json(tmp / "calibrate.json", result)
         save_figure(fig, tmp / "calibrate.png", formats=fmts)

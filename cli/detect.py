@@ -119,6 +119,8 @@ def detect(
     figure_format: FormatOpt = "png,pdf",
 ) -> None:
     """Fourier-domain adversarial detection: ACC/AUC/TPR/TNR per attack, and adaptive."""
+    from spectral.distributed import describe
+
     if (load is None) != (screen is None):
         with user_errors():
             raise UserError("--screen and --load go together: --load DETECTOR --screen DATA")
@@ -175,7 +177,7 @@ def detect(
                 adaptive=adaptive_steps > 0, adaptive_steps=max(1, adaptive_steps),
                 seed=seed, batch_size=batch_size, progress=count_task(bar, "attacks"),
             )  # fmt: skip
-        result = res.to_dict() | {"model": model, "data": data}
+        result = res.to_dict() | {"model": model, "data": data} | describe("batches")
         write_json(tmp / "detect.json", result)
         title = f"Fourier-domain adversarial detection: {model} on {data}"
         (tmp / "detect.md").write_text(detect_markdown(result, title), encoding="utf-8")

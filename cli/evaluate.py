@@ -79,6 +79,7 @@ def evaluate(
     held next to RobustBench's AutoAttack numbers (which add FAB-T and Square).
     """
     from spectral.attacks import apgd_robust_accuracy, pgd_evaluation
+    from spectral.distributed import describe, is_main
     from spectral.metrics import format_interval, proportion_interval, wilson_interval
     from spectral.models import record_metrics
 
@@ -157,8 +158,9 @@ def evaluate(
             intervals["apgd_robust_accuracy"] = wilson_interval(a["apgd_t_correct"], a["n"])
         result["intervals"] = {k: iv.to_dict() for k, iv in intervals.items()}
         result.update(eps=eps, command=command)
+        result.update(describe("batches"))
         write_json(tmp / "evaluate.json", result)
-        if record:
+        if record and is_main():  # under torchrun, rank 0 alone records
             record_metrics(model.removeprefix("builtin:"), "evaluate", result)
     names = {
         "clean_accuracy": "clean",

@@ -354,9 +354,9 @@ def report(
             result.update(run_info(ctx))
             from spectral.distributed import describe
 
-            # under torchrun the gradient, heat-map and band passes are sharded; the
-            # torchattacks attacks (random starts drawn per batch) run whole on every rank
-            result.update(describe())
+            # under torchrun the gradient, heat-map and band passes are sharded by images,
+            # the attacks by whole batches (their random starts are drawn per batch)
+            result.update(describe("images", "batches"))
             sections.append(definitions_section(DEFAULT_CUTOFFS))
             skipped_sec = skipped_section(skipped)
             if skipped_sec is not None:

@@ -12,6 +12,14 @@ result. Random streams are keyed by image (and frequency), never by rank, so a s
 run equals a one-process run with the same seed: counts exactly, floating-point results
 to round-off (a batch of another size may sum in another order).
 
+Attacks are sharded by whole batches instead (:func:`batch_blocks`, used by
+``attack_in_batches`` and the PGD/APGD evaluations): a seeded attack draws its random start
+per batch, so each rank runs a contiguous block of the very batches a one-process run
+would (the batch size is agreed as the smallest over ranks), and the adversarial images
+are gathered back in order. The result is then that of one process with the same batch
+size, bit for bit on the same kind of machine and thread count. Code that already works
+on its own shard runs its attacks inside :func:`local`.
+
 :func:`init_from_env` starts the group the way ``torchrun`` expects (``RANK``,
 ``WORLD_SIZE``, ``LOCAL_RANK``, ``MASTER_ADDR``/``MASTER_PORT`` in the environment):
 backend ``gloo`` on the CPU, ``nccl`` on CUDA with one GPU per rank (``cuda:LOCAL_RANK``).
@@ -23,6 +31,9 @@ heatmap ...`` needs nothing else; library users call it (or
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import Any
 
 import numpy as np
@@ -32,13 +43,20 @@ import torch.distributed as dist
 from spectral.errors import SpectralValueError
 
 __all__ = [
+    "BATCH_SHARDING",
+    "agreed_batch_size",
     "all_reduce_max",
+    "all_reduce_min",
     "all_reduce_sum",
+    "batch_blocks",
     "describe",
+    "gather_blocks",
     "gather_rows",
     "init_from_env",
     "is_main",
     "launched",
+    "local",
+    "my_block",
     "rank_and_size",
     "shard",
     "shard_of",
@@ -48,6 +66,14 @@ __all__ = [
 
 #: How :func:`shard` cuts the images; recorded in the outputs as ``"sharding"``.
 SHARDING = "contiguous blocks of the images in order, one per rank (numpy.array_split)"
+
+#: How :func:`batch_blocks` cuts an attack's images; named in the README and docstrings.
+BATCH_SHARDING = (
+    "attacks: contiguous blocks of whole batches in order, one per rank (numpy.array_split "
+    "of the batches), at the smallest batch size of the ranks"
+)
+
+_LOCAL: ContextVar[bool] = ContextVar("spectral_distributed_local", default=False)
 
 
 def launched() -> bool:
@@ -70,20 +96,46 @@ def rank_and_size() -> tuple[int, int]:
     return 0, 1
 
 
+@contextmanager
+def local() -> Iterator[None]:
+    """Inside, attacks run on all the images they are given, as in one process.
+
+    For code that has already taken its rank's shard (:func:`shard_of`) and must not have
+    its attacks sharded again.
+    """
+    token = _LOCAL.set(True)
+    try:
+        yield
+    finally:
+        _LOCAL.reset(token)
+
+
+def _attack_group() -> tuple[int, int]:
+    """``(rank, world_size)`` for batch sharding: ``(0, 1)`` inside :func:`local`."""
+    return (0, 1) if _LOCAL.get() else rank_and_size()
+
+
 def is_main() -> bool:
     """True on rank 0 (and in a process that is not part of a group)."""
     return rank_and_size()[0] == 0
 
 
-def describe() -> dict[str, Any]:
+def describe(*cut: str) -> dict[str, Any]:
     """``{"world_size": N, "sharding": ...}`` for an output's JSON.
+
+    Args:
+        cut: what the run shards: ``"images"`` (:func:`shard`, the default) and/or
+            ``"batches"`` (the attacks, :func:`batch_blocks`).
 
     Examples:
         >>> describe()["world_size"]
         1
     """
     _, size = rank_and_size()
-    return {"world_size": size, "sharding": SHARDING if size > 1 else "none (one process)"}
+    if size == 1:
+        return {"world_size": 1, "sharding": "none (one process)"}
+    how = {"images": SHARDING, "batches": BATCH_SHARDING}
+    return {"world_size": size, "sharding": "; ".join(how[c] for c in cut or ("images",))}
 
 
 def shard(n: int, what: str = "images") -> np.ndarray:
@@ -140,6 +192,48 @@ def shard_of(
     return idx, images.index_select(0, idx), labels.index_select(0, idx.to(labels.device))
 
 
+def agreed_batch_size(batch_size: int) -> int:
+    """The smallest ``batch_size`` of all ranks (each may size its own from free memory).
+
+    Examples:
+        >>> agreed_batch_size(64)
+        64
+    """
+    if _attack_group()[1] == 1:
+        return batch_size
+    return int(all_reduce_min(torch.tensor([batch_size], dtype=torch.int64))[0])
+
+
+def batch_blocks(n: int, batch_size: int) -> list[tuple[int, int]]:
+    """Every rank's ``(start, stop)`` of ``n`` images cut into batches of ``batch_size``.
+
+    The ``ceil(n / batch_size)`` batches are split into contiguous blocks, one per rank,
+    as ``numpy.array_split`` cuts them, so every rank runs whole batches that a
+    one-process run would run too. A rank left without a batch gets ``(n, n)``. With no
+    group (or inside :func:`local`): ``[(0, n)]``.
+
+    Examples:
+        >>> batch_blocks(10, 4)
+        [(0, 10)]
+    """
+    _, size = _attack_group()
+    if size == 1:
+        return [(0, n)]
+    n_batches = -(-n // batch_size)
+    blocks = []
+    for part in np.array_split(np.arange(n_batches), size):
+        if len(part):
+            blocks.append((int(part[0]) * batch_size, min(n, (int(part[-1]) + 1) * batch_size)))
+        else:
+            blocks.append((n, n))
+    return blocks
+
+
+def my_block(n: int, batch_size: int) -> tuple[int, int]:
+    """This rank's ``(start, stop)`` of :func:`batch_blocks`."""
+    return batch_blocks(n, batch_size)[_attack_group()[0]]
+
+
 def summed_fractions(counts: list[int], n: int) -> list[float]:
     """Per-rank counts summed over all ranks (exactly, as int64), each divided by ``n``.
 
@@ -181,6 +275,11 @@ def all_reduce_sum(t: torch.Tensor) -> torch.Tensor:
     return _all_reduce(t, dist.ReduceOp.SUM)
 
 
+def all_reduce_min(t: torch.Tensor) -> torch.Tensor:
+    """The element-wise minimum of ``t`` over all ranks (``t`` itself with no group)."""
+    return _all_reduce(t, dist.ReduceOp.MIN)
+
+
 def all_reduce_max(t: torch.Tensor) -> torch.Tensor:
     """The element-wise maximum of ``t`` over all ranks (``t`` itself with no group).
 
@@ -207,12 +306,26 @@ def gather_rows(part: torch.Tensor, n: int) -> torch.Tensor:
     _, size = rank_and_size()
     if size == 1:
         return part
-    sizes = [len(s) for s in np.array_split(np.arange(n), size)]
-    longest = max(sizes)
+    return gather_blocks(part, [len(s) for s in np.array_split(np.arange(n), size)])
+
+
+def gather_blocks(part: torch.Tensor, sizes: list[int]) -> torch.Tensor:
+    """Concatenate every rank's ``part`` in rank order; rank ``r`` holds ``sizes[r]`` rows.
+
+    Args:
+        part: this rank's rows, the same trailing shape and dtype on every rank.
+        sizes: rows per rank (0 for a rank without any).
+
+    Returns:
+        ``(sum(sizes), ...)`` on ``part``'s device, equal on every rank.
+    """
+    if len(sizes) == 1:
+        return part
+    longest = max(max(sizes), 1)
     dev = _comm_device(part)
     pad = torch.zeros((longest, *part.shape[1:]), dtype=part.dtype, device=dev)
     pad[: part.shape[0]] = part.detach().to(dev)
-    bufs = [torch.empty_like(pad) for _ in range(size)]
+    bufs = [torch.empty_like(pad) for _ in sizes]
     dist.all_gather(bufs, pad)
     return torch.cat([b[:k] for b, k in zip(bufs, sizes, strict=True)]).to(part.device)
 

@@ -14,17 +14,17 @@ ROOT = Path(__file__).resolve().parents[1]
 # Each subpackage may import only from subpackages of a lower rank (and itself).
 RANK = {
     "errors": 0,
-    "_internal": 1,
     "distributed": 1,
-    "fourier": 2,
-    "data": 3,
-    "models": 3,
-    "metrics": 4,
-    "attacks": 5,
-    "defenses": 6,
-    "analysis": 7,
-    "plot": 8,
-    "train": 8,
+    "_internal": 2,
+    "fourier": 3,
+    "data": 4,
+    "models": 4,
+    "metrics": 5,
+    "attacks": 6,
+    "defenses": 7,
+    "analysis": 8,
+    "plot": 9,
+    "train": 9,
 }
 # Imports a function may defer: heavy or optional dependencies, or platform modules.
 DEFERRABLE = {"torchattacks", "matplotlib", "scipy", "pyfftw", "skimage", "PIL", "robustbench"}

@@ -15,6 +15,7 @@ from spectral._internal.modelstate import (
     set_eval,
 )
 from spectral._internal.validate import check_batch_size
+from spectral.distributed import agreed_batch_size, batch_blocks, gather_blocks, my_block
 from spectral.errors import SpectralTypeError, SpectralValueError
 
 __all__ = [
@@ -260,12 +261,22 @@ def attack_in_batches(
     starts are drawn per batch: results are reproducible for a batch size, and equal
     across batch sizes only for deterministic attacks.
 
+    Under ``torch.distributed`` with more than one rank (and outside
+    :func:`spectral.distributed.local`), every rank must make the same call: each runs its
+    block of whole batches (:func:`spectral.distributed.batch_blocks`, at the smallest
+    batch size of the ranks) and the adversarial images are gathered back in order, so
+    every rank returns what one process with that batch size would. ``progress`` then
+    counts this rank's images.
+
     Raises:
         SpectralValueError: the attack returns something else than images of the batch's shape.
     """
+    n = x.shape[0]
+    batch_size = agreed_batch_size(batch_size)
+    first, stop = my_block(n, batch_size)
     out = []
-    for start in range(0, x.shape[0], batch_size):
-        xb, yb = x[start : start + batch_size], y[start : start + batch_size]
+    for start in range(first, stop, batch_size):
+        xb, yb = x[start : min(start + batch_size, stop)], y[start : min(start + batch_size, stop)]
         adv = attack(xb, yb)
         if not isinstance(adv, torch.Tensor) or adv.shape != xb.shape:
             got = tuple(adv.shape) if isinstance(adv, torch.Tensor) else type(adv).__name__
@@ -274,7 +285,6 @@ def attack_in_batches(
             )
         out.append(adv.detach().to(device=x.device, dtype=x.dtype))
         if progress is not None:
-            progress(min(start + batch_size, x.shape[0]), x.shape[0])
-    if not out:
-        return x.clone()
-    return torch.cat(out)
+            progress(min(start + batch_size, stop) - first, stop - first)
+    part = torch.cat(out) if out else x[first:stop].clone()
+    return gather_blocks(part, [b - a for a, b in batch_blocks(n, batch_size)])

@@ -19,7 +19,7 @@ from spectral._internal.validate import (
     check_labels,
     check_model,
 )
-from spectral.distributed import all_reduce_max, shard_of, summed_fractions
+from spectral.distributed import all_reduce_max, local, shard_of, summed_fractions
 from spectral.errors import SpectralTypeError, SpectralValueError
 from spectral.fourier.bandpass import band_mask, parse_band
 from spectral.fourier.bands import DEFAULT_CUTOFFS, check_cutoffs
@@ -238,7 +238,8 @@ def band_attack_analysis(
                     cutoffs=cut,
                     box=box,
                 )
-                adv = attack_in_batches(atk, x_mine, y_mine, bs)
+                with local():  # already this rank's shard
+                    adv = attack_in_batches(atk, x_mine, y_mine, bs)
                 pred = batched_logits(net, adv, bs).argmax(1)
                 counts.append(int((pred == y_mine).sum()))
                 worst = max(worst, _outside(adv - x_mine, band))

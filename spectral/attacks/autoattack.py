@@ -10,6 +10,7 @@ from torch import nn
 
 from spectral._internal.batching import resolve_batch_size
 from spectral.attacks.factory import make_attack
+from spectral.distributed import agreed_batch_size, all_reduce_sum, my_block
 from spectral.errors import SpectralValueError
 from spectral.metrics.classification import predict
 
@@ -79,9 +80,10 @@ def apgd_robust_accuracy(
         raise SpectralValueError(f"y: expected {len(x)} labels for {len(x)} images, got {len(y)}")
     ce = make_attack("apgd", model, eps=eps, steps=steps, loss="ce", seed=seed)
     tgt = make_attack("apgdt", model, eps=eps, steps=steps, n_classes=n_classes, seed=seed)
-    bs = resolve_batch_size(batch_size, model, x, backward=True)
+    bs = agreed_batch_size(resolve_batch_size(batch_size, model, x, backward=True))
+    first, stop = my_block(len(x), bs)  # under torch.distributed: this rank's batches
     counts = {"clean": 0, "ce": 0, "t": 0}
-    for i in range(0, len(x), bs):
+    for i in range(first, stop, bs):
         xb, yb = x[i : i + bs], y[i : i + bs]
         alive = predict(model, xb, batch_size=bs) == yb
         counts["clean"] += int(alive.sum())
@@ -92,7 +94,9 @@ def apgd_robust_accuracy(
                 alive[idx] = predict(model, adv, batch_size=bs) == yb[idx]
             counts[key] += int(alive.sum())
         if progress is not None:
-            progress(min(i + bs, len(x)), len(x))
+            progress(min(i + bs, stop) - first, stop - first)
+    summed = all_reduce_sum(torch.tensor([counts["clean"], counts["ce"], counts["t"]]))
+    counts = dict(zip(("clean", "ce", "t"), (int(c) for c in summed), strict=True))
     n = len(x)
     return {
         "n": n,

@@ -9,6 +9,7 @@ from torch import nn
 from spectral._internal.batching import resolve_batch_size
 from spectral._internal.modelstate import model_left_as_found, set_eval
 from spectral.data.dataset import ImageDataset
+from spectral.distributed import agreed_batch_size, all_reduce_sum, my_block
 from spectral.metrics.classification import accuracy, predict
 
 __all__ = ["pgd_attack", "pgd_evaluation"]
@@ -134,14 +135,19 @@ def pgd_evaluation(
     clean = accuracy(model, data.images, data.labels)
     pgd_data = data.subset(pgd_images, seed=seed) if 0 < pgd_images < len(data) else data
     x, y = pgd_data.images, pgd_data.labels
-    bs = resolve_batch_size(batch_size, model, x, backward=True)
+    bs = agreed_batch_size(resolve_batch_size(batch_size, model, x, backward=True))
+    first, stop = my_block(len(x), bs)  # under torch.distributed: this rank's batches
     robust = 0
     for i in range(0, len(x), bs):
         yb = y[i : i + bs]
+        if not first <= i < stop:  # another rank's batch: draw its start all the same
+            torch.rand(x[i : i + bs].shape, generator=g, dtype=x.dtype)
+            continue
         xa = pgd_attack(
             model, x[i : i + bs], yb, eps=eps, step_size=eps / 4, steps=steps, generator=g
         )
         robust += int((predict(model, xa, batch_size=bs) == yb).sum())
+    robust = int(all_reduce_sum(torch.tensor(robust, dtype=torch.int64)))
     return {
         "clean_accuracy": clean,
         f"pgd{steps}_accuracy": robust / len(x),

@@ -67,7 +67,8 @@ def _one_and_two(tmp_path: Path, args: list[str], name: str) -> tuple[Any, Any, 
     a = json.loads((tmp_path / "one" / name).read_text())
     b = json.loads((tmp_path / "two" / name).read_text())
     assert (a.pop("world_size"), b.pop("world_size")) == (1, 2)
-    assert "contiguous blocks" in b.pop("sharding") and a.pop("sharding")
+    assert "contiguous blocks" in b.pop("sharding")
+    assert a.pop("sharding") == "none (one process)"
     return a, b, two.stdout
 
 
@@ -83,6 +84,14 @@ def test_gradients_on_two_ranks_equal_one_process(tmp_path: Path) -> None:
         tmp_path, ["gradients", "--n-images", "5", "--format", "png"], "gradients.json"
     )
     _close(a, b)
+
+
+def test_evaluate_on_two_ranks_equals_one_process(tmp_path: Path) -> None:
+    # 13 images in batches of 4: rank 0 runs batches 1-2, rank 1 batches 3-4 (one image)
+    args = ["evaluate", "--n-images", "13", "--batch-size", "4", "--pgd-steps", "3"]
+    a, b, stdout = _one_and_two(tmp_path, [*args, "--apgd-steps", "3"], "evaluate.json")
+    assert a == b  # PGD and APGD counts: exactly equal
+    assert stdout.count("-> ") == 1
 
 
 def test_more_ranks_than_images_is_one_clear_error(tmp_path: Path) -> None:
