@@ -44,6 +44,14 @@ VsWeightsOpt = Annotated[
     typer.Option("--vs-weights", help="State dict for a module:factory --vs model."),
 ]
 DeviceOpt = Annotated[str, typer.Option("--device", help="Torch device: cpu, cuda or cuda:N.")]
+ResumeOpt = Annotated[
+    bool,
+    typer.Option(
+        "--resume",
+        help="Continue an interrupted run on the same --out: finished attack batches and "
+        "heat-map passes are kept in --out/.spectral-work and not run again.",
+    ),
+]
 ForceOpt = Annotated[
     bool,
     typer.Option(

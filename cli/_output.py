@@ -122,8 +122,10 @@ def output_dir(
         command: The subcommand (``report``, ...), named in the marker and in messages.
         resume: For a command with checkpoints (:func:`work_dir`): True continues from
             an interrupted run's; False refuses a folder that holds some (unless
-            ``force``, which deletes them); None: the command keeps none. On success the
-            checkpoints are deleted; on an error or interruption they stay.
+            ``force``, which deletes them); None: the command keeps none. With True or
+            False the command runs under :func:`spectral.resumable` (finished attack
+            batches and heat-map passes are kept). On success the checkpoints are
+            deleted; on an error or interruption they stay.
 
     Yields:
         The stage folder to write the output into.
@@ -134,7 +136,10 @@ def output_dir(
         Interrupted: Ctrl-C (``KeyboardInterrupt``) while the command ran.
     """
     if launch_rank() != 0:  # under torchrun, rank 0 alone writes; the others' files are dropped
-        with tempfile.TemporaryDirectory(prefix="spectral-rank-") as scratch:
+        with (
+            tempfile.TemporaryDirectory(prefix="spectral-rank-") as scratch,
+            _kept(out, command, resume),
+        ):
             yield Path(scratch)
         return
     check_out(out, force)
@@ -152,7 +157,8 @@ def output_dir(
         _release(out, None, created)
         raise UserError(f"--out {out}: cannot write into it ({err.strerror or err})") from None
     try:
-        yield stage
+        with _kept(out, command, resume):
+            yield stage
         try:
             _write_marker(stage, command)
             _move_into_place(stage, out)
@@ -172,6 +178,18 @@ def output_dir(
     if resume is not None:
         shutil.rmtree(out / WORK, ignore_errors=True)
     _release(out, stage, created=False)
+
+
+@contextmanager
+def _kept(out: Path, command: str, resume: bool | None) -> Iterator[None]:
+    """For a command with checkpoints: attack batches are kept in its :func:`work_dir`."""
+    if resume is None:
+        yield
+        return
+    from spectral.attacks import resumable
+
+    with resumable(work_dir(out, command)):
+        yield
 
 
 def _claim(out: Path, force: bool, command: str) -> bool:

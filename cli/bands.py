@@ -18,6 +18,7 @@ from cli._common import (
     ForceOpt,
     FormatOpt,
     ModelOpt,
+    ResumeOpt,
     SeedOpt,
     UserError,
     VsOpt,
@@ -107,6 +108,7 @@ def bands(
     resize: ResizeOpt = "resize",
     class_map: ClassMapOpt = None,
     batch_size: BatchSizeOpt = None,
+    resume: ResumeOpt = False,
     force: ForceOpt = False,
     figure_format: FormatOpt = "png,pdf",
 ) -> None:
@@ -114,7 +116,7 @@ def bands(
     from spectral.analysis import DEFAULT_RADII
     from spectral.plot import bands_figure, save_figure
 
-    with user_errors(), output_dir(out, force, "bands") as tmp:
+    with user_errors(), output_dir(out, force, "bands", resume=resume) as tmp:
         fmts = parse_formats(figure_format)
         if n_images < 1:
             raise UserError(f"--n-images: expected >= 1, got {n_images}")

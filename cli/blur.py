@@ -15,6 +15,7 @@ from cli._common import (
     ForceOpt,
     FormatOpt,
     ModelOpt,
+    ResumeOpt,
     SeedOpt,
     StepsOpt,
     UserError,
@@ -125,6 +126,7 @@ def blur(
     resize: ResizeOpt = "resize",
     class_map: ClassMapOpt = None,
     batch_size: BatchSizeOpt = None,
+    resume: ResumeOpt = False,
     force: ForceOpt = False,
     figure_format: FormatOpt = "png,pdf",
 ) -> None:
@@ -133,7 +135,7 @@ def blur(
     from spectral.distributed import describe
     from spectral.plot import blur_figure, new_figure, plot_defense_bars, save_figure
 
-    with user_errors(), output_dir(out, force, "blur") as tmp:
+    with user_errors(), output_dir(out, force, "blur", resume=resume) as tmp:
         fmts = parse_formats(figure_format)
         check_eps(eps)
         check_min("--steps", steps, 1)

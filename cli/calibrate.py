@@ -15,6 +15,7 @@ from cli._common import (
     ForceOpt,
     FormatOpt,
     ModelOpt,
+    ResumeOpt,
     SeedOpt,
     StepsOpt,
     VsOpt,
@@ -66,6 +67,7 @@ def calibrate(
     resize: ResizeOpt = "resize",
     class_map: ClassMapOpt = None,
     batch_size: BatchSizeOpt = None,
+    resume: ResumeOpt = False,
     force: ForceOpt = False,
     figure_format: FormatOpt = "png,pdf",
 ) -> None:
@@ -76,7 +78,7 @@ def calibrate(
     from spectral.distributed import describe
     from spectral.plot import calibration_figure, save_figure
 
-    with user_errors(), output_dir(out, force, "calibrate") as tmp:
+    with user_errors(), output_dir(out, force, "calibrate", resume=resume) as tmp:
         fmts = parse_formats(figure_format)
         check_eps(eps)
         check_min("--n-images", n_images, 2)

@@ -20,6 +20,7 @@ from cli._common import (
     ForceOpt,
     FormatOpt,
     ModelOpt,
+    ResumeOpt,
     SeedOpt,
     StepsOpt,
     UserError,
@@ -115,6 +116,7 @@ def detect(
     resize: ResizeOpt = "resize",
     class_map: ClassMapOpt = None,
     batch_size: BatchSizeOpt = None,
+    resume: ResumeOpt = False,
     force: ForceOpt = False,
     figure_format: FormatOpt = "png,pdf",
 ) -> None:
@@ -147,7 +149,7 @@ def detect(
     with user_errors():
         if save is not None and save.exists() and not force:
             raise UserError(f"--save: {save} exists; pass --force to replace it")
-    with user_errors(), output_dir(out, force, "detect") as tmp:
+    with user_errors(), output_dir(out, force, "detect", resume=resume) as tmp:
         fmts = parse_formats(figure_format)
         check_eps(eps)
         check_min("--steps", steps, 1)

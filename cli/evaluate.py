@@ -14,6 +14,7 @@ from cli._common import (
     EpsOpt,
     ForceOpt,
     ModelOpt,
+    ResumeOpt,
     SeedOpt,
     UserError,
     WeightsOpt,
@@ -70,6 +71,7 @@ def evaluate(
     resize: ResizeOpt = "resize",
     class_map: ClassMapOpt = None,
     batch_size: BatchSizeOpt = None,
+    resume: ResumeOpt = False,
     force: ForceOpt = False,
 ) -> None:
     """Robust accuracy of a model: clean, PGD (L-inf) and AutoAttack's APGD-CE + APGD-T.
@@ -83,7 +85,7 @@ def evaluate(
     from spectral.metrics import format_interval, proportion_interval, wilson_interval
     from spectral.models import record_metrics
 
-    with user_errors(), output_dir(out, force, "evaluate") as tmp:
+    with user_errors(), output_dir(out, force, "evaluate", resume=resume) as tmp:
         check_eps(eps)
         if n_images < 1:
             raise UserError(f"--n-images: expected >= 1, got {n_images}")

@@ -16,6 +16,7 @@ from cli._common import (
     ForceOpt,
     FormatOpt,
     ModelOpt,
+    ResumeOpt,
     SeedOpt,
     UserError,
     VsOpt,
@@ -155,13 +156,7 @@ def heatmap(
             help="Evaluate only these frequencies (and their mirrors): 'ky,kx;ky,kx;...'.",
         ),
     ] = None,
-    resume: Annotated[
-        bool,
-        typer.Option(
-            "--resume",
-            help="Continue an interrupted run on the same --out from its checkpoints.",
-        ),
-    ] = False,
+    resume: ResumeOpt = False,
     checkpoint_every: Annotated[
         float,
         typer.Option(

@@ -37,6 +37,7 @@ from cli._common import (
     ForceOpt,
     FormatOpt,
     ModelOpt,
+    ResumeOpt,
     SeedOpt,
     StepsOpt,
     UserError,
@@ -139,6 +140,7 @@ def report(
     resize: ResizeOpt = "resize",
     class_map: ClassMapOpt = None,
     batch_size: BatchSizeOpt = None,
+    resume: ResumeOpt = False,
     force: ForceOpt = False,
     figure_format: FormatOpt = "png,pdf",
 ) -> None:
@@ -149,7 +151,7 @@ def report(
     from spectral.analysis import paper_comparison
 
     t_start = time.perf_counter()
-    with user_errors(), output_dir(out, force, "report") as tmp:
+    with user_errors(), output_dir(out, force, "report", resume=resume) as tmp:
         fmts = parse_formats(figure_format, need_png=True)
         if n_images < 2:
             raise UserError(f"--n-images: expected >= 2, got {n_images}")

@@ -43,7 +43,7 @@ if TYPE_CHECKING:
         input_gradients,
         integrated_gradients,
     )
-    from spectral.attacks import make_attack, transfer_attack
+    from spectral.attacks import make_attack, resumable, transfer_attack
     from spectral.data import ImageDataset, load_dataset, read_image
     from spectral.defenses import linf_penalty, tv_penalty
     from spectral.errors import ImageReadError, SpectralError, SpectralTypeError, SpectralValueError
@@ -120,7 +120,7 @@ _WHERE: dict[str, str] = {
         ],
         "spectral.metrics",
     ),
-    **dict.fromkeys(["make_attack", "transfer_attack"], "spectral.attacks"),
+    **dict.fromkeys(["make_attack", "resumable", "transfer_attack"], "spectral.attacks"),
     **dict.fromkeys(["linf_penalty", "tv_penalty"], "spectral.defenses"),
     **dict.fromkeys(
         [
@@ -202,6 +202,7 @@ __all__ = [
     "predict",
     "radial_profile",
     "read_image",
+    "resumable",
     "robust_accuracy",
     "spectrum_summary",
     "transfer_attack",

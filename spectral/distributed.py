@@ -45,6 +45,7 @@ from spectral.errors import SpectralValueError
 __all__ = [
     "BATCH_SHARDING",
     "agreed_batch_size",
+    "all_gather_objects",
     "all_reduce_max",
     "all_reduce_min",
     "all_reduce_sum",
@@ -138,7 +139,7 @@ def describe(*cut: str) -> dict[str, Any]:
     return {"world_size": size, "sharding": "; ".join(how[c] for c in cut or ("images",))}
 
 
-def shard(n: int, what: str = "images") -> np.ndarray:
+def shard(n: int, what: str = "images", *, allow_empty: bool = False) -> np.ndarray:
     """Indices (into ``range(n)``) of this rank's share: a contiguous block.
 
     Blocks are those of ``numpy.array_split(range(n), world_size)``: the first
@@ -147,6 +148,7 @@ def shard(n: int, what: str = "images") -> np.ndarray:
     Args:
         n: number of items.
         what: their name, for the error message.
+        allow_empty: give a rank beyond the ``n``-th no items instead of refusing.
 
     Returns:
         int64 indices, sorted.
@@ -159,7 +161,7 @@ def shard(n: int, what: str = "images") -> np.ndarray:
         [0, 1, 2, 3, 4]
     """
     rank, size = rank_and_size()
-    if size > n:
+    if size > n and not allow_empty:
         raise SpectralValueError(
             f"{size} processes were launched but there are only {n} {what}; "
             f"launch at most {n} (torchrun --nproc-per-node / --nnodes)"
@@ -290,6 +292,19 @@ def all_reduce_max(t: torch.Tensor) -> torch.Tensor:
         A new tensor on ``t``'s device.
     """
     return _all_reduce(t, dist.ReduceOp.MAX)
+
+
+def all_gather_objects(obj: Any) -> list[Any]:
+    """Every rank's picklable ``obj``, in rank order (``[obj]`` with no group).
+
+    Tensors in ``obj`` should be on the CPU: they are unpickled on every rank as they are.
+    """
+    _, size = rank_and_size()
+    if size == 1:
+        return [obj]
+    out: list[Any] = [None] * size
+    dist.all_gather_object(out, obj)
+    return out
 
 
 def gather_rows(part: torch.Tensor, n: int) -> torch.Tensor:

@@ -8,6 +8,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from spectral._internal.checkpoint import BatchStore, attack_key
 from spectral._internal.modelstate import (
     apply_forward_pre_hooks,
     model_left_as_found,
@@ -268,6 +269,8 @@ def attack_in_batches(
     every rank returns what one process with that batch size would. ``progress`` then
     counts this rank's images.
 
+    Under :func:`spectral.resumable`, each finished batch is kept and a rerun reuses it.
+
     Raises:
         SpectralValueError: the attack returns something else than images of the batch's shape.
     """
@@ -275,14 +278,18 @@ def attack_in_batches(
     batch_size = agreed_batch_size(batch_size)
     first, stop = my_block(n, batch_size)
     out = []
+    store = BatchStore("attack", *attack_key(attack))  # under resumable(): kept batches
     for start in range(first, stop, batch_size):
         xb, yb = x[start : min(start + batch_size, stop)], y[start : min(start + batch_size, stop)]
-        adv = attack(xb, yb)
-        if not isinstance(adv, torch.Tensor) or adv.shape != xb.shape:
-            got = tuple(adv.shape) if isinstance(adv, torch.Tensor) else type(adv).__name__
-            raise SpectralValueError(
-                f"attack: expected adversarial images of shape {tuple(xb.shape)}, got {got}"
-            )
+        adv = store.load(xb, yb)
+        if adv is None:
+            adv = attack(xb, yb)
+            if not isinstance(adv, torch.Tensor) or adv.shape != xb.shape:
+                got = tuple(adv.shape) if isinstance(adv, torch.Tensor) else type(adv).__name__
+                raise SpectralValueError(
+                    f"attack: expected adversarial images of shape {tuple(xb.shape)}, got {got}"
+                )
+            store.save(adv, xb, yb)
         out.append(adv.detach().to(device=x.device, dtype=x.dtype))
         if progress is not None:
             progress(min(start + batch_size, stop) - first, stop - first)

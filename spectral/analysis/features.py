@@ -12,6 +12,7 @@ from torch import nn
 from spectral._internal.batching import resolve_batch_size
 from spectral._internal.jsonable import json_list
 from spectral._internal.validate import check_images, check_same_shape
+from spectral.distributed import shard
 from spectral.errors import SpectralValueError
 from spectral.fourier.accumulate import SpectrumAccumulator
 from spectral.fourier.bands import (
@@ -137,9 +138,11 @@ def feature_spectra(
     bs = resolve_batch_size(batch_size, model, clean, backward=False)
     names = [layers] if isinstance(layers, str) else list(layers)
     accs = {n: {k: SpectrumAccumulator() for k in ("c", "a", "d")} for n in names}
-    for i in range(0, clean.shape[0], bs):
-        fc = feature_maps(model, clean[i : i + bs], names)
-        fa = feature_maps(model, adversarial[i : i + bs], names)
+    mine = shard(clean.shape[0], allow_empty=True)  # under torch.distributed: this rank's
+    first, stop = (int(mine[0]), int(mine[-1]) + 1) if len(mine) else (0, 0)
+    for i in range(first, stop, bs):
+        fc = feature_maps(model, clean[i : min(i + bs, stop)], names)
+        fa = feature_maps(model, adversarial[i : min(i + bs, stop)], names)
         for n in names:
             if fc[n].ndim != 4:
                 raise SpectralValueError(
@@ -149,6 +152,7 @@ def feature_spectra(
             accs[n]["c"].update(c)
             accs[n]["a"].update(a)
             accs[n]["d"].update(a - c)
+    accs = {n: {k: a.merge_ranks() for k, a in acc.items()} for n, acc in accs.items()}
     return {
         n: FeatureSpectra(
             layer=n,

@@ -11,6 +11,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from spectral._internal.checkpoint import resumable_dir
 from spectral._internal.jsonable import json_list
 from spectral.analysis.heatmap import fourier_heatmap
 from spectral.errors import SpectralValueError
@@ -182,7 +183,9 @@ def heatmap_analysis(
         max_radius: evaluate only ``|k| <= max_radius`` (cycles per image), or None.
         frequencies: evaluate only these ``(k_y, k_x)`` and their mirrors, or None.
         checkpoint_dir: folder for resumable runs: model number ``i`` checkpoints to
-            ``heatmap-{i}.pt`` in it (see :func:`fourier_heatmap`); None: no checkpoints.
+            ``heatmap-{i}.pt`` in it (see :func:`fourier_heatmap`); None: the
+            ``heatmap`` folder of the :func:`spectral.resumable` directory in force, or
+            no checkpoints outside one.
         checkpoint_every: seconds between checkpoints.
         precision: ``"float32"`` or ``"bfloat16"`` (autocast; see :func:`fourier_heatmap`).
 
@@ -208,6 +211,8 @@ def heatmap_analysis(
         raise SpectralValueError("models: expected at least one model, got none")
     maps: dict[str, torch.Tensor] = {}
     clean_error: dict[str, float] = {}
+    store = resumable_dir()
+    folder = Path(checkpoint_dir) if checkpoint_dir is not None else store and store / "heatmap"
     for i, (name, net) in enumerate(models.items()):
         tick = None
         if progress is not None:
@@ -226,7 +231,7 @@ def heatmap_analysis(
             step=step,
             max_radius=max_radius,
             frequencies=frequencies,
-            checkpoint=None if checkpoint_dir is None else Path(checkpoint_dir) / f"heatmap-{i}.pt",
+            checkpoint=None if folder is None else folder / f"heatmap-{i}.pt",
             checkpoint_every=checkpoint_every,
             precision=precision,
         )

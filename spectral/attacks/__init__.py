@@ -1,7 +1,11 @@
-"""Attacks: make_attack (torchattacks by name), band-limited PGD, APGD, transfer, RP2."""
+"""Attacks: make_attack (torchattacks by name), band-limited PGD, APGD, transfer, RP2.
+
+``resumable`` keeps finished attack batches, so an interrupted run continues.
+"""
 
 from __future__ import annotations
 
+from spectral._internal.checkpoint import resumable
 from spectral.attacks.autoattack import apgd_robust_accuracy
 from spectral.attacks.band import BandPGD
 from spectral.attacks.batched import run_attack
@@ -22,6 +26,7 @@ __all__ = [
     "parse_attack_name",
     "pgd_attack",
     "pgd_evaluation",
+    "resumable",
     "run_attack",
     "transfer_attack",
 ]

@@ -9,6 +9,7 @@ import torch
 from torch import nn
 
 from spectral._internal.batching import resolve_batch_size
+from spectral._internal.checkpoint import BatchStore
 from spectral.attacks.factory import make_attack
 from spectral.distributed import agreed_batch_size, all_reduce_sum, my_block
 from spectral.errors import SpectralValueError
@@ -83,16 +84,22 @@ def apgd_robust_accuracy(
     bs = agreed_batch_size(resolve_batch_size(batch_size, model, x, backward=True))
     first, stop = my_block(len(x), bs)  # under torch.distributed: this rank's batches
     counts = {"clean": 0, "ce": 0, "t": 0}
+    store = BatchStore("apgd", model, eps, steps, n_classes, seed)  # under resumable()
     for i in range(first, stop, bs):
         xb, yb = x[i : i + bs], y[i : i + bs]
-        alive = predict(model, xb, batch_size=bs) == yb
-        counts["clean"] += int(alive.sum())
-        for key, atk in (("ce", ce), ("t", tgt)):
-            idx = alive.nonzero().flatten()
-            if len(idx):
-                adv = atk(xb[idx], yb[idx])
-                alive[idx] = predict(model, adv, batch_size=bs) == yb[idx]
-            counts[key] += int(alive.sum())
+        kept = store.load(xb, yb)
+        if kept is None:
+            alive = predict(model, xb, batch_size=bs) == yb
+            kept = [int(alive.sum())]
+            for atk in (ce, tgt):
+                idx = alive.nonzero().flatten()
+                if len(idx):
+                    adv = atk(xb[idx], yb[idx])
+                    alive[idx] = predict(model, adv, batch_size=bs) == yb[idx]
+                kept.append(int(alive.sum()))
+            store.save(kept, xb, yb)
+        for key, c in zip(("clean", "ce", "t"), kept, strict=True):
+            counts[key] += int(c)
         if progress is not None:
             progress(min(i + bs, stop) - first, stop - first)
     summed = all_reduce_sum(torch.tensor([counts["clean"], counts["ce"], counts["t"]]))

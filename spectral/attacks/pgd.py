@@ -7,6 +7,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from spectral._internal.batching import resolve_batch_size
+from spectral._internal.checkpoint import BatchStore
 from spectral._internal.modelstate import model_left_as_found, set_eval
 from spectral.data.dataset import ImageDataset
 from spectral.distributed import agreed_batch_size, all_reduce_sum, my_block
@@ -137,16 +138,21 @@ def pgd_evaluation(
     x, y = pgd_data.images, pgd_data.labels
     bs = agreed_batch_size(resolve_batch_size(batch_size, model, x, backward=True))
     first, stop = my_block(len(x), bs)  # under torch.distributed: this rank's batches
+    store = BatchStore("pgd_evaluation", model, eps, steps, seed)  # under resumable()
     robust = 0
     for i in range(0, len(x), bs):
         yb = y[i : i + bs]
-        if not first <= i < stop:  # another rank's batch: draw its start all the same
-            torch.rand(x[i : i + bs].shape, generator=g, dtype=x.dtype)
+        kept = store.load(i, x[i : i + bs], yb) if first <= i < stop else None
+        if kept is not None or not first <= i < stop:  # done, or another rank's batch:
+            torch.rand(x[i : i + bs].shape, generator=g, dtype=x.dtype)  # draw its start
+            robust += 0 if kept is None else int(kept)
             continue
         xa = pgd_attack(
             model, x[i : i + bs], yb, eps=eps, step_size=eps / 4, steps=steps, generator=g
         )
-        robust += int((predict(model, xa, batch_size=bs) == yb).sum())
+        correct = int((predict(model, xa, batch_size=bs) == yb).sum())
+        store.save(correct, i, x[i : i + bs], yb)
+        robust += correct
     robust = int(all_reduce_sum(torch.tensor(robust, dtype=torch.int64)))
     return {
         "clean_accuracy": clean,

@@ -8,6 +8,7 @@ import numpy as np
 import torch
 
 from spectral._internal.validate import check_images, check_transform_finite
+from spectral.distributed import all_gather_objects
 from spectral.errors import SpectralTypeError, SpectralValueError
 from spectral.fourier.backends import Backend, parse_backend, resolve_backend
 from spectral.fourier.engine import expand_half_torch, map_half_spectra
@@ -202,6 +203,30 @@ class SpectrumAccumulator:
             self._shape, self._dtype = other._shape, other._dtype
         self._combine(other._count, other._mean.clone(), other._m2.clone())
         return self
+
+    def merge_ranks(self) -> SpectrumAccumulator:
+        """A new accumulator of every rank's images, merged in rank order.
+
+        Under ``torch.distributed`` each rank accumulates its shard of the images and calls
+        this (all ranks must): the result equals one accumulator fed every shard, to
+        round-off, on every rank, on this accumulator's device. With no group: a copy.
+
+        Examples:
+            >>> acc = SpectrumAccumulator().update(torch.rand(3, 1, 4, 4))
+            >>> acc.merge_ranks().count
+            3
+        """
+        state = self.state_dict()
+        dev = self._mean.device if self._mean is not None else torch.device("cpu")
+        for k in ("mean", "m2"):
+            state[k] = None if state[k] is None else state[k].cpu()
+        out = SpectrumAccumulator(backend=self._backend)
+        for st in all_gather_objects(state):
+            part = SpectrumAccumulator(backend=self._backend).load_state_dict(st)
+            if part._mean is not None and part._m2 is not None:
+                part._mean, part._m2 = part._mean.to(dev), part._m2.to(dev)
+            out.merge(part)
+        return out
 
     def _full(self, half: torch.Tensor, center: bool) -> torch.Tensor:
         assert self._shape is not None and self._dtype is not None

@@ -1,4 +1,4 @@
-"""Attacks sharded over torch.distributed ranks by whole batches equal one process's.
+"""Attacks (by whole batches) and spectra (by images) sharded over ranks equal one process.
 
 Three ranks are spawned on the CPU (gloo). Seeded attacks draw their random starts per
 batch, so each rank runs whole batches of the one-process run and the adversarial images
@@ -20,7 +20,7 @@ import torch.multiprocessing as mp
 from torch import nn
 
 from spectral import distributed as D
-from spectral.analysis import attack_analysis
+from spectral.analysis import attack_analysis, dataset_spectrum, feature_spectra
 from spectral.attacks import apgd_robust_accuracy, make_attack, pgd_evaluation
 from spectral.data import ImageDataset
 from spectral.defenses import blackbox_blur_table
@@ -71,6 +71,9 @@ def _results() -> dict[str, Any]:
         ),
         "apgd": apgd_robust_accuracy(net, x, y, steps=3, n_classes=4, seed=2, batch_size=5),
         "blur": (blackbox, adaptive),
+        # spectra: each rank accumulates its images, the accumulators are merged
+        "dataset": dataset_spectrum(x, batch_size=4).mean_power,
+        "features": feature_spectra(net, x[:2], att.adversarial["net"][:2], "0")["0"],  # 1 idle
     }
 
 
@@ -99,6 +102,11 @@ def test_three_ranks_give_the_one_process_results_bit_for_bit() -> None:
         assert g["pgd_eval"] == single["pgd_eval"]
         assert g["apgd"] == single["apgd"]
         assert g["blur"] == single["blur"]
+        torch.testing.assert_close(g["dataset"], single["dataset"], rtol=1e-5, atol=1e-8)
+        for k in ("clean", "adversarial", "perturbation"):
+            want = getattr(single["features"], k)
+            torch.testing.assert_close(getattr(g["features"], k), want, rtol=1e-5, atol=1e-8)
+        assert g["features"].count == 2
     assert not torch.equal(single["adversarial"], _data()[0])  # the attack did move the images
 
 

@@ -107,29 +107,52 @@ def test_more_ranks_than_images_is_one_clear_error(tmp_path: Path) -> None:
     assert not (tmp_path / "o").exists()
 
 
-def test_a_killed_heatmap_resumes_to_the_uninterrupted_result(tmp_path: Path) -> None:
-    args = ["heatmap", "--n-images", "24", "--step", "2", "--format", "png", "--seed", "1"]
-    full = _spectral([*args, "--out", str(tmp_path / "full")])
-    assert full.returncode == 0, full.stderr
-    out = tmp_path / "run"
-    cmd = [sys.executable, "-m", "cli.main", *args, "--out", str(out), "--checkpoint-every", "0"]
+def _kill_after_first(cmd: list[str], kept: Path) -> None:
+    """Start ``cmd``, SIGTERM it once a file matching ``kept`` (a glob path) appears."""
     proc = subprocess.Popen(cmd, cwd=ROOT, env=_env(), stdout=subprocess.PIPE, text=True)
-    work = out / ".spectral-work" / "heatmap"
     deadline = time.monotonic() + 240
-    while not list(work.glob("heatmap-*.pt")) and time.monotonic() < deadline:
+    while not list(kept.parent.glob(kept.name)) and time.monotonic() < deadline:
         assert proc.poll() is None, "the run ended before its first checkpoint"
         time.sleep(0.05)
     time.sleep(0.3)
     proc.send_signal(signal.SIGTERM)
     assert proc.wait(timeout=60) != 0
-    assert not (out / "heatmap.json").exists()  # nothing half-written as the output
-    assert list(work.glob("heatmap-*.pt"))
+
+
+@pytest.mark.parametrize(
+    ("args", "name", "kept"),
+    [
+        (
+            ["heatmap", "--n-images", "24", "--step", "2", "--format", "png", "--seed", "1"],
+            "heatmap.json",
+            "heatmap/heatmap-*.pt",
+        ),
+        (
+            ["evaluate", "--n-images", "24", "--batch-size", "4", "--pgd-steps", "5"],
+            "evaluate.json",
+            "evaluate/pgd_evaluation/*.pt",
+        ),
+    ],
+)
+def test_a_killed_run_resumes_to_the_uninterrupted_result(
+    tmp_path: Path, args: list[str], name: str, kept: str
+) -> None:
+    if args[0] == "evaluate":
+        args = [*args, "--apgd-steps", "10"]
+    full = _spectral([*args, "--out", str(tmp_path / "full")])
+    assert full.returncode == 0, full.stderr
+    out = tmp_path / "run"
+    extra = ["--checkpoint-every", "0"] if args[0] == "heatmap" else []
+    cmd = [sys.executable, "-m", "cli.main", *args, "--out", str(out), *extra]
+    _kill_after_first(cmd, out / ".spectral-work" / kept)
+    assert not (out / name).exists()  # nothing half-written as the output
+    assert list((out / ".spectral-work").rglob("*.pt"))
     refused = _spectral([*args, "--out", str(out)])
     assert refused.returncode != 0 and "pass --resume" in refused.stderr
     resumed = _spectral([*args, "--out", str(out), "--resume"])
     assert resumed.returncode == 0, resumed.stderr
-    a = json.loads((tmp_path / "full" / "heatmap.json").read_text())
-    b = json.loads((out / "heatmap.json").read_text())
+    a = json.loads((tmp_path / "full" / name).read_text())
+    b = json.loads((out / name).read_text())
     assert a == b
     assert not (out / ".spectral-work").exists()  # checkpoints go once the output is in place
     shutil.rmtree(out)
