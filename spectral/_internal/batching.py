@@ -267,7 +267,7 @@ def attack_in_batches(
     block of whole batches (:func:`spectral.distributed.batch_blocks`, at the smallest
     batch size of the ranks) and the adversarial images are gathered back in order, so
     every rank returns what one process with that batch size would. ``progress`` then
-    counts this rank's images.
+    gets this rank's fraction done, scaled to ``n`` images.
 
     Under :func:`spectral.resumable`, each finished batch is kept and a rerun reuses it.
 
@@ -291,7 +291,7 @@ def attack_in_batches(
                 )
             store.save(adv, xb, yb)
         out.append(adv.detach().to(device=x.device, dtype=x.dtype))
-        if progress is not None:
-            progress(min(start + batch_size, stop) - first, stop - first)
+        if progress is not None:  # this rank's share done, as a count of all the images
+            progress((min(start + batch_size, stop) - first) * n // (stop - first), n)
     part = torch.cat(out) if out else x[first:stop].clone()
     return gather_blocks(part, [b - a for a, b in batch_blocks(n, batch_size)])

@@ -101,7 +101,7 @@ def apgd_robust_accuracy(
         for key, c in zip(("clean", "ce", "t"), kept, strict=True):
             counts[key] += int(c)
         if progress is not None:
-            progress(min(i + bs, stop) - first, stop - first)
+            progress((min(i + bs, stop) - first) * len(x) // (stop - first), len(x))
     summed = all_reduce_sum(torch.tensor([counts["clean"], counts["ce"], counts["t"]]))
     counts = dict(zip(("clean", "ce", "t"), (int(c) for c in summed), strict=True))
     n = len(x)
