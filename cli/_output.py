@@ -168,6 +168,11 @@ def output_dir(
             ) from None
     except KeyboardInterrupt:
         _release(out, stage, created)
+        if (out / WORK).is_dir():
+            raise Interrupted(
+                f"spectral {command} interrupted; no output was written, its finished work "
+                f"is kept in {out / WORK} (rerun with --resume to continue)"
+            ) from None
         was = "not created" if created else "left as it was"
         raise Interrupted(
             f"spectral {command} interrupted; nothing was written (--out {out} {was})"

@@ -235,8 +235,15 @@ def test_interrupted_run_leaves_nothing(
     res = runner.invoke(app, ["report", "--out", str(out), *SMALL])
     assert res.exit_code != 0
     assert calls["n"] == 2
-    assert not out.exists()
-    assert list(tmp_path.iterdir()) == []  # no partial temporary folder either
+    # no output and no partial temporary folder: only the finished attack batches, kept
+    # for --resume in the hidden work folder
+    assert list(tmp_path.iterdir()) == [out]
+    assert [p.name for p in out.iterdir()] == [".spectral-work"]
+    assert list((out / ".spectral-work" / "report" / "attack").glob("*.pt"))
+    if isinstance(exc, KeyboardInterrupt):
+        assert "kept in" in res.stderr and "--resume" in res.stderr
+    again = runner.invoke(app, ["report", "--out", str(out), *SMALL])
+    assert again.exit_code == 1 and "pass --resume" in again.stderr
 
 
 def test_force_replaces_previous_report(tmp_path: Path) -> None:
