@@ -101,7 +101,8 @@ def test_bad_options_are_one_line_and_write_nothing(
 
 def test_report_band_section_and_skip(tmp_path: Path) -> None:
     base = ["report", "--n-images", "8", "--steps", "1", "--blur-images", "0"]
-    base += ["--gradient-images", "0", "--heatmap-images", "0", "--format", "png"]
+    base += ["--gradient-images", "0", "--heatmap-images", "0", "--detect-images", "0"]
+    base += ["--format", "png"]
     out = tmp_path / "r"
     res = runner.invoke(app, [*base, "--out", str(out), "--band-images", "6"])
     assert res.exit_code == 0, res.output + res.stderr

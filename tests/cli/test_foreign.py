@@ -43,7 +43,7 @@ def test_normalize_keeps_the_models_layer_names(tmp_path: Path) -> None:
         ["report", "--model", "foreign_models:resnet", "--normalize", "imagenet",
          "--layers", "conv1,layer1.0.conv2", "--n-images", "4", "--blur-images", "0",
          "--gradient-images", "0", "--heatmap-images", "0", "--steps", "1",
-         "--out", str(out)],
+         "--detect-images", "0", "--band-images", "0", "--format", "png", "--out", str(out)],
     )  # fmt: skip
     assert res.exit_code == 0, res.output + res.stderr
     report = json.loads((out / "report.json").read_text())

@@ -162,8 +162,8 @@ def test_report_leaves_out_filters_of_a_model_without_3x3_convs(mods: Path, tmp_
         app,
         ["report", "--model", "usermods:wide5", "--compare-model", "builtin:standard",
          "--n-images", "4", "--steps", "1", "--blur-images", "0", "--gradient-images", "2",
-         "--heatmap-images", "2", "--layers", "first_conv",
-         "--out", str(out)],
+         "--heatmap-images", "2", "--layers", "first_conv", "--detect-images", "40",
+         "--band-images", "4", "--format", "png", "--out", str(out)],
     )  # fmt: skip
     assert res.exit_code == 0, res.stderr
     data = json.loads((out / "report.json").read_text())

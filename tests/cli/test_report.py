@@ -17,7 +17,8 @@ from cli.main import app
 from spectral.metrics import proportion_interval
 
 runner = CliRunner()
-SMALL = ["--n-images", "8", "--steps", "2", "--blur-images", "4"]
+SMALL = ["--n-images", "8", "--steps", "2", "--blur-images", "4", "--detect-images", "40"]
+SMALL += ["--band-images", "6"]
 
 
 @pytest.fixture(scope="module")
@@ -246,11 +247,12 @@ def test_interrupted_run_leaves_nothing(
     assert again.exit_code == 1 and "pass --resume" in again.stderr
 
 
+@pytest.mark.slow  # a whole report; --force itself is tested in test_output_dir.py
 def test_force_replaces_previous_report(tmp_path: Path) -> None:
     out = tmp_path / "r"
     with output_dir(out, force=False, command="report") as tmp:  # an earlier spectral output
         (tmp / "old.txt").write_text("x")
-    res = runner.invoke(app, ["report", "--out", str(out), "--force", *SMALL])
+    res = runner.invoke(app, ["report", "--out", str(out), "--force", *SMALL, "--format", "png"])
     assert res.exit_code == 0, res.stderr
     assert not (out / "old.txt").exists() and (out / "report.json").exists()
 
@@ -284,7 +286,7 @@ def test_bad_options_are_one_line(tmp_path: Path, args: list[str], needle: str) 
 
 def test_same_seed_same_numbers(tmp_path: Path, report_dir: Path) -> None:
     out = tmp_path / "again"
-    res = runner.invoke(app, ["report", "--out", str(out), *SMALL])
+    res = runner.invoke(app, ["report", "--out", str(out), *SMALL, "--format", "png"])
     assert res.exit_code == 0, res.stderr
     a = json.loads((report_dir / "report.json").read_text())
     b = json.loads((out / "report.json").read_text())
