@@ -79,6 +79,7 @@ def test_heatmap_on_two_ranks_equals_one_process(tmp_path: Path) -> None:
     assert stdout.count("wrote ") == 1  # rank 0 alone talks and writes
 
 
+@pytest.mark.slow  # two spawned ranks compare the gradients in test_heatmap_scale.py
 def test_gradients_on_two_ranks_equal_one_process(tmp_path: Path) -> None:
     a, b, _ = _one_and_two(
         tmp_path, ["gradients", "--n-images", "5", "--format", "png"], "gradients.json"
@@ -122,10 +123,11 @@ def _kill_after_first(cmd: list[str], kept: Path) -> None:
 @pytest.mark.parametrize(
     ("args", "name", "kept"),
     [
-        (
+        pytest.param(  # the library's resume is tested in tests/analysis/test_heatmap_scale.py
             ["heatmap", "--n-images", "24", "--step", "2", "--format", "png", "--seed", "1"],
             "heatmap.json",
             "heatmap/heatmap-*.pt",
+            marks=pytest.mark.slow,
         ),
         (
             ["evaluate", "--n-images", "24", "--batch-size", "4", "--pgd-steps", "5"],

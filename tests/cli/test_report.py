@@ -284,6 +284,7 @@ def test_bad_options_are_one_line(tmp_path: Path, args: list[str], needle: str) 
     assert not out.exists()
 
 
+@pytest.mark.slow  # a whole report again; the analyses' own tests check their seeds
 def test_same_seed_same_numbers(tmp_path: Path, report_dir: Path) -> None:
     out = tmp_path / "again"
     res = runner.invoke(app, ["report", "--out", str(out), *SMALL, "--format", "png"])
