@@ -80,18 +80,39 @@ def resumable_dir() -> Path | None:
     return _STORE.get()
 
 
+def _described(value: Any) -> str:
+    """A value as a stable string: tensors and modules by a digest of their contents.
+
+    (A tensor's ``repr`` elides the middle of a large one, so two masks could read alike.)
+    """
+    if isinstance(value, torch.Tensor):
+        return f"tensor{tuple(value.shape)}:{hashlib.sha256(_tensor_bytes(value)).hexdigest()}"
+    if isinstance(value, nn.Module):
+        return f"module:{fingerprint(value)}"
+    if isinstance(value, list | tuple):
+        return "[" + ", ".join(_described(v) for v in value) + "]"
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{k!r}: {_described(v)}" for k, v in value.items()) + "}"
+    return repr(value)
+
+
 def attack_key(attack: Any) -> tuple[nn.Module | None, str]:
     """``(model, description)`` of a torchattacks-style attack; ``(None, "")`` otherwise.
 
-    The description is the class, torchattacks' ``repr`` (its public settings: eps,
-    steps, targeted mode, ...) and the seed :func:`spectral.make_attack` gave it.
+    The description is the class, its public attributes (eps, steps, targeted mode, a
+    mask or palette by a digest of its values, ...) and the seed
+    :func:`spectral.make_attack` gave it. A value without a stable ``repr`` (one that
+    prints its address) makes the key differ on every run, so nothing is reused.
     """
     model = getattr(attack, "model", None)
     if not isinstance(model, nn.Module):
         return None, ""
     cls = type(attack)
+    state = {
+        k: v for k, v in sorted(vars(attack).items()) if not k.startswith("_") and k != "model"
+    }
     seed = getattr(attack, "_spectral_seed", None)
-    return model, f"{cls.__module__}.{cls.__qualname__} {attack!r} seed={seed}"
+    return model, f"{cls.__module__}.{cls.__qualname__} {_described(state)} seed={seed}"
 
 
 class BatchStore:

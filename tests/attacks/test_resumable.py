@@ -137,3 +137,17 @@ def test_a_damaged_batch_file_is_attacked_again(tmp_path: Path, spy: dict[str, A
         kept.write_bytes(b"truncated")
         assert sp.robust_accuracy(net, atk, x, y, batch_size=4) == want
     assert spy["reused"] == 0
+
+
+def test_attacks_whose_masks_differ_in_one_pixel_have_different_keys() -> None:
+    from spectral._internal.checkpoint import attack_key
+    from spectral.attacks import RP2
+
+    net = _net()
+    mask = torch.ones(1, 32, 32)  # large enough for repr() to elide its middle
+    other = mask.clone()
+    other[0, 16, 16] = 0
+    a, b = RP2(net, mask), RP2(net, other)
+    assert attack_key(a)[1] != attack_key(b)[1]
+    assert attack_key(a) == attack_key(RP2(net, mask.clone()))  # same settings: same key
+    assert attack_key(lambda x, y: x) == (None, "")  # a plain function is never kept
