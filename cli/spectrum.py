@@ -117,28 +117,28 @@ def spectrum(
                 summaries.append(s)
                 bar.advance(task)
 
-                pages = [
-                    range(i, min(i + ROWS_PER_PAGE, len(summaries)))
-                    for i in range(0, len(summaries), ROWS_PER_PAGE)
-                ]
-                figures: list[str] = []  # every file written, each page in each --format
-                for k, rows in enumerate(pages):
-                    name = "spectrum.png" if len(pages) == 1 else f"spectrum-{k + 1}.png"
-                    fig = summary_figure(
-                        [summaries[i] for i in rows],
-                        row_labels=[images[i].name for i in rows],
-                        title="log-shifted normalised magnitude spectra",
-                    )
-                    save_figure(fig, tmp / name, formats=fmts)
-                    figures += [str(Path(name).with_suffix(f".{f}")) for f in fmts]
-                write_json(
-                    tmp / "spectrum.json",
-                    {
-                        "cutoffs": list(cutoffs),
-                        "bands": ["low", "mid", "high"],
-                        "backend": backend.value,
-                        "figures": figures,
-                        "images": records,
-                    },
-                )
+        pages = [
+            range(i, min(i + ROWS_PER_PAGE, len(summaries)))
+            for i in range(0, len(summaries), ROWS_PER_PAGE)
+        ]
+        figures: list[str] = []  # every file written, each page in each --format
+        for k, rows in enumerate(pages):
+            name = "spectrum.png" if len(pages) == 1 else f"spectrum-{k + 1}.png"
+            fig = summary_figure(
+                [summaries[i] for i in rows],
+                row_labels=[images[i].name for i in rows],
+                title="log-shifted normalised magnitude spectra",
+            )
+            save_figure(fig, tmp / name, formats=fmts)
+            figures += [str(Path(name).with_suffix(f".{f}")) for f in fmts]
+        write_json(
+            tmp / "spectrum.json",
+            {
+                "cutoffs": list(cutoffs),
+                "bands": ["low", "mid", "high"],
+                "backend": backend.value,
+                "figures": figures,
+                "images": records,
+            },
+        )
         stdout.print(f"wrote {out}/spectrum.json and {len(pages)} figure(s) as {', '.join(fmts)}")

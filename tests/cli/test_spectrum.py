@@ -87,8 +87,16 @@ def test_spectrum_alpha_white_changes_result_for_transparent_pixels(tmp_path: Pa
     assert outs["white"]["band_energy"]["G"][2] == pytest.approx(1.0)
 
 
-@pytest.mark.slow  # ~45 s on a 2-core CPU, nearly all in matplotlib's layout of 10 figures
-def test_many_images_are_paged(tmp_path: Path) -> None:
+def test_many_images_are_paged(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import spectral.plot
+
+    real, saved = spectral.plot.save_figure, []
+
+    def counting(fig, path, **kw):  # type: ignore[no-untyped-def]
+        saved.append(Path(path).name)
+        return real(fig, path, **kw)
+
+    monkeypatch.setattr(spectral.plot, "save_figure", counting)
     rng = np.random.default_rng(1)
     paths = [
         str(_png(tmp_path / f"i{k}.png", rng.integers(0, 256, (8, 8), dtype=np.uint8)))
@@ -106,6 +114,7 @@ def test_many_images_are_paged(tmp_path: Path) -> None:
         "spectrum-2.pdf",
     ]
     assert all((out / f).exists() for f in data["figures"])
+    assert saved == ["spectrum-1.png", "spectrum-2.png"]  # each page drawn once, at the end
 
 
 def test_missing_file(tmp_path: Path) -> None:
