@@ -53,6 +53,7 @@ __all__ = [
     "describe",
     "gather_blocks",
     "gather_rows",
+    "image_block",
     "init_from_env",
     "is_main",
     "launched",
@@ -167,6 +168,17 @@ def shard(n: int, what: str = "images", *, allow_empty: bool = False) -> np.ndar
             f"launch at most {n} (torchrun --nproc-per-node / --nnodes)"
         )
     return np.array_split(np.arange(n, dtype=np.int64), size)[rank]
+
+
+def image_block(n: int) -> tuple[int, int]:
+    """This rank's :func:`shard` of ``n`` images as ``(start, stop)``; ``(0, 0)`` if it has none.
+
+    Examples:
+        >>> image_block(5)
+        (0, 5)
+    """
+    mine = shard(n, allow_empty=True)
+    return (int(mine[0]), int(mine[-1]) + 1) if len(mine) else (0, 0)
 
 
 def shard_of(

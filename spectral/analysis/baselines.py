@@ -11,7 +11,7 @@ import torch
 from spectral._internal.progress import Progress
 from spectral._internal.validate import check_images, check_int, check_positive
 from spectral.data.builtin import builtin_photo
-from spectral.distributed import shard
+from spectral.distributed import image_block
 from spectral.errors import SpectralValueError
 from spectral.fourier.accumulate import SpectrumAccumulator
 from spectral.fourier.backends import Backend
@@ -173,8 +173,7 @@ def dataset_spectrum(
     if n < 2:
         raise SpectralValueError(f"images: expected at least 2 images, got {n}")
     acc = SpectrumAccumulator(backend=backend)
-    mine = shard(n, allow_empty=True)  # under torch.distributed: this rank's images
-    first, stop = (int(mine[0]), int(mine[-1]) + 1) if len(mine) else (0, 0)
+    first, stop = image_block(n)  # under torch.distributed: this rank's images
     for i in range(first, stop, batch_size):
         acc.update(images[i : min(i + batch_size, stop)])
         if progress is not None:

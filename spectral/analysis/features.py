@@ -12,7 +12,7 @@ from torch import nn
 from spectral._internal.batching import resolve_batch_size
 from spectral._internal.jsonable import json_list
 from spectral._internal.validate import check_images, check_same_shape
-from spectral.distributed import shard
+from spectral.distributed import image_block
 from spectral.errors import SpectralValueError
 from spectral.fourier.accumulate import SpectrumAccumulator
 from spectral.fourier.bands import (
@@ -138,8 +138,7 @@ def feature_spectra(
     bs = resolve_batch_size(batch_size, model, clean, backward=False)
     names = [layers] if isinstance(layers, str) else list(layers)
     accs = {n: {k: SpectrumAccumulator() for k in ("c", "a", "d")} for n in names}
-    mine = shard(clean.shape[0], allow_empty=True)  # under torch.distributed: this rank's
-    first, stop = (int(mine[0]), int(mine[-1]) + 1) if len(mine) else (0, 0)
+    first, stop = image_block(clean.shape[0])  # under torch.distributed: this rank's
     for i in range(first, stop, bs):
         fc = feature_maps(model, clean[i : min(i + bs, stop)], names)
         fa = feature_maps(model, adversarial[i : min(i + bs, stop)], names)
